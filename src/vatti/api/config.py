@@ -1,0 +1,19 @@
+"""The API's settings, in plain values (built by ``vatti serve`` from its settings)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+SCOPES: frozenset[str] = frozenset({"submit", "read", "admin"})
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    """``tokens`` maps the SHA-256 hex digest of each bearer token to its scopes."""
+
+    tokens: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    auth_disabled: bool = False
+    max_body_bytes: int = 1_048_576
+    dedup_window_s: float = 600.0
+    page_limit_max: int = 500

@@ -1,0 +1,160 @@
+"""The one JSON error envelope, and the translation of every error into it.
+
+``{"error": {"code": ..., "message": ..., "details": [{"field": ..., "message": ...}]}}``, for
+every status the API returns (400/401/403/404/409/413/422/500). Domain errors are translated
+here, once; route handlers raise them (or :class:`ApiError`) and never build error bodies.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from vatti.domain.errors import InvalidRequest
+from vatti.engine.errors import NotCancellable
+from vatti.errors import VattiError
+from vatti.pipelines.errors import InvalidParams, UnknownPipeline
+from vatti.store.errors import InvalidCursor, JobNotFound
+
+logger = logging.getLogger("vatti.api")
+
+Detail = Mapping[str, str]
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    422: "invalid_request",
+}
+
+
+class ApiError(Exception):
+    """An error response: status, stable code, message, per-field details, extra body keys."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        details: Sequence[Detail] = (),
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = [dict(d) for d in details]
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+
+
+def envelope(
+    code: str, message: str, details: Sequence[Detail] = (), **extra: Any
+) -> dict[str, Any]:
+    """The error body."""
+    return {
+        "error": {"code": code, "message": message, "details": [dict(d) for d in details]},
+        **extra,
+    }
+
+
+def error_response(err: ApiError) -> JSONResponse:
+    return JSONResponse(
+        envelope(err.code, err.message, err.details, **err.extra),
+        status_code=err.status,
+        headers=err.headers or None,
+    )
+
+
+def translate(exc: VattiError) -> ApiError:
+    """A vatti error as the API error a client sees."""
+    if isinstance(exc, JobNotFound):
+        return ApiError(404, exc.code, exc.message)
+    if isinstance(exc, NotCancellable):
+        return ApiError(409, exc.code, exc.message)
+    if isinstance(exc, InvalidParams):
+        return ApiError(422, "invalid_request", exc.message, details=exc.errors)
+    if isinstance(exc, UnknownPipeline):
+        return ApiError(
+            422, exc.code, exc.message, details=[{"field": "pipeline", "message": exc.message}]
+        )
+    if isinstance(exc, InvalidCursor):
+        return ApiError(
+            400, exc.code, exc.message, details=[{"field": "cursor", "message": exc.message}]
+        )
+    if isinstance(exc, InvalidRequest):
+        return ApiError(422, "invalid_request", exc.message)
+    return ApiError(500, "internal_error", "internal server error")
+
+
+def validation_details(
+    errors: Sequence[Any], *, strip: tuple[str, ...] = ("body",)
+) -> list[Detail]:
+    """pydantic/FastAPI errors as ``{"field", "message"}``, fields as dotted paths."""
+    out: list[Detail] = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ())]
+        if loc and loc[0] in strip:
+            loc = loc[1:]
+        out.append({"field": ".".join(loc), "message": str(err.get("msg", "invalid value"))})
+    return out
+
+
+def is_malformed_json(errors: Sequence[Any]) -> bool:
+    return any(err.get("type") == "json_invalid" for err in errors)
+
+
+async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return error_response(exc)
+
+
+async def _vatti_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, VattiError)
+    err = translate(exc)
+    if err.status >= 500:
+        logger.error("api.error code=%s", exc.code, exc_info=exc)
+    return error_response(err)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if is_malformed_json(errors):
+        return error_response(ApiError(400, "malformed_json", "the request body is not valid JSON"))
+    details = validation_details(errors, strip=("body", "query", "path", "header"))
+    return error_response(
+        ApiError(422, "invalid_request", "the request is invalid", details=details)
+    )
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _STATUS_CODES.get(exc.status_code, "error")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    return error_response(ApiError(exc.status_code, code, message, headers=exc.headers))
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    logger.error("api.unhandled_error type=%s", type(exc).__name__, exc_info=exc)
+    return error_response(ApiError(500, "internal_error", "internal server error"))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(VattiError, _vatti_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,96 @@
+"""Response schemas of the API (what clients read; documented in ``/openapi.json``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ErrorDetail(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+    details: list[ErrorDetail] = Field(default_factory=list)
+
+
+class ErrorBody(BaseModel):
+    """Every error response. A ``duplicate_client_id`` conflict also carries ``job``."""
+
+    error: ErrorInfo
+    job: JobOut | None = None
+
+
+class FailureOut(BaseModel):
+    code: str
+    message: str
+    step: str | None = None
+    exit_code: int | None = None
+
+
+class JobLinks(BaseModel):
+    self: str
+    events: str
+    logs: str
+    outputs: str
+
+
+class JobOut(BaseModel):
+    id: str
+    client_id: str | None
+    pipeline: str
+    state: str
+    created_at: datetime
+    updated_at: datetime
+    queued_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    failure: FailureOut | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    webhook_url: str | None = Field(
+        default=None, description="the notification URL, without its query and user info"
+    )
+    results_expire_at: datetime | None = None
+    links: JobLinks
+
+
+class JobList(BaseModel):
+    jobs: list[JobOut]
+    next_cursor: str | None = None
+
+
+class EventOut(BaseModel):
+    seq: int
+    event: str
+    from_state: str | None
+    to_state: str
+    at: datetime
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class EventList(BaseModel):
+    events: list[EventOut]
+
+
+class OutputOut(BaseModel):
+    name: str
+    size: int
+    sha256: str
+    url: str
+
+
+class OutputList(BaseModel):
+    outputs: list[OutputOut]
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, bool] = Field(default_factory=dict)
+
+
+ErrorBody.model_rebuild()

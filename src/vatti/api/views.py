@@ -1,0 +1,77 @@
+"""Pure conversions from store records to response models (no secrets leave here)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+from vatti.api.models import EventOut, FailureOut, JobLinks, JobOut, OutputOut
+from vatti.api.ports import OutputEntry
+from vatti.domain.jobs import Job, JobEventRecord
+
+API_PREFIX = "/api/v1"
+
+
+def job_path(job_id: str) -> str:
+    return f"{API_PREFIX}/jobs/{job_id}"
+
+
+def redact_url(url: str | None) -> str | None:
+    """``url`` without user info, query or fragment (they may hold tokens).
+
+    >>> redact_url("https://user:pw@hooks.example.org:8443/h/1?token=s3cret#x")
+    'https://hooks.example.org:8443/h/1'
+    >>> redact_url(None) is None
+    True
+    """
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port is not None else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def job_view(job: Job) -> JobOut:
+    """The public JSON of a job."""
+    base = job_path(job.id)
+    labels = job.spec.get("labels")
+    return JobOut(
+        id=job.id,
+        client_id=job.client_id,
+        pipeline=job.pipeline,
+        state=job.state.value,
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+        queued_at=job.queued_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        failure=FailureOut(**job.failure.to_dict()) if job.failure else None,
+        labels={str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {},
+        webhook_url=redact_url(job.webhook_url),
+        results_expire_at=job.results_expire_at,
+        links=JobLinks(
+            self=base, events=f"{base}/events", logs=f"{base}/logs", outputs=f"{base}/outputs"
+        ),
+    )
+
+
+def event_view(record: JobEventRecord) -> EventOut:
+    return EventOut(
+        seq=record.seq,
+        event=record.event.value,
+        from_state=record.from_state.value if record.from_state else None,
+        to_state=record.to_state.value,
+        at=record.at,
+        detail=record.detail,
+    )
+
+
+def output_view(job_id: str, entry: OutputEntry) -> OutputOut:
+    return OutputOut(
+        name=entry.name,
+        size=entry.size,
+        sha256=entry.sha256,
+        url=f"{job_path(job_id)}/outputs/{entry.name}",
+    )

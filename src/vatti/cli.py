@@ -1,0 +1,439 @@
+"""The ``vatti`` command: run jobs, serve the API, talk to a server, check the configuration.
+
+Exit statuses: 0 success; 1 the job failed or was cancelled; 2 bad usage or request;
+69 a server could not be reached; 78 invalid configuration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import secrets
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import httpx
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from vatti.config import COMPONENTS, PREFIX, Settings, variables
+from vatti.domain.jobs import Job
+from vatti.errors import ConfigError, VattiError
+
+app = typer.Typer(
+    name="vatti",
+    help="Secure job submission for genomic pipelines.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="The configuration contract: print it, check it.")
+app.add_typer(config_app, name="config")
+
+out = Console()
+err = Console(stderr=True)
+
+EXIT_JOB_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNAVAILABLE = 69
+
+UrlOption = Annotated[
+    str | None,
+    typer.Option("--url", envvar="VATTI_URL", help="Server base URL, e.g. http://127.0.0.1:8000."),
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option("--token", envvar="VATTI_TOKEN", help="Bearer token (or VATTI_TOKEN)."),
+]
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(Text(f"vatti: {message}"), style="red", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        force=True,
+    )
+
+
+def load_settings(*components: str) -> Settings:
+    try:
+        return Settings.for_components(*components)
+    except ConfigError as exc:
+        fail(exc.message, exc.exit_code)
+
+
+# ---------------------------------------------------------------- configuration
+
+
+@config_app.callback(invoke_without_command=True)
+def config_show(
+    ctx: typer.Context,
+    component: Annotated[
+        str | None, typer.Option("--component", "-c", help="Only this component.")
+    ] = None,
+    markdown: Annotated[bool, typer.Option(help="Markdown tables (for documentation).")] = False,
+) -> None:
+    """Print every variable of every component: default, whether required, what it does."""
+    if ctx.invoked_subcommand is not None:
+        return
+    names = [component] if component else list(COMPONENTS)
+    for name in names:
+        if name not in COMPONENTS:
+            fail(f"unknown component {name!r}: choose from {', '.join(COMPONENTS)}", EXIT_USAGE)
+        spec = COMPONENTS[name]
+        if markdown:
+            rows = [v for group in spec.groups for v in variables(group)]
+            sys.stdout.write(f"\n**{name}**: {spec.purpose}\n\n")
+            sys.stdout.write("| variable | default | required | description |\n|---|---|---|---|\n")
+            for var in rows:
+                default = "(secret)" if var.secret and var.default else var.default
+                sys.stdout.write(
+                    f"| `{var.name}` | {default and f'`{default}`'} | {var.required} "
+                    f"| {var.description} |\n"
+                )
+            continue
+        table = Table(title=f"{name}: {spec.purpose}", title_justify="left", expand=False)
+        for column in ("variable", "default", "required", "description"):
+            table.add_column(column, overflow="fold")
+        for group in spec.groups:
+            for var in variables(group):
+                default = "(secret)" if var.secret and var.default else var.default
+                table.add_row(var.name, default, var.required, var.description)
+        out.print(table)
+
+
+@config_app.command("check")
+def config_check(
+    component: Annotated[str, typer.Option("--component", "-c", help="api, engine, runtime...")],
+) -> None:
+    """Validate the environment for COMPONENT; one line per missing or invalid variable."""
+    if component not in COMPONENTS:
+        fail(f"unknown component {component!r}: choose from {', '.join(COMPONENTS)}", EXIT_USAGE)
+    load_settings(component)
+    out.print(f"{component}: configuration OK")
+
+
+@app.command("token")
+def token(
+    scopes: Annotated[
+        str, typer.Option(help="Comma-separated: submit, read, admin.")
+    ] = "submit,read",
+) -> None:
+    """Make a new bearer token and the VATTI_API_TOKENS entry (its hash) for the server."""
+    value = secrets.token_urlsafe(32)
+    digest = hashlib.sha256(value.encode()).hexdigest()
+    out.print(f"token (give it to the client, store it nowhere else): {value}")
+    out.print(f"{PREFIX}API_TOKENS entry: {digest}:{scopes}")
+
+
+# ---------------------------------------------------------------- the server
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address (VATTI_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (VATTI_PORT).")] = None,
+) -> None:
+    """Run the HTTP API and the engine in this process until SIGTERM or Ctrl-C."""
+    import uvicorn
+
+    from vatti.api.auth import check_auth_mode
+    from vatti.assembly import open_service
+
+    if host is not None:
+        os.environ[f"{PREFIX}HOST"] = host
+    if port is not None:
+        os.environ[f"{PREFIX}PORT"] = str(port)
+    settings = load_settings("api", "engine", "runtime")
+    assert settings.api is not None
+    configure_logging(settings.common.log_level)
+    try:
+        check_auth_mode(settings.api.auth == "none", settings.api.host)
+        service = open_service(settings)
+    except VattiError as exc:
+        fail(exc.message, exc.exit_code)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            service.app(),
+            host=settings.api.host,
+            port=settings.api.port,
+            log_level=settings.common.log_level.lower(),
+            lifespan="off",
+        )
+    )
+
+    async def main() -> None:
+        engine_task = asyncio.create_task(service.engine.run())
+        server_task = asyncio.create_task(server.serve())
+        done, _ = await asyncio.wait(
+            {engine_task, server_task}, return_when=asyncio.FIRST_COMPLETED
+        )
+        if engine_task in done:  # a loop crashed: stop serving, loudly
+            server.should_exit = True
+            await server_task
+            engine_task.result()
+        service.engine.stop()
+        await engine_task
+
+    def request_exit(signum: int, frame: object) -> None:
+        del signum, frame
+        server.should_exit = True
+        service.engine.stop()
+
+    # uvicorn handles SIGTERM/SIGINT while it serves, then re-raises the signal with the
+    # handler it found: ours, so the engine stops and the store closes before the exit
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, request_exit)
+    try:
+        asyncio.run(main())
+    except VattiError as exc:
+        fail(f"the engine stopped: {exc}", 70)
+    finally:
+        service.close()
+    if not server.started:
+        fail(f"could not listen on {settings.api.host}:{settings.api.port}", EXIT_UNAVAILABLE)
+
+
+@app.command("job-run", hidden=True)
+def job_run(job_id: Annotated[str, typer.Option("--job-id")]) -> None:
+    """Run one job where an executor placed it (internal; executors use python -m vatti.runtime)."""
+    from vatti.runtime.main import job_run_main
+
+    raise typer.Exit(job_run_main(job_id))
+
+
+# ---------------------------------------------------------------- running a job
+
+
+def read_request(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror}", EXIT_USAGE)
+
+
+class Progress:
+    """A one-line live display: job id, state, elapsed time."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.job_id = "(submitting)"
+        self.state = "submitting"
+
+    def update(self, job_id: str, state: str) -> None:
+        self.job_id, self.state = job_id, state
+
+    def __rich__(self) -> Text:
+        elapsed = time.monotonic() - self.started
+        return Text.assemble(
+            ("job ", "dim"),
+            (self.job_id, "bold"),
+            "  ",
+            (f"{self.state:<12}", "cyan"),
+            f"  {elapsed:6.1f}s",
+        )
+
+
+def describe_failure(job: Job) -> str:
+    failure = job.failure
+    if failure is None:
+        return f"job {job.id} {job.state.value}"
+    where = ""
+    if failure.step:
+        code = f", exit status {failure.exit_code}" if failure.exit_code is not None else ""
+        where = f" (step {failure.step}{code})"
+    return f"job {job.id} {job.state.value}: {failure.message}{where}"
+
+
+def results_location(settings: Settings, job_id: str) -> str:
+    from vatti.runtime.layout import results_prefix
+
+    return settings.object_store_url().rstrip("/") + "/" + results_prefix(job_id)
+
+
+@app.command("run")
+def run(
+    request: Annotated[Path, typer.Argument(help="A job request (JSON), see examples/.")],
+    url: UrlOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Run a job to the end: in this process on embedded defaults, or on the server at --url.
+
+    Local input paths in the request are read relative to (and must lie under) the current
+    directory.
+    """
+    raw = read_request(request)
+    if url:
+        _run_remote(raw, url, token)
+        return
+    from vatti.api.errors import ApiError
+    from vatti.api.submission import new_job, parse_job_request
+    from vatti.assembly import open_service
+    from vatti.engine.oneshot import run_one
+
+    settings = load_settings("cli")
+    # the outcome is printed below; the engine's own lines only when asked for (DEBUG)
+    configure_logging("ERROR" if settings.common.log_level != "DEBUG" else "DEBUG")
+    try:
+        service = open_service(settings, input_root=Path.cwd())
+        new = new_job(parse_job_request(raw), service.registry)
+    except ApiError as exc:
+        details = "; ".join(f"{d['field']}: {d['message']}" for d in exc.details)
+        fail(f"{request}: {exc.message}" + (f": {details}" if details else ""), EXIT_USAGE)
+    except VattiError as exc:
+        fail(f"{request}: {exc.message}", exc.exit_code)
+    progress = Progress()
+    try:
+        with Live(progress, console=err, refresh_per_second=4, transient=False):
+            job = run_one(service.engine, new, lambda j: progress.update(j.id, j.state.value))
+        if not err.is_terminal:
+            err.print()
+        outputs = []
+        if job.state.value == "succeeded":
+            outputs = [(e.name, e.size) for e in service.areas.list_outputs(job.id)]
+    finally:
+        service.close()
+    _finish(job.id, job.state.value, describe_failure(job), results_location(settings, job.id))
+    for name, size in outputs:
+        out.print(f"  {name}  ({size:,} bytes)", soft_wrap=True, highlight=False)
+
+
+def _finish(job_id: str, state: str, failure: str, results: str) -> None:
+    if state == "succeeded":
+        out.print(f"job {job_id} succeeded; results in {results}", soft_wrap=True)
+        return
+    fail(failure, EXIT_JOB_FAILED)
+
+
+# ---------------------------------------------------------------- client commands
+
+
+class Client:
+    def __init__(self, url: str | None, token: str | None) -> None:
+        if not url:
+            fail("no server: pass --url or set VATTI_URL", EXIT_USAGE)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=url.rstrip("/") + "/api/v1", headers=headers)
+
+    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            fail(f"cannot reach the server: {exc}", EXIT_UNAVAILABLE)
+        if response.status_code >= 400 and response.status_code != 409:
+            fail(api_error_message(response), EXIT_USAGE)
+        return response
+
+
+def api_error_message(response: httpx.Response) -> str:
+    try:
+        error = response.json()["error"]
+        details = "; ".join(f"{d['field']}: {d['message']}" for d in error.get("details", []))
+        return f"{response.status_code} {error['message']}" + (f": {details}" if details else "")
+    except (ValueError, KeyError, TypeError):
+        return f"{response.status_code} {response.text[:200]}"
+
+
+def _submit(client: Client, raw: bytes) -> dict[str, Any]:
+    response = client.call(
+        "POST", "/jobs", content=raw, headers={"Content-Type": "application/json"}
+    )
+    body: dict[str, Any] = response.json()
+    if response.status_code == 409:
+        job: dict[str, Any] = body["job"]
+        err.print(f"a job with this client_id exists already: {job['id']}")
+        return job
+    return body
+
+
+def _run_remote(raw: bytes, url: str, token: str | None) -> None:
+    client = Client(url, token)
+    job = _submit(client, raw)
+    progress = Progress()
+    with Live(progress, console=err, refresh_per_second=4):
+        while True:
+            progress.update(job["id"], job["state"])
+            if job["state"] in ("succeeded", "failed", "cancelled"):
+                break
+            time.sleep(0.5)
+            job = client.call("GET", f"/jobs/{job['id']}").json()
+    if not err.is_terminal:
+        err.print()
+    failure = job.get("failure") or {}
+    message = f"job {job['id']} {job['state']}: {failure.get('message', '')}"
+    _finish(job["id"], job["state"], message, f"{url.rstrip('/')}/api/v1/jobs/{job['id']}/outputs")
+
+
+@app.command("submit")
+def submit(
+    request: Annotated[Path, typer.Argument(help="A job request (JSON).")],
+    url: UrlOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Submit a job to the server and print it (JSON)."""
+    job = _submit(Client(url, token), read_request(request))
+    out.print_json(data=job)
+
+
+@app.command("status")
+def status(
+    job_id: Annotated[str, typer.Argument()], url: UrlOption = None, token: TokenOption = None
+) -> None:
+    """Print a job (JSON)."""
+    out.print_json(data=Client(url, token).call("GET", f"/jobs/{job_id}").json())
+
+
+@app.command("logs")
+def logs(
+    job_id: Annotated[str, typer.Argument()],
+    url: UrlOption = None,
+    token: TokenOption = None,
+    tail: Annotated[int | None, typer.Option(help="Only the last N lines.")] = None,
+) -> None:
+    """Print a job's log."""
+    params = {"tail": tail} if tail is not None else {}
+    sys.stdout.write(Client(url, token).call("GET", f"/jobs/{job_id}/logs", params=params).text)
+
+
+@app.command("cancel")
+def cancel(
+    job_id: Annotated[str, typer.Argument()], url: UrlOption = None, token: TokenOption = None
+) -> None:
+    """Cancel a job."""
+    response = Client(url, token).call("POST", f"/jobs/{job_id}/cancel")
+    if response.status_code == 409:
+        fail(api_error_message(response), EXIT_JOB_FAILED)
+    job = response.json()
+    out.print(f"job {job['id']}: {job['state']}")
+
+
+def _register_pgs() -> None:
+    from vatti.pipelines.pgs.cli import pgs_app
+
+    app.add_typer(pgs_app, name="pgs")
+
+
+_register_pgs()
+
+
+def main() -> None:
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    try:
+        app()
+    except VattiError as exc:
+        err.print(Text(f"vatti: {exc.message}"), style="red", highlight=False)
+        sys.exit(exc.exit_code)

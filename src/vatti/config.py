@@ -1,0 +1,412 @@
+"""The configuration contract: every ``VATTI_*`` variable, grouped by the component that reads it.
+
+Each process validates only the groups its component needs at start-up (:data:`COMPONENTS`) and
+reports every problem on its own line, naming the variable. ``vatti config`` prints the contract
+from these models, so the documentation cannot drift from the code. Secret values are
+``SecretStr``: they are never printed, logged or echoed back in an error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from vatti.errors import ConfigError
+
+PREFIX = "VATTI_"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(value: object) -> object:
+    """Seconds from ``90``, ``"90s"``, ``"15m"``, ``"2h"`` or ``"7d"``; other values unchanged.
+
+    >>> parse_duration("15m"), parse_duration("7d"), parse_duration(2.5), parse_duration("1.5h")
+    (900.0, 604800.0, 2.5, 5400.0)
+    """
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match is None:
+            raise ValueError("expected a duration such as 30, 30s, 15m, 2h or 7d")
+        return float(match.group(1)) * _UNITS[match.group(2)]
+    return value
+
+
+Seconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+OptionalSeconds = Annotated[Annotated[float, Field(gt=0)] | None, BeforeValidator(parse_duration)]
+
+
+class _Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX, extra="ignore", case_sensitive=False, validate_default=True
+    )
+    #: the component group's name in ``vatti config``
+    group: ClassVar[str]
+
+
+class CommonSettings(_Settings):
+    """Read by every process."""
+
+    group: ClassVar[str] = "common"
+
+    data_dir: Path = Field(
+        Path("vatti-data"),
+        description="Directory for the embedded database, run directories and local results.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Log level of the process."
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class StoreSettings(_Settings):
+    """Where jobs and their results live (the API and the engine)."""
+
+    group: ClassVar[str] = "store"
+
+    database_url: SecretStr | None = Field(
+        None,
+        description="SQLAlchemy URL of the job database (postgresql://...); default: SQLite "
+        "(WAL) at DATA_DIR/vatti.db. Secret: it may hold a password.",
+    )
+    object_store_url: str | None = Field(
+        None,
+        description="Where work and results areas live: file:///abs/dir, s3://bucket/prefix or "
+        "gs://bucket/prefix; default: file://DATA_DIR/objects.",
+    )
+
+    @field_validator("object_store_url")
+    @classmethod
+    def _scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("file:///", "s3://", "gs://", "memory:")):
+            raise ValueError("expected file:///ABSOLUTE/PATH, s3://BUCKET/PREFIX or gs://...")
+        return value
+
+
+def _scopes_of(spec: str) -> tuple[str, frozenset[str]]:
+    digest, _, scopes = spec.strip().partition(":")
+    digest = digest.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise ValueError("each token must be SHA256HEX:scope[,scope] (the SHA-256 of the token)")
+    names = frozenset(s.strip() for s in scopes.split(",") if s.strip()) or frozenset({"read"})
+    unknown = names - {"submit", "read", "admin"}
+    if unknown:
+        raise ValueError(f"unknown scope(s) {', '.join(sorted(unknown))}: use submit, read, admin")
+    return digest, names
+
+
+class ApiSettings(_Settings):
+    """The HTTP API (``vatti serve``)."""
+
+    group: ClassVar[str] = "api"
+
+    host: str = Field("127.0.0.1", description="Address the HTTP server listens on.")
+    port: int = Field(8000, ge=0, le=65535, description="Port the HTTP server listens on.")
+    auth: Literal["tokens", "none"] = Field(
+        "tokens",
+        description="tokens: bearer tokens from API_TOKENS; none: no authentication (development "
+        "only; refused unless HOST is a loopback address).",
+    )
+    api_tokens: SecretStr | None = Field(
+        None,
+        description="Accepted bearer tokens as SHA256HEX:scope,scope entries separated by ';' "
+        "(scopes: submit, read, admin). Store hashes, never tokens: `vatti token` makes both. "
+        "Required when AUTH=tokens.",
+    )
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Request bodies larger than this are refused with 413."
+    )
+    dedup_window: Seconds = Field(
+        600.0,
+        description="Identical requests (no client_id) within this window return the existing "
+        "job instead of starting another (seconds, or 15m, 2h...).",
+    )
+
+    def token_scopes(self) -> dict[str, frozenset[str]]:
+        if self.api_tokens is None:
+            return {}
+        specs = [s for s in self.api_tokens.get_secret_value().split(";") if s.strip()]
+        return dict(_scopes_of(s) for s in specs)
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _tokens_valid(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            for spec in value.get_secret_value().split(";"):
+                if spec.strip():
+                    _scopes_of(spec)
+        return value
+
+
+class EngineSettings(_Settings):
+    """Admission, executors, timeouts, cleanup and notifications."""
+
+    group: ClassVar[str] = "engine"
+
+    max_concurrent_jobs: int = Field(2, ge=1, description="Jobs running at once; others queue.")
+    executor: Literal["local"] = Field(
+        "local", description="Where jobs run: local (one transient process group per job)."
+    )
+    job_memory_mb: int | None = Field(
+        None, ge=16, description="Default memory limit of a job (MiB); a request may lower it."
+    )
+    job_wall_time: OptionalSeconds = Field(
+        None, description="Default wall-time limit of a running job (seconds, or 2h...)."
+    )
+    queue_timeout: OptionalSeconds = Field(
+        None, description="Fail jobs queued longer than this (default: wait forever)."
+    )
+    provision_timeout: Seconds = Field(
+        300.0, description="Fail jobs that take longer than this to start."
+    )
+    results_ttl: Seconds = Field(
+        7 * 86400.0, description="How long results of a succeeded job are kept (7d...)."
+    )
+    poll_interval: Seconds = Field(1.0, description="How often running jobs are polled.")
+    reconcile_interval: Seconds = Field(
+        60.0, description="How often orphaned work areas and expired results are swept."
+    )
+    terminate_grace: Seconds = Field(
+        10.0, description="Time a cancelled job gets between SIGTERM and SIGKILL."
+    )
+    webhook_url: str | None = Field(
+        None, description="Webhook that receives every job's state changes (http(s)://...)."
+    )
+    webhook_secret: SecretStr | None = Field(
+        None,
+        description="Key of the HMAC-SHA256 signature in the X-Vatti-Signature header. "
+        "Required when WEBHOOK_URL is set.",
+    )
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value
+
+    def problems(self) -> list[str]:
+        if self.webhook_url and self.webhook_secret is None:
+            return [f"{PREFIX}WEBHOOK_SECRET: required when {PREFIX}WEBHOOK_URL is set"]
+        return []
+
+
+class RuntimeSettings(_Settings):
+    """The job runtime (``vatti job-run``), in the executor's job process."""
+
+    group: ClassVar[str] = "runtime"
+
+    scratch_dir: Path | None = Field(
+        None,
+        description="Local directory for jobs' private scratch areas (deleted when each job "
+        "ends); default: DATA_DIR/scratch.",
+    )
+    input_root: Path | None = Field(
+        None,
+        description="Local input files of requests must lie under this directory; unset: local "
+        "paths are refused (only the object store and the catalog are read).",
+    )
+    pgs_catalog_dir: Path | None = Field(
+        None,
+        description="Cache of PGS Catalog scoring files; default: DATA_DIR/pgs-catalog.",
+    )
+    pgs_catalog_url: str = Field(
+        "https://www.pgscatalog.org/rest/",
+        description="PGS Catalog REST API used to download scoring files missing from the cache.",
+    )
+    pgs_offline: bool = Field(
+        False, description="Never download from the PGS Catalog; use the cache only."
+    )
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    purpose: str
+    groups: tuple[type[_Settings], ...]
+
+
+COMPONENTS: dict[str, Component] = {
+    c.name: c
+    for c in (
+        Component(
+            "api",
+            "the HTTP API process (vatti serve runs api and engine together)",
+            (CommonSettings, StoreSettings, ApiSettings),
+        ),
+        Component(
+            "engine",
+            "admission, executors, timeouts, cleanup and notifications",
+            (CommonSettings, StoreSettings, EngineSettings),
+        ),
+        Component(
+            "runtime",
+            "one job's process (vatti job-run), started by an executor",
+            (CommonSettings, StoreSettings, RuntimeSettings),
+        ),
+        Component(
+            "cli",
+            "vatti run on embedded defaults (engine and runtime in one process tree)",
+            (CommonSettings, StoreSettings, EngineSettings, RuntimeSettings),
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    group: str
+    default: str
+    required: str  # "yes", "no" or the condition ("when VATTI_...")
+    secret: bool
+    description: str
+
+
+def variables(group: type[_Settings]) -> list[Variable]:
+    out = []
+    for name, info in group.model_fields.items():
+        secret = "SecretStr" in str(info.annotation)
+        default = "" if info.default is None else str(info.default)
+        description = info.description or ""
+        condition = re.search(r"Required (when [^.]*)\.", description)
+        required = "yes" if info.is_required() else (condition.group(1) if condition else "no")
+        out.append(
+            Variable(
+                PREFIX + name.upper(),
+                group.group,
+                default,
+                required,
+                secret,
+                description,
+            )
+        )
+    return out
+
+
+def _problem_lines(exc: ValidationError) -> list[str]:
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False):
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        lines.append(f"{PREFIX}{field.upper()}: {message}")
+    return lines
+
+
+def _partial(group: type[_Settings], exc: ValidationError) -> _Settings | None:
+    """``group`` with its invalid fields at their defaults (for the checks across fields)."""
+    fields = group.model_fields
+    failed = {str(e["loc"][0]) for e in exc.errors(include_url=False) if e["loc"]}
+    if any(name not in fields or fields[name].is_required() for name in failed):
+        return None
+    try:
+        return group(
+            **{name: fields[name].get_default(call_default_factory=True) for name in failed}
+        )
+    except ValidationError:
+        return None
+
+
+def _cross_problems(checked: dict[type[_Settings], _Settings]) -> list[str]:
+    problems: list[str] = []
+    engine = checked.get(EngineSettings)
+    if isinstance(engine, EngineSettings):
+        problems.extend(engine.problems())
+    api = checked.get(ApiSettings)
+    if isinstance(api, ApiSettings) and api.auth == "tokens" and api.api_tokens is None:
+        problems.append(f"{PREFIX}API_TOKENS: required when {PREFIX}AUTH=tokens (the default)")
+    return problems
+
+
+def load(groups: Sequence[type[_Settings]]) -> dict[type[_Settings], _Settings]:
+    """Validate ``groups`` from the environment; raise ConfigError listing every problem.
+
+    The checks across fields run also on groups with invalid fields (those at their defaults),
+    so one run reports every problem.
+    """
+    loaded: dict[type[_Settings], _Settings] = {}
+    partial: dict[type[_Settings], _Settings] = {}
+    problems: list[str] = []
+    for group in groups:
+        try:
+            settings = group()
+        except ValidationError as exc:
+            problems.extend(_problem_lines(exc))
+            rest = _partial(group, exc)
+            if rest is not None:
+                partial[group] = rest
+            continue
+        loaded[group] = settings
+    reported = {line.partition(":")[0] for line in problems}
+    for line in _cross_problems({**loaded, **partial}):
+        if line.partition(":")[0] not in reported:
+            problems.append(line)
+    if problems:
+        raise ConfigError("invalid configuration:\n" + "\n".join(problems))
+    return loaded
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated settings of one component (groups it does not need stay None)."""
+
+    common: CommonSettings
+    store: StoreSettings
+    api: ApiSettings | None = None
+    engine: EngineSettings | None = None
+    runtime: RuntimeSettings | None = None
+
+    @classmethod
+    def for_component(cls, name: str) -> Settings:
+        return cls.for_components(name)
+
+    @classmethod
+    def for_components(cls, *names: str) -> Settings:
+        """Validate the groups the named components need (each group once)."""
+        groups: list[type[_Settings]] = []
+        for name in names:
+            if name not in COMPONENTS:
+                known = ", ".join(COMPONENTS)
+                raise ConfigError(f"unknown component {name!r}: choose from {known}")
+            groups.extend(g for g in COMPONENTS[name].groups if g not in groups)
+        loaded = load(groups)
+
+        def get(kind: type[_Settings]) -> Any:
+            return loaded.get(kind)
+
+        return cls(
+            common=get(CommonSettings),
+            store=get(StoreSettings),
+            api=get(ApiSettings),
+            engine=get(EngineSettings),
+            runtime=get(RuntimeSettings),
+        )
+
+    @property
+    def data_dir(self) -> Path:
+        return self.common.data_dir.resolve()
+
+    def database_url(self) -> str | None:
+        url = self.store.database_url
+        return None if url is None else url.get_secret_value()
+
+    def object_store_url(self) -> str:
+        return self.store.object_store_url or (self.data_dir / "objects").as_uri()
+
+    def scratch_dir(self) -> Path:
+        configured = self.runtime.scratch_dir if self.runtime is not None else None
+        return (configured or self.data_dir / "scratch").resolve()
+
+    def pgs_catalog_dir(self) -> Path:
+        configured = self.runtime.pgs_catalog_dir if self.runtime is not None else None
+        return (configured or self.data_dir / "pgs-catalog").resolve()

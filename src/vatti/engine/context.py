@@ -1,0 +1,111 @@
+"""Everything an engine pass needs: its collaborators, its configuration, its clock."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from vatti.domain.ids import new_id
+from vatti.domain.jobs import Job
+from vatti.domain.times import utcnow
+from vatti.engine.logs import engine_logger
+from vatti.engine.notifications import webhook_notifications
+from vatti.engine.ports import Executor, Notifier, RetryPolicy, WorkAreas
+from vatti.runtime.outcome import Outcome
+from vatti.store.base import JobStore, NotifyBuilder
+
+
+def job_run_argv(job_id: str) -> list[str]:
+    """The command every executor runs for a job: the job runtime under this interpreter."""
+    return [sys.executable, "-m", "vatti.runtime", "--job-id", job_id]
+
+
+def replica_name() -> str:
+    """A name for this engine replica in lease rows (host, and a random suffix)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{new_id()[-12:]}"
+
+
+def holder_is_dead_here(holder: str, host: str | None = None) -> bool:
+    """Whether ``holder`` names a replica on this host whose process no longer exists.
+
+    >>> holder_is_dead_here("elsewhere:1:abc", host="here")
+    False
+    >>> holder_is_dead_here(f"here:{os.getpid()}:abc", host="here")
+    False
+    """
+    name, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if name != (host or socket.gethostname()) or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """The engine's knobs, in plain units (seconds, MiB); built from ``EngineSettings``."""
+
+    max_concurrent_jobs: int = 2
+    poll_interval_s: float = 2.0
+    reconcile_interval_s: float = 60.0
+    queue_timeout_s: float | None = None
+    provision_timeout_s: float = 300.0
+    default_memory_mb: int | None = None
+    default_wall_time_s: int | None = None
+    results_ttl_s: float = 7 * 24 * 3600.0
+    terminate_grace_s: float = 10.0
+    webhook_url: str | None = None
+    outbox_batch: int = 50
+    outbox_lease_s: float = 60.0
+    lease_ttl_s: float = 60.0
+    runtime_env: Mapping[str, str] = field(default_factory=dict)
+    job_argv: Callable[[str], list[str]] = job_run_argv
+    holder: str = field(default_factory=replica_name)
+
+
+class Outcomes(Protocol):
+    """Where the engine reads what ``vatti job-run`` reported."""
+
+    def read(self, job_id: str) -> Outcome | None:
+        """The job's outcome record, or None when there is none (or it is unreadable)."""
+        ...
+
+    def forget(self, job_id: str) -> None: ...
+
+
+@dataclass
+class EngineContext:
+    store: JobStore
+    executor: Executor
+    areas: WorkAreas
+    outcomes: Outcomes
+    config: EngineConfig
+    notifier: Notifier | None = None
+    retry: RetryPolicy | None = None
+    scratch_root: Path | None = None
+    clock: Callable[[], datetime] = utcnow
+    logger: logging.Logger = field(default_factory=engine_logger)
+    #: called (from worker threads) with the job after each state change this replica made
+    listeners: list[Callable[[Job], None]] = field(default_factory=list)
+    notify: NotifyBuilder = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.notify = webhook_notifications(self.config.webhook_url)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def scratch_dir(self, job_id: str) -> Path | None:
+        return self.scratch_root / job_id if self.scratch_root is not None else None

@@ -1,0 +1,34 @@
+"""Errors of the engine."""
+
+from __future__ import annotations
+
+from vatti.errors import VattiError
+
+
+class EngineError(VattiError):
+    """Root of engine errors."""
+
+    code = "engine_error"
+
+
+class LoopCrashed(EngineError):
+    """A control loop raised unexpectedly; the engine stopped."""
+
+    code = "engine_loop_crashed"
+    exit_code = 70  # EX_SOFTWARE
+
+    def __init__(self, loop: str, cause: BaseException) -> None:
+        super().__init__(f"engine loop {loop!r} crashed: {type(cause).__name__}: {cause}")
+        self.loop = loop
+
+
+class NotCancellable(EngineError):
+    """The job is already finished."""
+
+    code = "not_cancellable"
+    exit_code = 1
+
+    def __init__(self, job_id: str, state: str) -> None:
+        super().__init__(f"job {job_id} is {state}; it cannot be cancelled")
+        self.job_id = job_id
+        self.state = state

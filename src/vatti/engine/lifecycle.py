@@ -1,0 +1,171 @@
+"""Apply an event to a job through the store, then perform the transition's effects.
+
+Every state change goes through :func:`advance`: a compare-and-set in the store that writes the
+event and outbox rows in one transaction. A concurrent writer (another replica, another loop)
+that got there first is expected: the refused writer logs at debug level and moves on. The
+effects run after the commit and are idempotent, so replaying them after a crash is safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from typing import Any
+
+from vatti.domain.errors import InvalidTransition
+from vatti.domain.failure import Failure, FailureCode
+from vatti.domain.jobs import Job
+from vatti.domain.states import Effect, JobEvent, JobState
+from vatti.engine.context import EngineContext
+from vatti.engine.deadlines import limits_for
+from vatti.engine.logs import log_event
+from vatti.engine.ports import Limits
+from vatti.store.base import Changes, TransitionResult
+
+#: the stable log event name of arriving in each state
+STATE_EVENTS: dict[JobState, str] = {
+    JobState.QUEUED: "job.queued",
+    JobState.PROVISIONING: "job.admitted",
+    JobState.RUNNING: "job.started",
+    JobState.SUCCEEDED: "job.succeeded",
+    JobState.FAILED: "job.failed",
+    JobState.CANCELLING: "job.cancelling",
+    JobState.CANCELLED: "job.cancelled",
+}
+
+
+def advance(
+    ctx: EngineContext,
+    job_id: str,
+    event: JobEvent,
+    changes: Changes | None = None,
+    *,
+    perform: bool = True,
+) -> TransitionResult | None:
+    """Apply ``event``; None when another writer moved the job first. Effects run if ``perform``."""
+    try:
+        result = ctx.store.transition(
+            job_id, event, now=ctx.now(), changes=changes, notify=ctx.notify
+        )
+    except InvalidTransition as exc:
+        log_event(
+            ctx.logger,
+            "job.transition_refused",
+            job_id=job_id,
+            level=logging.DEBUG,
+            event=event.value,
+            reason=str(exc),
+        )
+        return None
+    job = result.job
+    fields: dict[str, Any] = {"from_state": result.record.from_state, "attempt": job.attempt}
+    level = logging.INFO
+    if job.failure is not None and job.terminal:
+        fields.update(code=job.failure.code, reason=job.failure.message, step=job.failure.step)
+        fields["exit_code"] = job.failure.exit_code
+        level = logging.WARNING
+    log_event(ctx.logger, STATE_EVENTS[job.state], job_id=job.id, level=level, **fields)
+    # a terminal state is announced once its cleanup is done, so whoever waits for it (``vatti
+    # run``, tests) finds the work area gone; others first, as their effects advance the job again
+    if not job.terminal:
+        _announce(ctx, job)
+    if perform:
+        perform_effects(ctx, result)
+    if job.terminal:
+        _announce(ctx, job)
+    return result
+
+
+def _announce(ctx: EngineContext, job: Job) -> None:
+    for listener in ctx.listeners:
+        listener(job)
+
+
+def perform_effects(ctx: EngineContext, result: TransitionResult) -> None:
+    job, effects = result.job, result.effects
+    if Effect.PROVISION in effects or Effect.SUBMIT in effects:
+        launch(ctx, job)
+    if Effect.TERMINATE in effects and job.terminal:
+        # a job entering ``cancelling`` is terminated by the reconcile loop, not here
+        terminate(ctx, job)
+    # results first: a work area left by a crash in between then still marks unfinished cleanup
+    if Effect.DELETE_RESULTS in effects:
+        delete_results(ctx, job)
+    if Effect.CLEANUP_WORK in effects:
+        cleanup_work(ctx, job)
+
+
+def runtime_spec(job: Job) -> dict[str, Any]:
+    """What ``vatti job-run`` reads from ``work/spec.json``."""
+    return {
+        "job_id": job.id,
+        "pipeline": job.pipeline,
+        "params": job.spec.get("params", {}),
+        "resources": job.spec.get("resources", {}),
+    }
+
+
+def launch(ctx: EngineContext, job: Job) -> None:
+    """Provision the work area and submit the job's process; then ``start`` (or ``fail``)."""
+    memory_mb, wall_time_s = limits_for(
+        job, ctx.config.default_memory_mb, ctx.config.default_wall_time_s
+    )
+    try:
+        ctx.areas.provision(job.id, runtime_spec(job))
+        handle = ctx.executor.submit(
+            job.id,
+            ctx.config.job_argv(job.id),
+            dict(ctx.config.runtime_env),
+            Limits(memory_mb=memory_mb, wall_time_s=wall_time_s),
+        )
+    except Exception as exc:  # any provisioning problem fails this job, not the engine
+        log_event(
+            ctx.logger,
+            "job.provision_failed",
+            job_id=job.id,
+            level=logging.ERROR,
+            exc_info=True,
+            executor=ctx.executor.name,
+        )
+        failure = Failure(
+            FailureCode.PROVISION_FAILED,
+            f"could not start the job on executor {ctx.executor.name!r}: "
+            f"{type(exc).__name__}: {exc}",
+        )
+        advance(ctx, job.id, JobEvent.FAIL, Changes(failure=failure))
+        return
+    ctx.store.set_handle(job.id, ctx.executor.name, handle, now=ctx.now())
+    log_event(ctx.logger, "job.submitted", job_id=job.id, executor=ctx.executor.name)
+    started = advance(
+        ctx, job.id, JobEvent.START, Changes(executor=ctx.executor.name, handle=handle)
+    )
+    if started is None:
+        # cancelled (or failed) while we were starting it: make sure its process does not linger
+        current = ctx.store.get(job.id)
+        if current.terminal:
+            terminate(ctx, current)
+            cleanup_work(ctx, current)
+
+
+def terminate(ctx: EngineContext, job: Job) -> None:
+    if job.executor_handle is None:
+        return
+    ctx.executor.terminate(job.executor_handle, ctx.config.terminate_grace_s)
+    log_event(ctx.logger, "job.terminated", job_id=job.id)
+
+
+def cleanup_work(ctx: EngineContext, job: Job) -> None:
+    """Delete the job's clear-text leftovers: ``work/``, the outcome record, local scratch."""
+    ctx.areas.delete_work(job.id)
+    ctx.outcomes.forget(job.id)
+    scratch = ctx.scratch_dir(job.id)
+    if scratch is not None:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if job.executor_handle is not None:
+        ctx.executor.cleanup(job.executor_handle)
+    log_event(ctx.logger, "job.work_cleaned", job_id=job.id)
+
+
+def delete_results(ctx: EngineContext, job: Job) -> None:
+    ctx.areas.delete_results(job.id)
+    log_event(ctx.logger, "job.results_deleted", job_id=job.id)

@@ -1,0 +1,104 @@
+"""Deliver the outbox: at least once, in order per job and destination, never dropped silently.
+
+The store hands out only the oldest undelivered message of each (job, channel, destination)
+stream, so message 2 of a job waits while message 1 keeps failing. A retryable failure is
+scheduled again by the retry policy (exponential backoff); a permanent one (e.g. HTTP 410) is
+recorded as dead, logged loudly, and the stream moves on.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from vatti.domain.jobs import OutboxMessage
+from vatti.engine.context import EngineContext
+from vatti.engine.logs import log_event
+from vatti.engine.ports import GiveUp
+from vatti.errors import VattiError
+
+MAX_ROUNDS = 100
+
+Settled = Literal["delivered", "dead", "retry"]
+
+
+def redacted(url: str) -> str:
+    """Only scheme, host and port of a destination URL: its path or query may hold a token.
+
+    >>> redacted("https://u:pw@hooks.example.org/t/abc?token=x")
+    'https://hooks.example.org'
+    """
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<invalid url>"
+    return f"{parts.scheme}://{parts.hostname or ''}{port}"
+
+
+def is_retryable(exc: Exception) -> bool:
+    """Whether a delivery error may succeed later (``retryable`` attribute; default: yes)."""
+    return bool(getattr(exc, "retryable", True))
+
+
+def deliver_once(ctx: EngineContext) -> int:
+    """Deliver due messages until none is due; returns how many were delivered."""
+    if ctx.notifier is None:
+        return 0
+    delivered = 0
+    for _ in range(MAX_ROUNDS):
+        batch = ctx.store.claim_outbox(
+            ctx.now(), ctx.config.outbox_batch, ctx.config.outbox_lease_s
+        )
+        if not batch:
+            break
+        results = [deliver_message(ctx, message) for message in batch]
+        delivered += results.count("delivered")
+        if "retry" in results and len(set(results)) == 1:
+            break  # only deferred messages: their streams wait for their next attempt
+    return delivered
+
+
+def deliver_message(ctx: EngineContext, message: OutboxMessage) -> Settled:
+    """Try one message; say whether it was delivered, dropped, or is to be retried."""
+    assert ctx.notifier is not None
+    fields: dict[str, Any] = {
+        "msg_id": message.id,
+        "event_id": message.event_id,
+        "destination": redacted(message.destination),
+        "attempt": message.attempts + 1,
+    }
+    try:
+        ctx.notifier.deliver(message)
+    except (VattiError, OSError) as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        decision = ctx.retry.decide(message.attempts + 1) if ctx.retry is not None else GiveUp()
+        if is_retryable(exc) and not isinstance(decision, GiveUp):
+            at = ctx.now() + timedelta(seconds=decision.delay_s)
+            ctx.store.mark_failed(message.id, error, at)
+            log_event(
+                ctx.logger,
+                "notify.retry_scheduled",
+                job_id=message.job_id,
+                level=logging.WARNING,
+                error=error,
+                delay_s=round(decision.delay_s, 3),
+                **fields,
+            )
+            return "retry"
+        ctx.store.mark_dead(message.id, error, ctx.now())
+        log_event(
+            ctx.logger,
+            "notify.dropped",
+            job_id=message.job_id,
+            level=logging.ERROR,
+            error=error,
+            permanent=not is_retryable(exc),
+            **fields,
+        )
+        return "dead"
+    ctx.store.mark_delivered(message.id, ctx.now())
+    log_event(ctx.logger, "notify.delivered", job_id=message.job_id, **fields)
+    return "delivered"

@@ -1,0 +1,64 @@
+"""Run one job in-process and follow it to the end (what ``vatti run`` needs).
+
+The engine's loops run in this process; state changes reach ``on_change`` as they happen (no
+polling of the store). The outbox is drained once more before the engine stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+from vatti.domain.jobs import Job
+from vatti.engine.notifier import deliver_once
+from vatti.engine.service import Engine
+from vatti.store.base import NewJob
+
+
+async def follow_new_job(
+    engine: Engine,
+    new: NewJob,
+    on_change: Callable[[Job], None],
+    *,
+    dedup_window_s: float = 0.0,
+) -> Job:
+    """Start the engine, submit ``new``, report each state change, return the finished job."""
+    loop = asyncio.get_running_loop()
+    changes: asyncio.Queue[Job] = asyncio.Queue()
+
+    def listener(job: Job) -> None:
+        loop.call_soon_threadsafe(changes.put_nowait, job)
+
+    engine.ctx.listeners.append(listener)
+    runner = asyncio.create_task(engine.run())
+    try:
+        submitted = await asyncio.to_thread(engine.submit, new, dedup_window_s=dedup_window_s)
+        job = submitted.job
+        on_change(job)
+        while not job.terminal:
+            getter = asyncio.create_task(changes.get())
+            done, _ = await asyncio.wait({getter, runner}, return_when=asyncio.FIRST_COMPLETED)
+            if runner in done:
+                getter.cancel()
+                runner.result()  # raises LoopCrashed
+                raise RuntimeError("the engine stopped before the job finished")
+            changed = getter.result()
+            if changed.id == job.id:
+                job = changed
+                on_change(job)
+        await asyncio.to_thread(deliver_once, engine.ctx)
+        return job
+    finally:
+        engine.ctx.listeners.remove(listener)
+        engine.stop()
+        if not runner.done():
+            await runner
+        elif not runner.cancelled():
+            with contextlib.suppress(Exception):
+                runner.result()  # already raised above if it mattered
+
+
+def run_one(engine: Engine, new: NewJob, on_change: Callable[[Job], None]) -> Job:
+    """Synchronous wrapper of :func:`follow_new_job` for the CLI."""
+    return asyncio.run(follow_new_job(engine, new, on_change))

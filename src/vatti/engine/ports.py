@@ -1,0 +1,66 @@
+"""What the engine needs from its collaborators, as small protocols.
+
+The executors (:mod:`vatti.executors`), work areas (:mod:`vatti.staging`) and notifiers
+(:mod:`vatti.notify`) satisfy these structurally; the engine depends on nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from vatti.domain.jobs import OutboxMessage
+from vatti.executors.base import ExecStatus, Executor, Exited, Limits, Running, Vanished
+
+# The executor protocol and its status types live with the executors; the engine uses those.
+__all__ = [
+    "DeliveryFailed",
+    "ExecStatus",
+    "Executor",
+    "Exited",
+    "GiveUp",
+    "Limits",
+    "Notifier",
+    "Retry",
+    "RetryPolicy",
+    "Running",
+    "Vanished",
+    "WorkAreas",
+]
+
+
+class WorkAreas(Protocol):
+    def provision(self, job_id: str, spec: Mapping[str, object]) -> None: ...
+
+    def delete_work(self, job_id: str) -> None: ...
+
+    def delete_results(self, job_id: str) -> None: ...
+
+    def work_job_ids(self) -> Iterable[str]:
+        """The ids of the jobs that still have a ``work/`` area."""
+        ...
+
+
+class Notifier(Protocol):
+    def deliver(self, message: OutboxMessage) -> None: ...
+
+
+@dataclass(frozen=True)
+class Retry:
+    delay_s: float
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    reason: str = "retries exhausted"
+
+
+class RetryPolicy(Protocol):
+    def decide(self, attempt: int) -> Retry | GiveUp: ...
+
+
+class DeliveryFailed(Protocol):
+    """The shape of a delivery error: a message and whether trying again may help."""
+
+    retryable: bool

@@ -1,0 +1,88 @@
+"""Reconcile every non-terminal job with its executor (at start-up and on each poll).
+
+- ``provisioning`` with a handle: the start was interrupted; ``start`` it now. Without a handle
+  past the provision timeout: the admitter died; fail it.
+- ``running``: Exited(0) + a success outcome → ``succeed`` (results expire after the TTL);
+  Exited(n) → ``fail`` with the outcome's failure, or a generic one; Vanished → ``fail``
+  ("vanished").
+- ``cancelling``: terminate the process group, then ``cancelled``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from vatti.domain.failure import Failure, FailureCode
+from vatti.domain.jobs import Job
+from vatti.domain.states import JobEvent, JobState
+from vatti.engine.context import EngineContext
+from vatti.engine.deadlines import provision_expired, wall_expired
+from vatti.engine.lifecycle import advance, terminate
+from vatti.engine.ports import Exited, Vanished
+from vatti.engine.timeouts import fail_timed_out, wall_time_of
+from vatti.store.base import Changes
+
+LIVE_STATES = (JobState.PROVISIONING, JobState.RUNNING, JobState.CANCELLING)
+#: an executor's wall-time deadline counts from its submission, a moment before ``started_at``
+WALL_TIME_SLACK_S = 1.0
+
+
+def reconcile_once(ctx: EngineContext) -> None:
+    for job in ctx.store.jobs_in_states(LIVE_STATES):
+        reconcile_job(ctx, job)
+
+
+def reconcile_job(ctx: EngineContext, job: Job) -> None:
+    if job.state is JobState.CANCELLING:
+        terminate(ctx, job)
+        advance(ctx, job.id, JobEvent.CANCELLED)
+        return
+    handle = job.executor_handle
+    if handle is None:
+        if job.state is JobState.RUNNING or provision_expired(
+            job, ctx.now(), ctx.config.provision_timeout_s
+        ):
+            failure = Failure(
+                FailureCode.PROVISION_FAILED,
+                "job was never handed to an executor (the engine stopped while starting it?)",
+            )
+            advance(ctx, job.id, JobEvent.FAIL, Changes(failure=failure))
+        return
+    if job.state is JobState.PROVISIONING:
+        started = advance(ctx, job.id, JobEvent.START)
+        if started is None:
+            return
+        job = started.job
+    status = ctx.executor.poll(handle)
+    if isinstance(status, Exited):
+        finish(ctx, job, status.code)
+    elif isinstance(status, Vanished):
+        failure = Failure(FailureCode.VANISHED, f"{status.reason} (server restarted?)")
+        advance(ctx, job.id, JobEvent.FAIL, Changes(failure=failure))
+
+
+def finish(ctx: EngineContext, job: Job, exit_code: int) -> None:
+    """The job's process exited with ``exit_code``: succeed or fail according to its outcome."""
+    outcome = ctx.outcomes.read(job.id)
+    if exit_code == 0 and outcome is not None and outcome.ok:
+        expire = ctx.now() + timedelta(seconds=ctx.config.results_ttl_s)
+        detail = {"outputs": list(outcome.outputs)}
+        advance(ctx, job.id, JobEvent.SUCCEED, Changes(results_expire_at=expire, detail=detail))
+        return
+    failure = outcome.failure if outcome is not None else None
+    # a running job stopped by a signal past its wall time: the executor's own deadline got
+    # there first (a user's cancel goes through ``cancelling``, never through here)
+    if failure is None or failure.code == FailureCode.CANCELLED:
+        wall = wall_time_of(ctx, job)
+        now = ctx.now() + timedelta(seconds=WALL_TIME_SLACK_S)
+        if wall is not None and wall_expired(job, now, wall):
+            fail_timed_out(ctx, job, wall)
+            return
+    if failure is None:
+        what = "without an outcome record" if outcome is None else "with an unusable outcome"
+        failure = Failure(
+            FailureCode.INTERNAL,
+            f"job process exited with status {exit_code} {what} (see the job log)",
+            exit_code=exit_code,
+        )
+    advance(ctx, job.id, JobEvent.FAIL, Changes(failure=failure))

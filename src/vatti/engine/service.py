@@ -1,0 +1,130 @@
+"""The engine: its loops under one supervisor, plus the calls the API and the CLI make.
+
+Loops (each pass runs in a worker thread; the store is synchronous):
+
+- ``admission`` (poll interval, nudged): start queued jobs under the concurrency limit;
+- ``poll`` (poll interval, nudged): reconcile live jobs with the executor, enforce timeouts —
+  its first pass at start-up is the start-up reconciliation;
+- ``notifier`` (poll interval, nudged): deliver the outbox;
+- ``sweeper`` (reconcile interval): expired results, orphaned work areas and scratch dirs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from vatti.domain.jobs import Job
+from vatti.domain.states import JobEvent
+from vatti.engine.admission import admit_once
+from vatti.engine.context import EngineContext, holder_is_dead_here
+from vatti.engine.errors import NotCancellable
+from vatti.engine.lifecycle import advance
+from vatti.engine.logs import log_event
+from vatti.engine.notifier import deliver_once
+from vatti.engine.reconcile import reconcile_once
+from vatti.engine.supervisor import Loop, Supervisor
+from vatti.engine.sweeper import sweep_once
+from vatti.engine.timeouts import enforce_timeouts
+from vatti.store.base import NewJob, SubmitResult
+
+T = TypeVar("T")
+
+
+def _in_thread(fn: Callable[[EngineContext], T], ctx: EngineContext) -> Callable[[], Awaitable[T]]:
+    async def step() -> T:
+        return await asyncio.to_thread(fn, ctx)
+
+    return step
+
+
+def poll_once(ctx: EngineContext) -> None:
+    reconcile_once(ctx)
+    enforce_timeouts(ctx)
+
+
+class Engine:
+    """One engine replica. Several may run against one database."""
+
+    def __init__(self, ctx: EngineContext) -> None:
+        self.ctx = ctx
+        cfg = ctx.config
+        self.supervisor = Supervisor(
+            [
+                Loop("admission", _in_thread(admit_once, ctx), cfg.poll_interval_s),
+                Loop("poll", _in_thread(poll_once, ctx), cfg.poll_interval_s),
+                Loop("notifier", _in_thread(deliver_once, ctx), cfg.poll_interval_s),
+                Loop(
+                    "sweeper",
+                    _in_thread(sweep_once, ctx),
+                    cfg.reconcile_interval_s,
+                    wakes_on_nudge=False,
+                ),
+            ],
+            logger=ctx.logger,
+        )
+        ctx.listeners.append(lambda _job: self.nudge())  # a change may free a slot, queue a message
+
+    @property
+    def alive(self) -> bool:
+        """True while the loops run (for readiness probes)."""
+        return self.supervisor.running
+
+    def nudge(self, *loops: str) -> None:
+        """Wake the named loops now, or all of them (thread-safe)."""
+        self.supervisor.wakeup.nudge(*loops)
+
+    def submit(self, new: NewJob, *, dedup_window_s: float) -> SubmitResult:
+        """Store a new job with its notifications, then wake the admission loop (blocking)."""
+        result = self.ctx.store.submit(
+            new, now=self.ctx.now(), dedup_window_s=dedup_window_s, notify=self.ctx.notify
+        )
+        if result.created:
+            # wake only the loops with new work: admission, and the notifier when the job's
+            # submission queued a webhook message (state changes later wake every loop)
+            job = result.job
+            notifies = self.ctx.config.webhook_url or job.webhook_url
+            self.nudge(*(("admission", "notifier") if notifies else ("admission",)))
+        return result
+
+    def cancel(self, job_id: str) -> Job:
+        """Cancel a job (blocking; call through ``asyncio.to_thread`` from async code).
+
+        Queued → cancelled at once; provisioning/running → cancelling, and the poll loop
+        terminates the process. Raises ``JobNotFound``, or :class:`NotCancellable` when the job
+        already finished.
+        """
+        job = self.ctx.store.get(job_id)
+        if job.terminal:
+            raise NotCancellable(job_id, job.state.value)
+        result = advance(self.ctx, job_id, JobEvent.CANCEL)
+        if result is None:  # it moved meanwhile
+            job = self.ctx.store.get(job_id)
+            if job.terminal:
+                raise NotCancellable(job_id, job.state.value)
+            return job
+        self.nudge()
+        return result.job
+
+    async def run(self) -> None:
+        """Run the loops until :meth:`stop`; raises ``LoopCrashed`` if a loop fails."""
+        await asyncio.to_thread(self.release_dead_leases)
+        await self.supervisor.run()
+
+    def release_dead_leases(self) -> list[str]:
+        """Free the leases of replicas of this host that died (e.g. killed by SIGKILL).
+
+        Without this a restarted server would wait out the dead one's lease before admitting.
+        """
+        released = []
+        for name, holder in self.ctx.store.lease_holders().items():
+            if holder_is_dead_here(holder):
+                self.ctx.store.release_lease(name, holder)
+                log_event(self.ctx.logger, "engine.dead_lease_released", lease=name, holder=holder)
+                released.append(name)
+        return released
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to return (thread-safe)."""
+        self.supervisor.stop()

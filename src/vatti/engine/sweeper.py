@@ -1,0 +1,68 @@
+"""Sweep what outlived its job: expired results, orphaned work areas and scratch dirs.
+
+A ``work/`` area or scratch dir is orphaned when its job is unknown or finished (a crash between
+a terminal transition and its cleanup leaves one behind; the engine deletes a failed job's
+results before its work area, so a leftover work area also marks results still to delete).
+One replica sweeps at a time (the ``engine.sweeper`` lease).
+"""
+
+from __future__ import annotations
+
+import shutil
+
+from vatti.domain.states import JobState
+from vatti.engine.context import EngineContext
+from vatti.engine.lifecycle import cleanup_work
+from vatti.engine.logs import log_event
+from vatti.store.errors import JobNotFound
+
+SWEEPER_LEASE = "engine.sweeper"
+
+
+def sweep_once(ctx: EngineContext) -> int:
+    """One sweep; returns how many things were removed."""
+    store, holder = ctx.store, ctx.config.holder
+    if not store.acquire_lease(SWEEPER_LEASE, holder, ctx.config.lease_ttl_s, ctx.now()):
+        return 0
+    try:
+        return expire_results(ctx) + remove_orphans(ctx)
+    finally:
+        store.release_lease(SWEEPER_LEASE, holder)
+
+
+def expire_results(ctx: EngineContext) -> int:
+    removed = 0
+    for job in ctx.store.expired_results(ctx.now()):
+        ctx.areas.delete_results(job.id)
+        ctx.store.mark_results_deleted(job.id, now=ctx.now())
+        log_event(ctx.logger, "job.results_expired", job_id=job.id)
+        removed += 1
+    ctx.store.prune_dedup(ctx.now())
+    return removed
+
+
+def remove_orphans(ctx: EngineContext) -> int:
+    candidates = set(ctx.areas.work_job_ids())
+    if ctx.scratch_root is not None and ctx.scratch_root.is_dir():
+        candidates.update(p.name for p in ctx.scratch_root.iterdir() if p.is_dir())
+    removed = 0
+    for job_id in sorted(candidates):
+        try:
+            job = ctx.store.get(job_id)
+        except JobNotFound:
+            ctx.areas.delete_work(job_id)
+            ctx.areas.delete_results(job_id)
+            ctx.outcomes.forget(job_id)
+            scratch = ctx.scratch_dir(job_id)
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
+            log_event(ctx.logger, "sweeper.unknown_job_removed", job_id=job_id)
+            removed += 1
+            continue
+        if not job.terminal:
+            continue
+        cleanup_work(ctx, job)
+        if job.state in (JobState.FAILED, JobState.CANCELLED):
+            ctx.areas.delete_results(job_id)
+        removed += 1
+    return removed

@@ -1,0 +1,1 @@
+"""Where jobs run: one small protocol (:mod:`.base`) and one module per implementation."""

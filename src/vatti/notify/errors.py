@@ -1,0 +1,16 @@
+"""Errors of notification delivery."""
+
+from __future__ import annotations
+
+from vatti.errors import VattiError
+
+
+class DeliveryError(VattiError):
+    """A notification was not delivered; ``retryable`` says whether trying later may help."""
+
+    code = "delivery_failed"
+
+    def __init__(self, message: str, *, retryable: bool, status: int | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.status = status

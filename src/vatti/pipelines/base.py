@@ -1,0 +1,128 @@
+"""The pipeline interface and its registry.
+
+A pipeline is a name, a pydantic model of its params, and a ``run`` that does the work inside
+the job process (``vatti job-run``) in a private local work directory. The service validates
+params at submission through :meth:`PipelineRegistry.validate`, so bad input is refused before a
+job exists, with one error per bad field.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from vatti.pipelines.errors import InvalidParams, UnknownPipeline
+
+P = TypeVar("P", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a pipeline gets to run one job.
+
+    ``work_dir`` is private clear-text scratch space (deleted when the job process ends);
+    ``output_dir`` is where the pipeline leaves the files to upload to the results area;
+    ``options`` carries runtime settings a pipeline may need (e.g. the PGS catalog cache).
+    """
+
+    job_id: str
+    work_dir: Path
+    output_dir: Path
+    log: logging.LoggerAdapter[logging.Logger]
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PipelineOutcome:
+    """Outputs the pipeline produced, as paths relative to ``RunContext.output_dir``."""
+
+    outputs: list[str]
+
+
+class Pipeline(Protocol[P]):
+    """One kind of work a job can do."""
+
+    name: str
+    params_model: type[P]
+
+    def run(self, params: P, ctx: RunContext) -> PipelineOutcome:
+        """Do the work; raise :class:`vatti.pipelines.errors.StepFailed` on failure."""
+        ...
+
+
+def field_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
+    """One ``{"field", "message"}`` entry per pydantic error, fields as dotted paths."""
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"])
+        out.append(
+            {"field": f"{prefix}{loc}" if loc else prefix.rstrip("."), "message": err["msg"]}
+        )
+    return out
+
+
+@dataclass
+class RegisteredPipeline(Generic[P]):
+    pipeline: Pipeline[P]
+
+    def parse(self, params: Mapping[str, Any]) -> P:
+        try:
+            return self.pipeline.params_model.model_validate(dict(params))
+        except ValidationError as exc:
+            raise InvalidParams(self.pipeline.name, field_errors(exc, "params.")) from exc
+
+
+class PipelineRegistry:
+    """Pipelines by name. Factories are called lazily, so optional heavy imports wait for use."""
+
+    def __init__(self) -> None:
+        self._factories: dict[str, Callable[[], Pipeline[Any]]] = {}
+        self._loaded: dict[str, Pipeline[Any]] = {}
+
+    def register(self, name: str, factory: Callable[[], Pipeline[Any]]) -> None:
+        self._factories[name] = factory
+
+    def names(self) -> list[str]:
+        return sorted(self._factories)
+
+    def get(self, name: str) -> Pipeline[Any]:
+        if name not in self._loaded:
+            factory = self._factories.get(name)
+            if factory is None:
+                raise UnknownPipeline(name, self.names())
+            self._loaded[name] = factory()
+        return self._loaded[name]
+
+    def parse(self, name: str, params: Mapping[str, Any]) -> BaseModel:
+        """Validate ``params`` for pipeline ``name``; raise UnknownPipeline or InvalidParams."""
+        parsed: BaseModel = RegisteredPipeline(self.get(name)).parse(params)
+        return parsed
+
+    def validate(self, name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The validated params as plain JSON data (what the job spec stores)."""
+        return self.parse(name, params).model_dump(mode="json")
+
+
+def default_registry() -> PipelineRegistry:
+    """The built-in pipelines: ``command`` and ``pgs``."""
+    registry = PipelineRegistry()
+
+    def command() -> Pipeline[Any]:
+        from vatti.pipelines.command import CommandPipeline
+
+        return CommandPipeline()
+
+    registry.register("command", command)
+
+    def pgs() -> Pipeline[Any]:
+        from vatti.pipelines.pgs.pipeline import PgsPipeline
+
+        return PgsPipeline()
+
+    registry.register("pgs", pgs)
+    return registry

@@ -1,0 +1,84 @@
+"""The ``command`` pipeline: run an argv in the work area and collect declared outputs.
+
+The command gets a clean environment (``PATH``, ``HOME`` and ``TMPDIR`` inside the work area, the
+locale, plus the request's ``env``): nothing of the service's own settings, so no secret of the
+service leaks into user code.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from vatti.pipelines.base import PipelineOutcome, RunContext
+from vatti.pipelines.errors import StepFailed
+from vatti.pipelines.paths import safe_relative_path
+
+RelativePath = Annotated[str, AfterValidator(safe_relative_path)]
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
+
+_DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+class CommandParams(BaseModel):
+    """Params of the ``command`` pipeline."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    argv: list[Annotated[str, Field(max_length=65536)]] = Field(min_length=1, max_length=4096)
+    env: dict[EnvName, Annotated[str, Field(max_length=65536)]] = Field(default_factory=dict)
+    outputs: list[RelativePath] = Field(default_factory=list, max_length=1000)
+
+
+class CommandPipeline:
+    name = "command"
+    params_model = CommandParams
+
+    def run(self, params: CommandParams, ctx: RunContext) -> PipelineOutcome:
+        tmp = ctx.work_dir / ".tmp"
+        tmp.mkdir(exist_ok=True)
+        env = {
+            "PATH": os.environ.get("PATH", _DEFAULT_PATH),
+            "HOME": str(ctx.work_dir),
+            "TMPDIR": str(tmp),
+            "LANG": os.environ.get("LANG", "C.UTF-8"),
+            "VATTI_JOB_ID": ctx.job_id,
+            **params.env,
+        }
+        ctx.log.info("command.start argv0=%s", params.argv[0])
+        try:
+            proc = subprocess.run(params.argv, cwd=ctx.work_dir, env=env, check=False)
+        except OSError as exc:
+            raise StepFailed("command", f"cannot start {params.argv[0]!r}: {exc.strerror}") from exc
+        if proc.returncode != 0:
+            raise StepFailed(
+                "command",
+                f"command {params.argv[0]!r} exited with status {proc.returncode}",
+                step_exit=proc.returncode,
+            )
+        return PipelineOutcome(
+            outputs=collect_outputs(ctx.work_dir, ctx.output_dir, params.outputs)
+        )
+
+
+def collect_outputs(work_dir: Path, output_dir: Path, names: list[str]) -> list[str]:
+    """Copy each declared output from the work area to the output dir; all must exist."""
+    missing = [n for n in names if not (work_dir / n).is_file()]
+    if missing:
+        raise StepFailed(
+            "collect-outputs", f"declared outputs were not produced: {', '.join(missing)}"
+        )
+    root = work_dir.resolve()
+    for name in names:
+        src = (work_dir / name).resolve()
+        if not src.is_relative_to(root):
+            raise StepFailed("collect-outputs", f"output {name!r} points outside the work area")
+        dest = output_dir / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dest)
+    return list(names)

@@ -1,0 +1,201 @@
+"""Scoring files and target genotypes in, aggregated scores and match reports out.
+
+The one sequence both ``vatti pgs score`` and the ``pgs`` pipeline run:
+
+1. read and normalise the scoring files for the target build;
+2. per sampleset, read the variants of its genotype files and match the scoring variants;
+3. write the match log and summary, and stop if a score matched less than ``min_overlap``;
+4. score every passing score and sample in one streaming pass per genotype file;
+5. write ``aggregated_scores.txt.gz`` (the PGS Catalog Calculator's format).
+
+Outputs in ``out_dir``: :data:`SCORES_NAME`, :data:`LOG_NAME`, :data:`SUMMARY_JSON`,
+:data:`SUMMARY_TSV` and :data:`TIMINGS_NAME` (seconds per step).
+"""
+
+# ruff: noqa: E402  (polars and what imports it load after the allocator setting below)
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: jemalloc settings for polars, read once when polars loads (here, for ``vatti pgs score``):
+#: hand freed pages back at once. Polars' default keeps them resident for ~1.5 s, which on a
+#: large run adds hundreds of MB of freed memory to the peak. Set the variable to override.
+ALLOCATOR_CONF = "dirty_decay_ms:0,muzzy_decay_ms:0"
+os.environ.setdefault("_RJEM_MALLOC_CONF", ALLOCATOR_CONF)
+
+import polars as pl
+
+from vatti.pipelines.errors import StepFailed
+from vatti.pipelines.pgs.aggregate import write_aggregated_scores
+from vatti.pipelines.pgs.match import (
+    LOG_SCHEMA,
+    MatchOptions,
+    compact_scoring,
+    failed_scores,
+    match_counts,
+    match_log_chunks,
+    summary_from_counts,
+)
+from vatti.pipelines.pgs.report import write_match_log_chunk, write_summary
+from vatti.pipelines.pgs.scorefile import (
+    DuplicateAccession,
+    read_scoring_file,
+)
+from vatti.pipelines.pgs.scoring import MATCHED_COLUMNS, ScoringOptions, score_samplesets
+from vatti.pipelines.pgs.targets.base import Sampleset, read_variants
+
+SCORES_NAME = "aggregated_scores.txt.gz"
+LOG_NAME = "match_log.tsv.gz"
+SUMMARY_JSON = "match_summary.json"
+SUMMARY_TSV = "match_summary.tsv"
+TIMINGS_NAME = "timings.json"
+
+log = logging.getLogger("vatti.pgs")
+
+
+def _read_scoring(paths: Sequence[Path], target_build: str) -> pl.DataFrame:
+    """All scoring variants, each file compacted as soon as it is read (see compact_scoring)."""
+    frames: list[pl.DataFrame] = []
+    seen: dict[str, Path] = {}
+    for path in paths:
+        scorefile = read_scoring_file(path, target_build)
+        accession = scorefile.header.accession
+        if accession in seen:
+            raise DuplicateAccession(
+                f"accession {accession} is in two scoring files: {seen[accession]} and {path}"
+            )
+        seen[accession] = scorefile.path
+        frames.append(compact_scoring(scorefile.variants))
+        del scorefile
+    return pl.concat(frames)
+
+
+def _scored_rows(log: pl.DataFrame) -> pl.DataFrame:
+    """The rows of a match log chunk to score, in few bytes (text columns categorical)."""
+    return log.filter(pl.col("matched")).select(
+        pl.col(name).cast(pl.Categorical) if log.schema[name] == pl.Utf8 else pl.col(name)
+        for name in MATCHED_COLUMNS
+    )
+
+
+def _passing_rows(matched: dict[str, list[pl.DataFrame]], summary: pl.DataFrame) -> pl.DataFrame:
+    """The rows to score of the scores that passed, with their ``sampleset``."""
+    frames: list[pl.DataFrame] = []
+    several = len(matched) > 1  # one sampleset needs no sampleset column (saves a filter)
+    for name, parts in matched.items():
+        passed = summary.filter(pl.col("passed") & (pl.col("sampleset") == name))["accession"]
+        frames.extend(
+            part.filter(pl.col("accession").cast(pl.Utf8).is_in(passed.implode()))
+            .with_columns(pl.lit(name, pl.Utf8).alias("sampleset"))
+            .select(pl.all() if several else pl.exclude("sampleset"))
+            for part in parts
+        )
+    if not frames:
+        return pl.DataFrame(
+            schema={**{c: LOG_SCHEMA[c] for c in MATCHED_COLUMNS}, "sampleset": pl.Utf8}
+        )
+    return pl.concat(frames)
+
+
+@dataclass(frozen=True)
+class CalcOptions:
+    target_build: str
+    min_overlap: float = 0.75
+    keep_ambiguous: bool = False
+    keep_multiallelic: bool = False
+    use_dosage: bool = False
+
+
+@dataclass
+class CalcResult:
+    outputs: list[str]
+    scores: pl.DataFrame
+    summary: pl.DataFrame
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Timer:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = round(time.perf_counter() - start, 4)
+            log.info("pgs.step step=%s seconds=%.3f", name, self.timings[name])
+
+
+def calculate(
+    scorefiles: Sequence[Path],
+    samplesets: Sequence[Sampleset],
+    options: CalcOptions,
+    out_dir: Path,
+) -> CalcResult:
+    """Run the whole calculation; raise ``StepFailed`` (step ``match``) below ``min_overlap``."""
+    if not scorefiles:
+        raise StepFailed("scorefiles", "no scoring files to score", code="invalid_params")
+    names = [s.name for s in samplesets]
+    if len(set(names)) != len(names):
+        raise StepFailed("targets", "two samplesets have the same name", code="invalid_params")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    timer = Timer()
+    total = time.perf_counter()
+    with timer.step("read_scorefiles"):
+        scoring = _read_scoring(scorefiles, options.target_build)
+    match_options = MatchOptions(
+        keep_ambiguous=options.keep_ambiguous,
+        keep_multiallelic=options.keep_multiallelic,
+        min_overlap=options.min_overlap,
+    )
+    counts: list[pl.DataFrame] = []
+    matched: dict[str, list[pl.DataFrame]] = {}
+    with open(out_dir / LOG_NAME, "wb") as log_file:
+        for sampleset in samplesets:
+            for file in sampleset.files:
+                file.check_exists()
+            with timer.step(f"read_variants:{sampleset.name}"):
+                target = read_variants(sampleset)
+            with timer.step(f"match:{sampleset.name}"):
+                # the log is written chunk by chunk: only its matched rows stay in memory
+                chunks = match_log_chunks(scoring, target, match_options, sampleset.name)
+                del target  # the chunks keep what they need of it
+                for chunk in chunks:
+                    write_match_log_chunk(chunk, log_file, header=log_file.tell() == 0)
+                    counts.append(match_counts(chunk))
+                    matched.setdefault(sampleset.name, []).append(_scored_rows(chunk))
+                del chunks
+        if log_file.tell() == 0:
+            write_match_log_chunk(pl.DataFrame(schema=LOG_SCHEMA), log_file, header=True)
+    del scoring
+    with timer.step("write_reports"):
+        summary = summary_from_counts(pl.concat(counts), options.min_overlap)
+        write_summary(summary, out_dir / SUMMARY_JSON, out_dir / SUMMARY_TSV)
+    failed = failed_scores(summary)
+    if failed:
+        raise StepFailed(
+            "match",
+            "score(s) below min_overlap: " + "; ".join(failed),
+            code="pgs_min_overlap",
+        )
+    to_score = _passing_rows(matched, summary)
+    del matched
+    with timer.step("scoring"):
+        scores = score_samplesets(
+            samplesets, to_score, ScoringOptions(use_dosage=options.use_dosage)
+        )
+    with timer.step("write_scores"):
+        write_aggregated_scores(scores, out_dir / SCORES_NAME)
+    timer.timings["total"] = round(time.perf_counter() - total, 4)
+    (out_dir / TIMINGS_NAME).write_text(json.dumps(timer.timings, indent=2) + "\n")
+    outputs = [SCORES_NAME, LOG_NAME, SUMMARY_JSON, SUMMARY_TSV, TIMINGS_NAME]
+    return CalcResult(outputs, scores, summary, timer.timings)

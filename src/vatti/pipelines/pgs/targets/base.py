@@ -1,0 +1,215 @@
+"""What every target genotype reader shares: file sets, samplesets, the reader protocol.
+
+A reader is opened on one :class:`GenotypeFile` and answers three questions: which samples
+(``FID``, ``IID``), which variants (in file order), and — streaming, one bounded block at a time —
+how many copies of a requested allele each sample carries at the requested variants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Literal, Protocol, Self
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from vatti.pipelines.pgs.targets.errors import SamplesMismatch, ScoringInputError, TargetFileMissing
+
+Format = Literal["pfile", "bfile", "vcf"]
+
+#: Columns of :func:`read_variants`, in order.
+VARIANT_SCHEMA: dict[str, type[pl.DataType]] = {
+    "file_idx": pl.UInt32,
+    "variant_idx": pl.UInt32,
+    "chrom": pl.Utf8,
+    "pos": pl.Int64,
+    "id": pl.Utf8,
+    "ref": pl.Utf8,
+    "alt": pl.Utf8,
+}
+
+_SUFFIXES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
+    # geno, variants, samples
+    "pfile": ((".pgen",), (".pvar", ".pvar.zst"), (".psam",)),
+    "bfile": ((".bed",), (".bim", ".bim.zst"), (".fam",)),
+}
+
+
+@dataclass(frozen=True)
+class GenotypeFile:
+    """One genotype file set; for a VCF/BCF the three paths are the same file."""
+
+    format: Format
+    geno: Path
+    variants: Path
+    samples: Path
+    chrom: str | None = None
+
+    @classmethod
+    def from_prefix(cls, format: Format, prefix: str | Path, chrom: str | None = None) -> Self:
+        """Resolve a PGS Catalog Calculator ``path_prefix`` (for a VCF: the path itself)."""
+        if format == "vcf":
+            path = Path(prefix)
+            if not path.exists():
+                for suffix in (".vcf.gz", ".bcf", ".vcf"):
+                    candidate = Path(f"{prefix}{suffix}")
+                    if candidate.exists():
+                        path = candidate
+                        break
+            return cls(format, path, path, path, chrom)
+        found: list[Path] = []
+        for suffixes in _SUFFIXES[format]:
+            candidates = [Path(f"{prefix}{s}") for s in suffixes]
+            found.append(next((c for c in candidates if c.exists()), candidates[0]))
+        return cls(format, found[0], found[1], found[2], chrom)
+
+    def check_exists(self) -> None:
+        for path in {self.geno, self.variants, self.samples}:
+            if not path.is_file():
+                raise TargetFileMissing(f"target file {path} does not exist")
+
+
+@dataclass(frozen=True)
+class Sampleset:
+    """The genotype files of one cohort (often one file per chromosome), same samples in each."""
+
+    name: str
+    files: Sequence[GenotypeFile]
+
+
+@dataclass(frozen=True)
+class DosageBlock:
+    """Allele dosages for requests ``start`` to ``start + len(values)`` (rows) x samples.
+
+    A dosage is the number of copies (0 to 2, fractional with DS) of the requested allele.
+    Missing calls hold 0 in ``values`` and are listed in ``missing``, their sorted flat indices
+    into ``values`` (missing calls are rare, so this is much cheaper than NaN or a mask).
+    """
+
+    start: int
+    values: npt.NDArray[np.float64]
+    missing: npt.NDArray[np.int64]
+
+    @classmethod
+    def from_sentinel(
+        cls, start: int, values: npt.NDArray[np.float64], sentinel: float = -9.0
+    ) -> DosageBlock:
+        """Take ownership of ``values`` where ``sentinel`` (or NaN) marks missing calls."""
+        flat = values.reshape(-1)
+        if np.isnan(sentinel):
+            missing = np.flatnonzero(np.isnan(flat))
+        else:
+            missing = np.flatnonzero(flat == sentinel)
+        flat[missing] = 0.0
+        return cls(start, values, missing.astype(np.int64))
+
+
+class GenotypeReader(Protocol):
+    """A reader opened on one :class:`GenotypeFile`."""
+
+    def read_samples(self) -> pl.DataFrame:
+        """``FID``, ``IID`` (Utf8), in file order."""
+        ...
+
+    def read_variants(self) -> pl.DataFrame:
+        """``variant_idx``, ``chrom``, ``pos``, ``id``, ``ref``, ``alt`` in file order."""
+        ...
+
+    def dosage_blocks(
+        self,
+        variant_idx: npt.NDArray[np.uint32],
+        allele_idx: npt.NDArray[np.uint8],
+        block_size: int,
+    ) -> Iterator[DosageBlock]:
+        """Stream the dosage of allele ``allele_idx[i]`` at ``variant_idx[i]`` for every request.
+
+        Requests are sorted by variant (:func:`check_requests`); blocks come in order and hold at
+        most ``block_size`` rows. A block is only valid until the next one is asked for (readers
+        may reuse its memory).
+        """
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+def check_requests(
+    variant_idx: npt.NDArray[np.uint32], allele_idx: npt.NDArray[np.uint8], n_variants: int
+) -> None:
+    """Refuse requests that are unsorted, out of range or of mismatched length."""
+    if variant_idx.shape != allele_idx.shape or variant_idx.ndim != 1:
+        raise ScoringInputError("variant_idx and allele_idx must be 1-d arrays of the same length")
+    if variant_idx.size == 0:
+        return
+    if np.any(np.diff(variant_idx.astype(np.int64)) < 0):
+        raise ScoringInputError("requested variants must be sorted by variant_idx")
+    if int(variant_idx[-1]) >= n_variants:
+        raise ScoringInputError(
+            f"variant_idx {int(variant_idx[-1])} is out of range (the file has {n_variants})"
+        )
+
+
+def strip_chr(chrom: pl.Expr) -> pl.Expr:
+    """Drop a leading ``chr`` (any case) from chromosome names, as the matcher expects."""
+    return chrom.str.replace(r"^(?i)chr", "")
+
+
+def open_reader(file: GenotypeFile, *, use_dosage: bool = False) -> GenotypeReader:
+    """Open the reader for ``file``'s format (``use_dosage`` reads VCF ``DS`` instead of ``GT``)."""
+    file.check_exists()
+    if file.format == "pfile":
+        from vatti.pipelines.pgs.targets.plink2 import PgenReader
+
+        return PgenReader(file)
+    if file.format == "bfile":
+        from vatti.pipelines.pgs.targets.plink1 import BedReader
+
+        return BedReader(file)
+    from vatti.pipelines.pgs.targets.vcf import VcfReader
+
+    return VcfReader(file, use_dosage=use_dosage)
+
+
+def read_samples(sampleset: Sampleset) -> pl.DataFrame:
+    """``FID``, ``IID`` of the sampleset; every file must hold the same samples, same order."""
+    if not sampleset.files:
+        raise SamplesMismatch(f"sampleset {sampleset.name!r} has no genotype files")
+    first: pl.DataFrame | None = None
+    for file in sampleset.files:
+        with open_reader(file) as reader:
+            samples = reader.read_samples()
+        if first is None:
+            first = samples
+        elif not samples.equals(first):
+            raise SamplesMismatch(
+                f"sampleset {sampleset.name!r}: the samples of {file.samples} differ from those "
+                f"of {sampleset.files[0].samples} (same samples in the same order are required)"
+            )
+    assert first is not None
+    return first
+
+
+def read_variants(sampleset: Sampleset) -> pl.DataFrame:
+    """The variants of every file of the sampleset, with :data:`VARIANT_SCHEMA` columns."""
+    frames = []
+    for file_idx, file in enumerate(sampleset.files):
+        with open_reader(file) as reader:
+            variants = reader.read_variants()
+        frames.append(variants.with_columns(file_idx=pl.lit(file_idx, dtype=pl.UInt32)))
+    if not frames:
+        return pl.DataFrame(schema=VARIANT_SCHEMA)
+    return pl.concat(frames).select(
+        pl.col(name).cast(dtype) for name, dtype in VARIANT_SCHEMA.items()
+    )

@@ -1,0 +1,142 @@
+"""One job run, independent of how it was launched: spec in, pipeline, results and outcome out.
+
+:func:`execute` never raises for a job-level problem: every failure becomes the outcome record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from vatti.domain.failure import Failure, FailureCode
+from vatti.domain.times import utcnow
+from vatti.errors import VattiError
+from vatti.pipelines.base import PipelineRegistry, RegisteredPipeline, RunContext
+from vatti.pipelines.errors import StepFailed
+from vatti.runtime.errors import InvalidSpec, Terminated
+from vatti.runtime.layout import manifest_key, result_key, spec_key
+from vatti.runtime.outcome import Outcome, outcome_key
+
+CHUNK = 1 << 20
+
+
+class Objects(Protocol):
+    """The object-store operations the runtime uses."""
+
+    def get_bytes(self, key: str) -> bytes: ...
+
+    def put_bytes(self, key: str, data: bytes) -> None: ...
+
+    def put_file(self, key: str, path: Path) -> None: ...
+
+
+class JobLog(logging.LoggerAdapter[logging.Logger]):
+    """Prefixes every line with the job id."""
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, Any]:
+        job_id = self.extra["job_id"] if self.extra else "?"
+        return f"job_id={job_id} {msg}", kwargs
+
+
+def job_log(job_id: str) -> JobLog:
+    return JobLog(logging.getLogger("vatti.job"), {"job_id": job_id})
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    name: str
+    size: int
+    sha256: str
+
+
+def file_entry(path: Path, name: str) -> ManifestEntry:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return ManifestEntry(name, size, digest.hexdigest())
+
+
+def read_spec(objects: Objects, job_id: str) -> dict[str, Any]:
+    try:
+        spec = json.loads(objects.get_bytes(spec_key(job_id)))
+    except (ValueError, OSError, VattiError) as exc:
+        raise InvalidSpec(f"cannot read the spec of job {job_id}: {exc}") from exc
+    if not isinstance(spec, dict) or not isinstance(spec.get("pipeline"), str):
+        raise InvalidSpec(f"the spec of job {job_id} names no pipeline")
+    return spec
+
+
+def stage_inputs(spec: Mapping[str, Any], work_dir: Path, log: JobLog) -> None:
+    """Bring the job's inputs into ``work_dir`` (download, crypt4gh decrypt, verify).
+
+    The seam for input staging: pipelines read their inputs from paths today, so there is
+    nothing to stage yet.
+    """
+    del spec, work_dir, log
+
+
+def upload_results(
+    objects: Objects, job_id: str, output_dir: Path, names: list[str]
+) -> list[ManifestEntry]:
+    """Upload each output to ``results/`` and write the manifest (name, size, sha256)."""
+    entries = []
+    for name in names:
+        path = output_dir / name
+        entries.append(file_entry(path, name))
+        objects.put_file(result_key(job_id, name), path)
+    body = {"job_id": job_id, "outputs": [vars(e) for e in entries]}
+    objects.put_bytes(manifest_key(job_id), json.dumps(body, indent=2).encode())
+    return entries
+
+
+def failure_of(exc: BaseException) -> Failure:
+    if isinstance(exc, StepFailed):
+        return Failure(exc.code, exc.message, step=exc.step, exit_code=exc.step_exit)
+    if isinstance(exc, Terminated):
+        return Failure(FailureCode.CANCELLED, f"job process stopped by signal {exc.signum}")
+    if isinstance(exc, VattiError):
+        return Failure(exc.code, exc.message)
+    return Failure(FailureCode.INTERNAL, f"{type(exc).__name__}: {exc}")
+
+
+def execute(
+    job_id: str,
+    objects: Objects,
+    registry: PipelineRegistry,
+    scratch: Path,
+    options: Mapping[str, str],
+    log: JobLog,
+) -> Outcome:
+    """Run the job in ``scratch`` (which the caller creates and deletes); write the outcome."""
+    try:
+        spec = read_spec(objects, job_id)
+        registered = RegisteredPipeline(registry.get(spec["pipeline"]))
+        params = registered.parse(spec.get("params") or {})
+        work_dir, output_dir = scratch / "work", scratch / "out"
+        work_dir.mkdir(mode=0o700)
+        output_dir.mkdir(mode=0o700)
+        ctx = RunContext(job_id, work_dir, output_dir, log, options)
+        log.info("runtime.staging")
+        stage_inputs(spec, work_dir, log)
+        log.info("runtime.pipeline_start pipeline=%s", spec["pipeline"])
+        produced = registered.pipeline.run(params, ctx)
+        entries = upload_results(objects, job_id, output_dir, produced.outputs)
+        log.info("runtime.results_uploaded outputs=%d", len(entries))
+        outcome = Outcome(utcnow(), outputs=[e.name for e in entries])
+    except Exception as exc:
+        failure = failure_of(exc)
+        if failure.code == FailureCode.INTERNAL:
+            log.exception("runtime.internal_error")
+        else:
+            log.error("runtime.failed code=%s step=%s: %s", failure.code, failure.step, exc)
+        outcome = Outcome(utcnow(), failure=failure)
+    objects.put_bytes(outcome_key(job_id), outcome.to_json())
+    return outcome

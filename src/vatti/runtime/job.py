@@ -1,0 +1,78 @@
+"""``vatti job-run --job-id ID``: run one job where the executor placed it.
+
+Reads ``work/spec.json``, runs the pipeline in a private scratch dir, uploads the outputs with a
+manifest, writes the outcome record, and deletes the scratch dir on success, failure and
+SIGTERM alike. Logs go to stderr, which the executor captures into the job's log.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from vatti.pipelines.base import PipelineRegistry
+from vatti.runtime.errors import Terminated
+from vatti.runtime.execute import Objects, execute, job_log
+from vatti.runtime.scratch import private_scratch
+from vatti.runtime.signals import raise_on_stop_signals
+
+#: exit status when the pipeline failed (the outcome record says why)
+EXIT_FAILED = 1
+
+
+def run_job_in(
+    job_id: str,
+    objects: Objects,
+    registry: PipelineRegistry,
+    scratch_root: Path,
+    options: Mapping[str, str],
+) -> int:
+    """Run job ``job_id`` against ``objects``; the process exit status."""
+    log = job_log(job_id)
+    log.info("runtime.start")
+    try:
+        with (
+            raise_on_stop_signals(),
+            private_scratch(scratch_root, job_id) as scratch,
+            temporary_files_in(scratch / "tmp"),
+        ):
+            outcome = execute(job_id, objects, registry, scratch, options, log)
+    except Terminated as exc:  # arrived after the outcome was written, or during cleanup
+        log.warning("runtime.terminated signal=%d", exc.signum)
+        return exc.exit_code
+    log.info("runtime.done ok=%s", outcome.ok)
+    return 0 if outcome.ok else EXIT_FAILED
+
+
+@contextmanager
+def temporary_files_in(directory: Path) -> Iterator[None]:
+    """Temporary files of this job process (and its children) go into its private scratch.
+
+    Pipelines may spill clear-text genotypes to temporary files; they must not land in the
+    machine's shared ``/tmp``, only in the scratch dir that is deleted when the job ends.
+    """
+    directory.mkdir(mode=0o700, exist_ok=True)
+    saved_env, saved_dir = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"] = str(directory)
+    tempfile.tempdir = str(directory)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = saved_dir
+        if saved_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved_env
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Log lines to stderr, unless the host program configured logging already."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(
+            level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )

@@ -1,0 +1,217 @@
+"""The job store interface, shared by the SQL store and the in-memory fake.
+
+Every method is synchronous; async callers use ``asyncio.to_thread``. Times are passed in by the
+caller (``now``), so behaviour is reproducible and the store never reads a clock on its own.
+
+Notifications: the store does not know where notifications go or what they say. Callers pass a
+:data:`NotifyBuilder`, called inside the transaction once per new event row; the messages it
+returns are written to the outbox in the same transaction as the state change.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from vatti.domain.failure import Failure
+from vatti.domain.jobs import Job, JobEventRecord, OutboxMessage
+from vatti.domain.states import Effect, JobEvent, JobState
+from vatti.store.errors import InvalidCursor
+
+Conflict = Literal["client_id", "fingerprint"]
+
+#: an identical request deduplicates onto a job in any state but these: a request whose job
+#: failed or was cancelled runs again when it is sent again
+RETRYABLE_STATES = frozenset({JobState.FAILED, JobState.CANCELLED})
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One outbox message: ``channel`` (e.g. "webhook"), ``destination`` (e.g. a URL)."""
+
+    channel: str
+    destination: str
+    payload: dict[str, Any]
+
+
+NotifyBuilder = Callable[[Job, JobEventRecord], Sequence[Notification]]
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """What :meth:`JobStore.submit` needs to create a job."""
+
+    pipeline: str
+    spec: dict[str, Any]
+    fingerprint: str
+    client_id: str | None = None
+    webhook_url: str | None = None
+    callback_token_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """``created`` is False when an existing job is returned; ``conflict`` says why."""
+
+    job: Job
+    created: bool
+    conflict: Conflict | None = None
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    """The job after the transition, the event row written, and the effects the engine performs."""
+
+    job: Job
+    record: JobEventRecord
+    effects: tuple[Effect, ...]
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Job]
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class Changes:
+    """Optional column updates that travel with a transition."""
+
+    failure: Failure | None = None
+    executor: str | None = None
+    handle: str | None = None
+    results_expire_at: datetime | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class JobStore(Protocol):
+    def close(self) -> None:
+        """Release connections (the store is not used afterwards)."""
+        ...
+
+    def submit(
+        self,
+        new: NewJob,
+        *,
+        now: datetime,
+        dedup_window_s: float,
+        notify: NotifyBuilder | None = None,
+    ) -> SubmitResult:
+        """Create a job in ``queued`` (events ``submit``, ``accept``), or return the existing one.
+
+        A known ``client_id`` returns its job with conflict "client_id". Without a client id, an
+        identical fingerprint submitted within ``dedup_window_s`` returns that job with conflict
+        "fingerprint". Safe under concurrent identical calls: exactly one job is created.
+        """
+        ...
+
+    def transition(
+        self,
+        job_id: str,
+        event: JobEvent,
+        *,
+        now: datetime,
+        changes: Changes | None = None,
+        notify: NotifyBuilder | None = None,
+    ) -> TransitionResult:
+        """Apply ``event`` with a compare-and-set on the state; write the event and outbox rows.
+
+        Raises ``JobNotFound``, ``InvalidTransition`` (naming the actual state) or
+        ``StaleTransition`` when a concurrent writer got there first.
+        """
+        ...
+
+    def get(self, job_id: str) -> Job: ...
+
+    def get_by_client_id(self, client_id: str) -> Job | None: ...
+
+    def list_jobs(
+        self,
+        *,
+        state: JobState | Iterable[JobState] | None = None,
+        pipeline: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        """Newest first, with an opaque cursor for the next page (None on the last page)."""
+        ...
+
+    def events(self, job_id: str) -> list[JobEventRecord]: ...
+
+    def jobs_in_states(self, states: Iterable[JobState], limit: int = 1000) -> list[Job]:
+        """Oldest first."""
+        ...
+
+    def next_queued(self, limit: int) -> list[Job]:
+        """Queued jobs in FIFO order (by creation time)."""
+        ...
+
+    def count_in_states(self, states: Iterable[JobState]) -> int: ...
+
+    def set_handle(self, job_id: str, executor: str, handle: str, *, now: datetime) -> Job: ...
+
+    def set_failure(self, job_id: str, failure: Failure, *, now: datetime) -> Job:
+        """Record or refine a job's failure without a state change."""
+        ...
+
+    def set_results_expiry(self, job_id: str, at: datetime | None, *, now: datetime) -> Job: ...
+
+    def expired_results(self, now: datetime, limit: int = 100) -> list[Job]:
+        """Jobs whose results expired and are not yet marked deleted."""
+        ...
+
+    def mark_results_deleted(self, job_id: str, *, now: datetime) -> None: ...
+
+    def prune_dedup(self, now: datetime) -> int:
+        """Forget expired fingerprints; returns how many."""
+        ...
+
+    def claim_outbox(self, now: datetime, limit: int, lease_s: float) -> list[OutboxMessage]:
+        """Claim due messages: per (job, channel, destination) only the oldest undelivered one."""
+        ...
+
+    def mark_delivered(self, msg_id: int, now: datetime) -> None: ...
+
+    def mark_failed(self, msg_id: int, error: str, next_attempt_at: datetime) -> None:
+        """Record a failed attempt (attempts + 1) and when to try again; releases the claim."""
+        ...
+
+    def mark_dead(self, msg_id: int, error: str, now: datetime) -> None:
+        """Give up on a message (attempts + 1); later messages of its stream become due."""
+        ...
+
+    def outbox_for(self, job_id: str) -> list[OutboxMessage]:
+        """All outbox messages of a job, oldest first (for inspection and tests)."""
+        ...
+
+    def acquire_lease(self, name: str, holder: str, ttl_s: float, now: datetime) -> bool:
+        """Take or renew the named lease; False while another holder's lease is live."""
+        ...
+
+    def lease_holders(self) -> dict[str, str]:
+        """Lease name -> holder, for every lease row (live or expired)."""
+        ...
+
+    def release_lease(self, name: str, holder: str) -> None: ...
+
+
+def encode_cursor(created_at: datetime, job_id: str) -> str:
+    raw = json.dumps([created_at.isoformat(), job_id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, job_id = json.loads(raw)
+        when = datetime.fromisoformat(at)
+        if when.tzinfo is None or not isinstance(job_id, str):
+            raise ValueError(cursor)
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise InvalidCursor(cursor) from exc
+    return when, job_id

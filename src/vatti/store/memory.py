@@ -1,0 +1,304 @@
+"""An in-memory :class:`~vatti.store.base.JobStore` for unit tests of the engine and the API.
+
+Thread-safe (one lock around every call) and held to the same contract tests as the SQL store.
+Not for production: nothing survives the process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from vatti.domain.errors import InvalidTransition
+from vatti.domain.failure import Failure
+from vatti.domain.ids import new_id
+from vatti.domain.jobs import Job, JobEventRecord, OutboxMessage
+from vatti.domain.states import JobEvent, JobState, apply
+from vatti.domain.times import as_utc
+from vatti.store.base import (
+    RETRYABLE_STATES,
+    Changes,
+    NewJob,
+    NotifyBuilder,
+    Page,
+    SubmitResult,
+    TransitionResult,
+    decode_cursor,
+    encode_cursor,
+)
+from vatti.store.errors import JobNotFound
+from vatti.store.updates import event_detail, new_job, transition_fields
+
+MAX_PAGE = 1000
+
+
+@dataclass
+class _Message:
+    message: OutboxMessage
+    lease_until: datetime | None = None
+
+
+def _state_set(states: JobState | Iterable[JobState]) -> set[JobState]:
+    return {states} if isinstance(states, JobState) else {JobState(s) for s in states}
+
+
+class MemoryJobStore:
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._jobs: dict[str, Job] = {}
+        self._by_client: dict[str, str] = {}
+        self._dedup: dict[str, tuple[str, datetime]] = {}
+        self._events: dict[str, list[JobEventRecord]] = {}
+        self._outbox: dict[int, _Message] = {}
+        self._next_msg = 1
+        self._leases: dict[str, tuple[str, datetime]] = {}
+
+    def close(self) -> None:
+        """Nothing to release; present for symmetry with the SQL store."""
+
+    def _job(self, job_id: str) -> Job:
+        try:
+            return self._jobs[job_id]
+        except KeyError:
+            raise JobNotFound(job_id) from None
+
+    def _messages(
+        self, job: Job, records: list[JobEventRecord], notify: NotifyBuilder | None, now: datetime
+    ) -> list[_Message]:
+        if notify is None:
+            return []
+        out: list[_Message] = []
+        for record in records:
+            for n in notify(job, record):
+                message = OutboxMessage(
+                    id=self._next_msg + len(out),
+                    job_id=job.id,
+                    event_id=record.id,
+                    channel=n.channel,
+                    destination=n.destination,
+                    payload=n.payload,
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+                out.append(_Message(message))
+        return out
+
+    def _commit(self, job: Job, records: list[JobEventRecord], messages: list[_Message]) -> None:
+        self._jobs[job.id] = job
+        self._events.setdefault(job.id, []).extend(records)
+        for m in messages:
+            self._outbox[m.message.id] = m
+        self._next_msg += len(messages)
+
+    def submit(
+        self,
+        new: NewJob,
+        *,
+        now: datetime,
+        dedup_window_s: float,
+        notify: NotifyBuilder | None = None,
+    ) -> SubmitResult:
+        with self._lock:
+            if new.client_id is not None and new.client_id in self._by_client:
+                existing = self._jobs[self._by_client[new.client_id]]
+                return SubmitResult(existing, created=False, conflict="client_id")
+            if new.client_id is None and dedup_window_s > 0:
+                owner = self._dedup.get(new.fingerprint)
+                if owner is not None and owner[1] > now:
+                    existing = self._jobs[owner[0]]
+                    if existing.state not in RETRYABLE_STATES:
+                        return SubmitResult(existing, created=False, conflict="fingerprint")
+            job, records = new_job(new, now)
+            messages = self._messages(job, records, notify, now)  # may raise: nothing written yet
+            if new.client_id is not None:
+                self._by_client[new.client_id] = job.id
+            elif dedup_window_s > 0:
+                self._dedup[new.fingerprint] = (job.id, now + timedelta(seconds=dedup_window_s))
+            self._commit(job, records, messages)
+            return SubmitResult(job, created=True)
+
+    def transition(
+        self,
+        job_id: str,
+        event: JobEvent,
+        *,
+        now: datetime,
+        changes: Changes | None = None,
+        notify: NotifyBuilder | None = None,
+    ) -> TransitionResult:
+        changes = changes or Changes()
+        with self._lock:
+            job = self._job(job_id)
+            try:
+                step = apply(job.state, event)
+            except InvalidTransition:
+                raise InvalidTransition(job.state, event, job_id) from None
+            after = replace(job, **transition_fields(job, step, event, now, changes))
+            seq = len(self._events[job_id]) + 1
+            record = JobEventRecord(
+                new_id(now),
+                job_id,
+                seq,
+                job.state,
+                step.new_state,
+                event,
+                now,
+                event_detail(changes),
+            )
+            messages = self._messages(after, [record], notify, now)
+            self._commit(after, [record], messages)
+            return TransitionResult(after, record, step.effects)
+
+    def get(self, job_id: str) -> Job:
+        with self._lock:
+            return self._job(job_id)
+
+    def get_by_client_id(self, client_id: str) -> Job | None:
+        with self._lock:
+            job_id = self._by_client.get(client_id)
+            return self._jobs[job_id] if job_id is not None else None
+
+    def list_jobs(
+        self,
+        *,
+        state: JobState | Iterable[JobState] | None = None,
+        pipeline: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        limit = max(1, min(limit, MAX_PAGE))
+        wanted = _state_set(state) if state is not None else None
+        after = decode_cursor(cursor) if cursor is not None else None
+        with self._lock:
+            found = [
+                j
+                for j in self._jobs.values()
+                if (wanted is None or j.state in wanted)
+                and (pipeline is None or j.pipeline == pipeline)
+                and (after is None or (j.created_at, j.id) < after)
+            ]
+        found.sort(key=lambda j: (j.created_at, j.id), reverse=True)
+        if len(found) <= limit:
+            return Page(found)
+        items = found[:limit]
+        return Page(items, encode_cursor(items[-1].created_at, items[-1].id))
+
+    def events(self, job_id: str) -> list[JobEventRecord]:
+        with self._lock:
+            self._job(job_id)
+            return list(self._events[job_id])
+
+    def jobs_in_states(self, states: Iterable[JobState], limit: int = 1000) -> list[Job]:
+        wanted = _state_set(states)
+        with self._lock:
+            found = [j for j in self._jobs.values() if j.state in wanted]
+        return sorted(found, key=lambda j: (j.created_at, j.id))[:limit]
+
+    def next_queued(self, limit: int) -> list[Job]:
+        return self.jobs_in_states([JobState.QUEUED], limit)
+
+    def count_in_states(self, states: Iterable[JobState]) -> int:
+        wanted = _state_set(states)
+        with self._lock:
+            return sum(1 for j in self._jobs.values() if j.state in wanted)
+
+    def _update(self, job_id: str, **fields: object) -> Job:
+        fields = {k: as_utc(v) if isinstance(v, datetime) else v for k, v in fields.items()}
+        with self._lock:
+            job = replace(self._job(job_id), **fields)  # type: ignore[arg-type]
+            self._jobs[job_id] = job
+            return job
+
+    def set_handle(self, job_id: str, executor: str, handle: str, *, now: datetime) -> Job:
+        return self._update(job_id, executor=executor, executor_handle=handle, updated_at=now)
+
+    def set_failure(self, job_id: str, failure: Failure, *, now: datetime) -> Job:
+        return self._update(job_id, failure=failure, updated_at=now)
+
+    def set_results_expiry(self, job_id: str, at: datetime | None, *, now: datetime) -> Job:
+        return self._update(job_id, results_expire_at=at, updated_at=now)
+
+    def expired_results(self, now: datetime, limit: int = 100) -> list[Job]:
+        with self._lock:
+            found = [
+                j
+                for j in self._jobs.values()
+                if j.results_expire_at is not None
+                and j.results_expire_at <= now
+                and j.results_deleted_at is None
+            ]
+        return sorted(found, key=lambda j: (j.results_expire_at, j.id))[:limit]
+
+    def mark_results_deleted(self, job_id: str, *, now: datetime) -> None:
+        self._update(job_id, results_deleted_at=now, updated_at=now)
+
+    def prune_dedup(self, now: datetime) -> int:
+        with self._lock:
+            expired = [fp for fp, (_, until) in self._dedup.items() if until <= now]
+            for fp in expired:
+                del self._dedup[fp]
+            return len(expired)
+
+    def claim_outbox(self, now: datetime, limit: int, lease_s: float) -> list[OutboxMessage]:
+        with self._lock:
+            blocked: set[tuple[str, str, str]] = set()
+            claimed: list[OutboxMessage] = []
+            for msg_id in sorted(self._outbox):
+                entry = self._outbox[msg_id]
+                m = entry.message
+                if m.delivered_at is not None or m.dead_at is not None:
+                    continue
+                stream = (m.job_id, m.channel, m.destination)
+                if stream in blocked:
+                    continue
+                blocked.add(stream)
+                leased = entry.lease_until is not None and entry.lease_until > now
+                if m.next_attempt_at <= now and not leased and len(claimed) < limit:
+                    entry.lease_until = now + timedelta(seconds=lease_s)
+                    claimed.append(m)
+            return claimed
+
+    def _settle(self, msg_id: int, **fields: object) -> None:
+        with self._lock:
+            fields = {k: as_utc(v) if isinstance(v, datetime) else v for k, v in fields.items()}
+            entry = self._outbox[msg_id]
+            m = entry.message
+            entry.message = replace(m, attempts=m.attempts + 1, **fields)  # type: ignore[arg-type]
+            entry.lease_until = None
+
+    def mark_delivered(self, msg_id: int, now: datetime) -> None:
+        self._settle(msg_id, delivered_at=now)
+
+    def mark_failed(self, msg_id: int, error: str, next_attempt_at: datetime) -> None:
+        self._settle(msg_id, last_error=error, next_attempt_at=next_attempt_at)
+
+    def mark_dead(self, msg_id: int, error: str, now: datetime) -> None:
+        self._settle(msg_id, last_error=error, dead_at=now)
+
+    def outbox_for(self, job_id: str) -> list[OutboxMessage]:
+        with self._lock:
+            return [
+                self._outbox[i].message
+                for i in sorted(self._outbox)
+                if self._outbox[i].message.job_id == job_id
+            ]
+
+    def acquire_lease(self, name: str, holder: str, ttl_s: float, now: datetime) -> bool:
+        with self._lock:
+            current = self._leases.get(name)
+            if current is not None and current[0] != holder and current[1] > now:
+                return False
+            self._leases[name] = (holder, now + timedelta(seconds=ttl_s))
+            return True
+
+    def lease_holders(self) -> dict[str, str]:
+        with self._lock:
+            return {name: holder for name, (holder, _) in self._leases.items()}
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self._lock:
+            if self._leases.get(name, ("", None))[0] == holder:
+                del self._leases[name]

@@ -1,0 +1,97 @@
+"""Schema migrations, run programmatically (no alembic.ini).
+
+:func:`migrate` upgrades to head and is idempotent. Two processes starting at once are safe: on
+PostgreSQL the upgrade runs under a transaction-level advisory lock, on SQLite under an exclusive
+file lock next to the database file.
+"""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from vatti.store.connect import create_db_engine, normalise_url, writing
+from vatti.store.errors import MigrationError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_PG_LOCK_KEY = 0x7661747469  # "vatti"
+
+
+def alembic_config(connection: sa.Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+@contextmanager
+def _sqlite_file_lock(database: str) -> Iterator[None]:
+    lock_path = Path(database).with_name(Path(database).name + ".migrate.lock")
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _run(database_url: str, revision: str, *, down: bool) -> None:
+    url = normalise_url(database_url)
+    engine = create_db_engine(database_url, poolclass=sa.NullPool)
+    try:
+        if url.get_backend_name() == "sqlite":
+            assert url.database is not None  # create_db_engine refuses :memory:
+            with _sqlite_file_lock(url.database), engine.connect() as conn:
+                _alembic(writing(conn), revision, down=down)
+        else:
+            with engine.connect() as conn:
+                # Autobegins the transaction that alembic then uses; commit releases the lock.
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+                _alembic(conn, revision, down=down)
+    except sa.exc.SQLAlchemyError as exc:
+        raise MigrationError(f"database migration failed: {exc}") from exc
+    finally:
+        engine.dispose()
+
+
+def _alembic(conn: sa.Connection, revision: str, *, down: bool) -> None:
+    config = alembic_config(conn)
+    if down:
+        command.downgrade(config, revision)
+    else:
+        command.upgrade(config, revision)
+    if conn.in_transaction():
+        conn.commit()
+
+
+def migrate(database_url: str, revision: str = "head") -> None:
+    """Upgrade the database at ``database_url`` to ``revision`` (default: head)."""
+    _run(database_url, revision, down=False)
+
+
+def downgrade(database_url: str, revision: str = "base") -> None:
+    """Downgrade (for tests and operators undoing a release)."""
+    _run(database_url, revision, down=True)
+
+
+def current_revision(conn: sa.Connection) -> str | None:
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def at_head(engine: sa.Engine) -> bool:
+    """True when the database is migrated to the head revision (for readiness checks)."""
+    with engine.connect() as conn:
+        return current_revision(conn) == head_revision()

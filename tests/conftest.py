@@ -1,0 +1,103 @@
+"""Shared fixtures: fresh, migrated databases for each test.
+
+- ``sqlite_database_url``: a migrated SQLite file in the test's tmp dir (copied from a template
+  migrated once per session).
+- ``postgres_database_url``: a fresh PostgreSQL database cloned from a migrated template database
+  (``CREATE DATABASE ... TEMPLATE ...``) and dropped afterwards. Skips locally and fails in CI
+  when PostgreSQL is unreachable (``vatti.testing.services.postgres_url``).
+- ``database_url``: both of the above, parametrised (the PostgreSQL case is marked ``postgres``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from vatti.store.migrate import migrate
+from vatti.testing.services import postgres_url
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "vatti.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def sqlite_database_url(_sqlite_template: Path, tmp_path: Path) -> str:
+    target = tmp_path / "db" / "vatti.db"
+    target.parent.mkdir()
+    shutil.copyfile(_sqlite_template, target)
+    return f"sqlite:///{target}"
+
+
+def _admin_engine(url: str) -> sa.Engine:
+    parsed = make_url(url).set(drivername="postgresql+psycopg")
+    return sa.create_engine(parsed, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+
+
+def _database_url(admin_url: str, name: str) -> str:
+    url = make_url(admin_url).set(drivername="postgresql+psycopg", database=name)
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def _postgres_template() -> Iterator[tuple[str, str]]:
+    admin_url = postgres_url()
+    name = f"vatti_tmpl_{uuid.uuid4().hex[:12]}"
+    admin = _admin_engine(admin_url)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        migrate(_database_url(admin_url, name))
+        yield admin_url, name
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_database_url(_postgres_template: tuple[str, str]) -> Iterator[str]:
+    admin_url, template = _postgres_template
+    name = f"vatti_test_{uuid.uuid4().hex[:12]}"
+    admin = _admin_engine(admin_url)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    try:
+        yield _database_url(admin_url, name)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture
+def empty_postgres_url() -> Iterator[str]:
+    """A fresh, empty (unmigrated) PostgreSQL database, dropped afterwards."""
+    admin_url = postgres_url()
+    name = f"vatti_empty_{uuid.uuid4().hex[:12]}"
+    admin = _admin_engine(admin_url)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield _database_url(admin_url, name)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """A fresh migrated database on each backend."""
+    fixture = "sqlite_database_url" if request.param == "sqlite" else "postgres_database_url"
+    url: str = request.getfixturevalue(fixture)
+    return url

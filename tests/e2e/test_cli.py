@@ -1,0 +1,193 @@
+"""The ``vatti`` command as a user runs it: ``run`` locally and against a server, the client
+commands, and the ``make demo`` path."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.e2e.conftest import (
+    EXAMPLES,
+    Server,
+    clean_env,
+    example,
+    group_alive,
+    pid_alive,
+    unique,
+    vatti,
+    wait_for,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A user's directory holding a copy of the hello example."""
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(EXAMPLES / "command-hello.json", work)
+    return work
+
+
+def local_env() -> dict[str, str]:
+    return clean_env(VATTI_DATA_DIR="vatti-data", VATTI_POLL_INTERVAL="0.1")
+
+
+def write_request(where: Path, body: dict[str, Any]) -> Path:
+    """A request file; unique, so that a server does not deduplicate it."""
+    path = where / f"request-{uuid.uuid4().hex[:8]}.json"
+    path.write_text(json.dumps(unique(body)))
+    return path
+
+
+def test_run_prints_where_the_results_are(workdir: Path) -> None:
+    result = vatti("run", "command-hello.json", cwd=workdir, env=local_env())
+
+    assert result.returncode == 0, result.stderr
+    results = workdir / "vatti-data" / "objects" / "jobs"
+    (job_dir,) = results.iterdir()
+    assert "succeeded" in result.stdout
+    assert (job_dir / "results").as_uri() in result.stdout
+    assert "hello.txt" in result.stdout
+    hello = (job_dir / "results" / "hello.txt").read_text()
+    assert hello == f"hello from {job_dir.name}\n"
+    assert not (job_dir / "work").exists()
+
+
+def test_run_of_a_failing_job_exits_1_with_the_failure(workdir: Path) -> None:
+    request = write_request(
+        workdir, {"pipeline": "command", "params": {"argv": ["sh", "-c", "exit 5"]}}
+    )
+
+    result = vatti("run", request.name, cwd=workdir, env=local_env())
+
+    assert result.returncode == 1
+    message = result.stderr.strip().splitlines()[-1]
+    assert "failed" in message
+    assert "status 5" in message
+
+
+def test_run_of_an_invalid_request_exits_2_naming_the_field(workdir: Path) -> None:
+    request = write_request(
+        workdir, {"pipeline": "command", "params": {"argv": ["true"], "outputs": ["../x"]}}
+    )
+
+    result = vatti("run", request.name, cwd=workdir, env=local_env())
+
+    assert result.returncode == 2
+    assert "outputs" in result.stderr
+    assert not (workdir / "vatti-data" / "objects" / "jobs").exists()
+
+
+def test_run_of_a_missing_file_exits_2(workdir: Path) -> None:
+    result = vatti("run", "nowhere.json", cwd=workdir, env=local_env())
+
+    assert result.returncode == 2
+    assert "nowhere.json" in result.stderr
+
+
+def server_env(served: Server, token: str | None = None) -> dict[str, str]:
+    return clean_env(VATTI_URL=served.url, VATTI_TOKEN=token or served.token)
+
+
+def test_client_commands_against_a_server(served: Server, workdir: Path) -> None:
+    env = server_env(served)
+
+    hello = write_request(workdir, example("command-hello.json"))
+    submitted = vatti("submit", hello.name, cwd=workdir, env=env)
+    assert submitted.returncode == 0, submitted.stderr
+    job_id = json.loads(submitted.stdout)["id"]
+    served.wait_state(job_id)
+
+    status = vatti("status", job_id, "--url", served.url, cwd=workdir, env=env)
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["state"] == "succeeded"
+    logs = vatti("logs", job_id, cwd=workdir, env=env)
+    assert logs.returncode == 0
+    assert job_id in logs.stdout
+    tail = vatti("logs", job_id, "--tail", "1", cwd=workdir, env=env)
+    assert tail.stdout.splitlines() == logs.stdout.splitlines()[-1:]
+    finished = vatti("cancel", job_id, cwd=workdir, env=env)
+    assert finished.returncode == 1
+    assert "409" in finished.stderr
+
+
+def test_cancel_from_the_command_line(served: Server, workdir: Path, tmp_path: Path) -> None:
+    env = server_env(served)
+    pid_file = tmp_path / "pid"
+    body = {
+        "pipeline": "command",
+        "params": {"argv": ["sh", "-c", f"echo $$ > {pid_file}; exec sleep 600"]},
+    }
+    request = write_request(workdir, body)
+    job_id = json.loads(vatti("submit", request.name, cwd=workdir, env=env).stdout)["id"]
+    served.wait_state(job_id, frozenset({"running"}))
+    wait_for(lambda: pid_file.exists() and pid_file.read_text().strip() != "", 15, "the pid")
+
+    pgid = os.getpgid(int(pid_file.read_text()))
+
+    result = vatti("cancel", job_id, cwd=workdir, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert job_id in result.stdout
+    assert served.wait_state(job_id)["state"] == "cancelled"
+    pid = int(pid_file.read_text())
+    wait_for(lambda: not pid_alive(pid), 10, f"process {pid} to go")
+    assert not group_alive(pgid)
+
+
+def test_run_against_a_server(served: Server, workdir: Path) -> None:
+    hello = write_request(workdir, example("command-hello.json"))
+    ok = vatti("run", hello.name, "--url", served.url, cwd=workdir, env=server_env(served))
+    assert ok.returncode == 0, ok.stderr
+    assert f"{served.url}/api/v1/jobs/" in ok.stdout
+    assert "succeeded" in ok.stdout
+
+    request = write_request(
+        workdir, {"pipeline": "command", "params": {"argv": ["sh", "-c", "exit 6"]}}
+    )
+    failed = vatti("run", request.name, cwd=workdir, env=server_env(served))
+    assert failed.returncode == 1
+    assert "status 6" in failed.stderr
+
+
+def test_client_errors(served: Server, workdir: Path) -> None:
+    wrong = vatti("status", "x", cwd=workdir, env=server_env(served, "wrong-token"))
+    assert wrong.returncode == 2
+    assert "401" in wrong.stderr
+    assert "wrong-token" not in wrong.stderr + wrong.stdout
+
+    no_server = vatti("status", "x", cwd=workdir, env=clean_env())
+    assert no_server.returncode == 2
+    assert "--url" in no_server.stderr
+
+    closed = clean_env(VATTI_URL="http://127.0.0.1:9", VATTI_TOKEN="t")
+    unreachable = vatti("status", "x", cwd=workdir, env=closed)
+    assert unreachable.returncode == 69
+
+
+def test_demo_data_then_run_the_pgs_demo(tmp_path: Path) -> None:
+    """``make demo``: demo data under vatti-data/demo-input, then the example, from one dir."""
+    shutil.copy(EXAMPLES / "pgs-demo.json", tmp_path)
+    env = clean_env(VATTI_DATA_DIR="vatti-data", VATTI_PGS_OFFLINE="1")
+
+    made = vatti("pgs", "demo-data", "--out", "vatti-data/demo-input", cwd=tmp_path, env=env)
+    assert made.returncode == 0, made.stderr
+    result = vatti("run", "pgs-demo.json", cwd=tmp_path, env=env, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    (job_dir,) = (tmp_path / "vatti-data" / "objects" / "jobs").iterdir()
+    with gzip.open(job_dir / "results" / "aggregated_scores.txt.gz", "rt") as fh:
+        header, *rows = [line.rstrip("\n").split("\t") for line in fh]
+    assert len(rows) == 2 * 500
+    pgs = header.index("PGS")
+    iid = header.index("IID")
+    assert {r[pgs] for r in rows} == {"PGS999901", "PGS999902"}
+    assert len({r[iid] for r in rows}) == 500

@@ -1,0 +1,43 @@
+"""No secret reaches the database or the logs in clear text, and nothing is pickled."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from tests.e2e.conftest import JOBS, Launcher, example, free_port
+
+pytestmark = pytest.mark.e2e
+
+WEBHOOK_SECRET = "whsec-e2e-7f3a9c1d5b"
+
+
+def test_tokens_and_webhook_secret_are_stored_nowhere(launcher: Launcher, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    hook = f"http://127.0.0.1:{free_port()}/hook"  # nobody listens: messages stay in the outbox
+    server = launcher.start(
+        data, {"VATTI_WEBHOOK_URL": hook, "VATTI_WEBHOOK_SECRET": WEBHOOK_SECRET}
+    )
+    job = server.submit(example("command-hello.json"))
+    assert server.wait_state(job["id"])["state"] == "succeeded"
+    refused = server.http.post(
+        JOBS, json={**example("command-hello.json"), "webhook_url": "http://u:pw@example.org/h"}
+    )
+    assert refused.status_code == 422
+    assert refused.json()["error"]["details"][0]["field"] == "webhook_url"
+    log = server.log()
+    server.stop()
+
+    secrets = [WEBHOOK_SECRET, launcher.token, launcher.read_token]
+    with sqlite3.connect(data / "vatti.db") as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        assert {"jobs", "job_events", "outbox"} <= set(tables)
+        dump = "\n".join(db.iterdump())
+        outbox = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+    assert outbox > 0  # the notifications are there, waiting for their endpoint
+    for secret in secrets:
+        assert secret not in dump
+        assert secret not in log
+    assert "pickle" not in dump.lower()
+    assert b"\x80\x04\x95" not in (data / "vatti.db").read_bytes()  # no pickle protocol 4 frames

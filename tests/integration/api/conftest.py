@@ -1,0 +1,216 @@
+"""API integration fixtures: the real app over a real Engine and SQL store (SQLite/PostgreSQL).
+
+Executor, work areas and outcomes are inert (these tests never run the engine's loops on jobs);
+outputs and logs are read from plain directories the tests fill in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import threading
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from vatti.api import ApiConfig, OutputEntry, create_app
+from vatti.api.auth import hash_token
+from vatti.api.ports import parse_manifest, tail_lines
+from vatti.domain.states import JobState
+from vatti.engine.context import EngineConfig, EngineContext
+from vatti.engine.ports import ExecStatus, Limits, Running
+from vatti.engine.service import Engine
+from vatti.pipelines.base import PipelineRegistry, default_registry
+from vatti.runtime.outcome import Outcome
+from vatti.store.base import JobStore
+from vatti.store.sql import open_store
+
+TOKENS = {"submitter": "tok-submit-1", "reader": "tok-read-1", "admin": "tok-admin-1"}
+SCOPES = {"submitter": {"submit"}, "reader": {"read"}, "admin": {"admin"}}
+
+
+def auth(who: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKENS[who]}"}
+
+
+class InertExecutor:
+    name = "inert"
+
+    def submit(
+        self, job_id: str, argv: Sequence[str], env: Mapping[str, str], limits: Limits
+    ) -> str:
+        return job_id
+
+    def poll(self, handle: str) -> ExecStatus:
+        return Running()
+
+    def terminate(self, handle: str, grace_s: float) -> None:
+        return None
+
+    def cleanup(self, handle: str) -> None:
+        return None
+
+
+class InertAreas:
+    def provision(self, job_id: str, spec: Mapping[str, object]) -> None:
+        return None
+
+    def delete_work(self, job_id: str) -> None:
+        return None
+
+    def delete_results(self, job_id: str) -> None:
+        return None
+
+    def work_job_ids(self) -> Iterable[str]:
+        return []
+
+
+class NoOutcomes:
+    def read(self, job_id: str) -> Outcome | None:
+        return None
+
+    def forget(self, job_id: str) -> None:
+        return None
+
+
+@dataclass
+class DirOutputs:
+    """Results laid out as ``<root>/<job>/manifest.json`` and ``<root>/<job>/results/<name>``."""
+
+    root: Path
+
+    def add(self, job_id: str, files: Mapping[str, bytes]) -> None:
+        entries = []
+        for name, data in files.items():
+            path = self.root / job_id / "results" / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            digest = hashlib.sha256(data).hexdigest()
+            entries.append({"name": name, "size": len(data), "sha256": digest})
+        manifest = {"job_id": job_id, "outputs": entries}
+        (self.root / job_id / "manifest.json").write_text(json.dumps(manifest))
+
+    def list_outputs(self, job_id: str) -> list[OutputEntry] | None:
+        path = self.root / job_id / "manifest.json"
+        return parse_manifest(path.read_bytes()) if path.is_file() else None
+
+    def open_output(self, job_id: str, name: str) -> Iterator[bytes] | None:
+        path = self.root / job_id / "results" / name
+        if not path.is_file():
+            return None
+
+        def chunks() -> Iterator[bytes]:
+            with path.open("rb") as fh:
+                while block := fh.read(4096):
+                    yield block
+
+        return chunks()
+
+
+@dataclass
+class DirLogs:
+    root: Path
+
+    def read_log(self, job_id: str, tail: int | None) -> str | None:
+        path = self.root / f"{job_id}.log"
+        return tail_lines(path.read_text(), tail) if path.is_file() else None
+
+
+@dataclass
+class Api:
+    app: FastAPI
+    engine: Engine
+    store: JobStore
+    outputs: DirOutputs
+    logs: DirLogs
+    config: ApiConfig
+    servers: list[tuple[uvicorn.Server, threading.Thread]] = field(default_factory=list)
+
+    def job_count(self) -> int:
+        return self.store.count_in_states(list(JobState))
+
+    def client(self, **kwargs: Any) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False)
+        return httpx.AsyncClient(transport=transport, base_url="http://api.test", **kwargs)
+
+    def serve(self) -> str:
+        """Run the app under uvicorn in a thread on a free loopback port; returns its base URL."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(256)  # connections queue here until the server accepts them
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app, lifespan="off", log_level="warning", ws="none", http="h11", loop="asyncio"
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        self.servers.append((server, thread))
+        return f"http://127.0.0.1:{port}"
+
+    def stop_servers(self) -> None:
+        for server, thread in self.servers:
+            server.should_exit = True
+            thread.join(timeout=30)
+
+
+def build_api(
+    database_url: str,
+    tmp_path: Path,
+    *,
+    registry: PipelineRegistry | None = None,
+    **config: Any,
+) -> Api:
+    store = open_store(database_url)
+    ctx = EngineContext(
+        store=store,
+        executor=InertExecutor(),
+        areas=InertAreas(),
+        outcomes=NoOutcomes(),
+        config=EngineConfig(poll_interval_s=0.05),
+    )
+    engine = Engine(ctx)
+    tokens = {hash_token(TOKENS[who]): frozenset(SCOPES[who]) for who in TOKENS}
+    api_config = ApiConfig(**{"tokens": tokens, **config})
+    outputs = DirOutputs(tmp_path / "results")
+    logs = DirLogs(tmp_path / "logs")
+    app = create_app(engine, registry or default_registry(), outputs, logs, api_config)
+    return Api(app, engine, store, outputs, logs, api_config)
+
+
+@pytest.fixture
+def api(sqlite_database_url: str, tmp_path: Path) -> Iterator[Api]:
+    built = build_api(sqlite_database_url, tmp_path)
+    try:
+        yield built
+    finally:
+        built.stop_servers()
+        built.store.close()
+
+
+@pytest.fixture
+def api_any_db(database_url: str, tmp_path: Path) -> Iterator[Api]:
+    built = build_api(database_url, tmp_path)
+    try:
+        yield built
+    finally:
+        built.stop_servers()
+        built.store.close()
+
+
+@pytest.fixture
+async def client(api: Api) -> AsyncIterator[httpx.AsyncClient]:
+    async with api.client() as c:
+        yield c
+
+
+def command_body(*argv: str, **extra: Any) -> dict[str, Any]:
+    return {"pipeline": "command", "params": {"argv": list(argv) or ["true"]}, **extra}

@@ -1,0 +1,153 @@
+"""The runtime with the real ``command`` pipeline, real processes and files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from vatti.pipelines.base import (
+    PipelineOutcome,
+    PipelineRegistry,
+    RunContext,
+    default_registry,
+)
+from vatti.runtime.job import run_job_in
+from vatti.runtime.layout import manifest_key, result_key, spec_key
+from vatti.runtime.outcome import Outcome, outcome_key
+
+pytestmark = pytest.mark.integration
+
+DIR_OBJECTS = """
+from pathlib import Path
+import shutil
+
+
+class DirObjects:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        path = self.root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def get_bytes(self, key: str) -> bytes:
+        return (self.root / key).read_bytes()
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self._path(key).write_bytes(data)
+
+    def put_file(self, key: str, path: Path) -> None:
+        shutil.copyfile(path, self._path(key))
+"""
+namespace: dict[str, object] = {}
+exec(DIR_OBJECTS, namespace)  # the same helper runs in the child process below
+DirObjects = namespace["DirObjects"]
+
+
+def put_spec(store: Path, job_id: str, params: dict[str, object]) -> None:
+    key = store / spec_key(job_id)
+    key.parent.mkdir(parents=True)
+    key.write_text(json.dumps({"job_id": job_id, "pipeline": "command", "params": params}))
+
+
+def test_command_job_uploads_its_output_and_leaves_no_scratch(tmp_path: Path) -> None:
+    store, scratch = tmp_path / "store", tmp_path / "scratch"
+    put_spec(store, "j1", {"argv": ["sh", "-c", "echo hi > out.txt"], "outputs": ["out.txt"]})
+    code = run_job_in("j1", DirObjects(store), default_registry(), scratch, {})  # type: ignore[operator]
+    assert code == 0
+    assert (store / result_key("j1", "out.txt")).read_text() == "hi\n"
+    manifest = json.loads((store / manifest_key("j1")).read_text())
+    assert [e["name"] for e in manifest["outputs"]] == ["out.txt"]
+    assert Outcome.from_json((store / outcome_key("j1")).read_bytes()).ok
+    assert list(scratch.iterdir()) == []
+
+
+class SpillParams(BaseModel):
+    pass
+
+
+class SpillingPipeline:
+    """Writes a temporary file, as a pipeline spilling decoded genotypes does."""
+
+    name = "spill"
+    params_model = SpillParams
+
+    def __init__(self) -> None:
+        self.spilled: list[str] = []
+
+    def run(self, params: SpillParams, ctx: RunContext) -> PipelineOutcome:
+        with tempfile.NamedTemporaryFile() as fh:
+            self.spilled.append(fh.name)
+        return PipelineOutcome([])
+
+
+def test_temporary_files_stay_in_the_private_scratch(tmp_path: Path) -> None:
+    store, scratch = tmp_path / "store", tmp_path / "scratch"
+    key = store / spec_key("j4")
+    key.parent.mkdir(parents=True)
+    key.write_text(json.dumps({"job_id": "j4", "pipeline": "spill", "params": {}}))
+    pipeline = SpillingPipeline()
+    registry = PipelineRegistry()
+    registry.register("spill", lambda: pipeline)
+    before = tempfile.gettempdir()
+
+    code = run_job_in("j4", DirObjects(store), registry, scratch, {})  # type: ignore[operator]
+
+    assert code == 0
+    assert Path(pipeline.spilled[0]).parent == scratch / "j4" / "tmp"
+    assert list(scratch.iterdir()) == []
+    assert tempfile.gettempdir() == before  # the host process's own setting is restored
+
+
+def test_failing_command_reports_step_and_exit(tmp_path: Path) -> None:
+    store, scratch = tmp_path / "store", tmp_path / "scratch"
+    put_spec(store, "j2", {"argv": ["sh", "-c", "exit 3"], "outputs": ["out.txt"]})
+    code = run_job_in("j2", DirObjects(store), default_registry(), scratch, {})  # type: ignore[operator]
+    assert code == 1
+    failure = Outcome.from_json((store / outcome_key("j2")).read_bytes()).failure
+    assert failure is not None
+    assert (failure.code, failure.step, failure.exit_code) == ("pipeline_failed", "command", 3)
+    assert not (store / result_key("j2", "out.txt")).exists()
+    assert list(scratch.iterdir()) == []
+
+
+def test_sigterm_deletes_the_scratch_dir_and_records_the_stop(tmp_path: Path) -> None:
+    store, scratch = tmp_path / "store", tmp_path / "scratch"
+    fifo = tmp_path / "ready"
+    os.mkfifo(fifo)
+    put_spec(
+        store,
+        "j3",
+        {"argv": ["sh", "-c", f"echo secret > clear.txt; echo up > {fifo}; exec sleep 1000"]},
+    )
+    script = DIR_OBJECTS + textwrap.dedent(
+        f"""
+        import sys
+        from vatti.pipelines.base import default_registry
+        from vatti.runtime.job import run_job_in
+        sys.exit(run_job_in("j3", DirObjects(Path({str(store)!r})), default_registry(),
+                            Path({str(scratch)!r}), {{}}))
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        assert fifo.read_text() == "up\n"  # blocks until the command is running
+        assert (scratch / "j3" / "work" / "clear.txt").exists()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) != 0
+    finally:
+        proc.kill()
+    assert list(scratch.iterdir()) == []
+    failure = Outcome.from_json((store / outcome_key("j3")).read_bytes()).failure
+    assert failure is not None
+    assert failure.code == "cancelled"

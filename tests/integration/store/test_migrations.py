@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from vatti.store.connect import create_db_engine
+from vatti.store.migrate import at_head, downgrade, head_revision, migrate
+from vatti.store.schema import metadata
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'vatti.db'}"
+    url: str = request.getfixturevalue("empty_postgres_url")
+    return url
+
+
+@pytest.fixture
+def engine(empty_url: str) -> Iterator[sa.Engine]:
+    e = create_db_engine(empty_url, poolclass=sa.NullPool)
+    yield e
+    e.dispose()
+
+
+def schema_diff(engine: sa.Engine) -> list[object]:
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
+
+
+def tables(engine: sa.Engine) -> set[str]:
+    return set(sa.inspect(engine).get_table_names())
+
+
+def test_head_matches_models(empty_url: str, engine: sa.Engine) -> None:
+    assert not at_head(engine)
+    migrate(empty_url)
+    assert at_head(engine)
+    assert schema_diff(engine) == []
+
+
+def test_detects_drift(empty_url: str, engine: sa.Engine) -> None:
+    migrate(empty_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP INDEX ix_jobs_results_expire_at"))
+    assert schema_diff(engine) != []
+
+
+def test_upgrade_downgrade_upgrade(empty_url: str, engine: sa.Engine) -> None:
+    migrate(empty_url)
+    migrate(empty_url)  # idempotent
+    downgrade(empty_url)
+    assert tables(engine) <= {"alembic_version"}
+    migrate(empty_url)
+    assert {"jobs", "job_events", "outbox", "dedup", "leases"} <= tables(engine)
+    assert schema_diff(engine) == []
+
+
+def test_two_processes_migrating_at_once(empty_url: str, engine: sa.Engine) -> None:
+    code = "import sys; from vatti.store.migrate import migrate; migrate(sys.argv[1])"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, empty_url], stderr=subprocess.PIPE)
+        for _ in range(3)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err.decode()
+    with engine.connect() as conn:
+        versions = conn.execute(sa.text("SELECT version_num FROM alembic_version")).all()
+    assert [v[0] for v in versions] == [head_revision()]
+    assert schema_diff(engine) == []

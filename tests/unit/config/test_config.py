@@ -1,0 +1,179 @@
+"""The configuration contract: durations, tokens, and how problems are reported."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from vatti.config import (
+    COMPONENTS,
+    ApiSettings,
+    EngineSettings,
+    Settings,
+    parse_duration,
+    variables,
+)
+from vatti.errors import ConfigError
+
+pytestmark = pytest.mark.unit
+
+DIGEST = hashlib.sha256(b"token-one").hexdigest()
+OTHER = hashlib.sha256(b"token-two").hexdigest()
+
+
+@pytest.fixture(autouse=True)
+def no_vatti_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.upper().startswith("VATTI_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("90", 90.0),
+        ("90s", 90.0),
+        (" 15m ", 900.0),
+        ("2h", 7200.0),
+        ("7d", 604800.0),
+        ("1.5h", 5400.0),
+        ("250ms", 0.25),
+    ],
+)
+def test_parse_duration(text: str, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "m", "5 minutes", "-5s", "1e3", "5w", "1h30m"])
+def test_parse_duration_refuses_other_text(text: str) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(text)
+
+
+def test_parse_duration_leaves_numbers_alone() -> None:
+    assert parse_duration(2.5) == 2.5
+    assert parse_duration(None) is None
+
+
+def test_durations_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VATTI_RESULTS_TTL", "2d")
+    monkeypatch.setenv("VATTI_JOB_WALL_TIME", "90m")
+
+    engine = EngineSettings()
+
+    assert engine.results_ttl == 2 * 86400
+    assert engine.job_wall_time == 5400
+    assert engine.queue_timeout is None
+
+
+def test_zero_duration_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VATTI_POLL_INTERVAL", "0s")
+
+    with pytest.raises(ConfigError) as info:
+        Settings.for_component("engine")
+
+    assert "VATTI_POLL_INTERVAL" in info.value.message
+
+
+def test_token_scopes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VATTI_API_TOKENS", f" {DIGEST.upper()}:submit, read ;{OTHER};")
+
+    scopes = ApiSettings().token_scopes()
+
+    assert scopes == {DIGEST: frozenset({"submit", "read"}), OTHER: frozenset({"read"})}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("not-a-digest:read", "SHA256HEX"),
+        (f"{DIGEST[:-1]}:read", "SHA256HEX"),
+        (f"{DIGEST}:read,root", "root"),
+        (f"{DIGEST}:submit;zz:read", "SHA256HEX"),
+    ],
+)
+def test_bad_tokens_are_reported_without_their_value(
+    monkeypatch: pytest.MonkeyPatch, value: str, message: str
+) -> None:
+    monkeypatch.setenv("VATTI_API_TOKENS", value)
+
+    with pytest.raises(ConfigError) as info:
+        Settings.for_component("api")
+
+    text = info.value.message
+    assert "VATTI_API_TOKENS" in text
+    assert message in text
+    assert DIGEST[:16] not in text
+
+
+def test_every_problem_is_reported_on_its_own_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VATTI_PORT", "x")
+    monkeypatch.setenv("VATTI_LOG_LEVEL", "loud")
+    monkeypatch.setenv("VATTI_WEBHOOK_URL", "https://example.org/hook")
+
+    with pytest.raises(ConfigError) as info:
+        Settings.for_components("api", "engine")
+
+    lines = info.value.message.splitlines()[1:]
+    named = sorted(line.split(":")[0] for line in lines)
+    assert named == [
+        "VATTI_API_TOKENS",
+        "VATTI_LOG_LEVEL",
+        "VATTI_PORT",
+        "VATTI_WEBHOOK_SECRET",
+    ]
+    assert info.value.exit_code == 78
+
+
+def test_an_invalid_token_list_is_not_also_reported_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VATTI_API_TOKENS", "nonsense")
+
+    with pytest.raises(ConfigError) as info:
+        Settings.for_component("api")
+
+    lines = info.value.message.splitlines()[1:]
+    assert len(lines) == 1
+    assert lines[0].startswith("VATTI_API_TOKENS:")
+
+
+def test_auth_none_needs_no_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VATTI_AUTH", "none")
+
+    settings = Settings.for_component("api")
+
+    assert settings.api is not None
+    assert settings.api.token_scopes() == {}
+
+
+def test_defaults_resolve_under_the_data_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("VATTI_DATA_DIR", str(tmp_path))
+
+    settings = Settings.for_component("cli")
+
+    assert settings.database_url() is None
+    assert settings.object_store_url() == (settings.data_dir / "objects").as_uri()
+    assert settings.scratch_dir() == settings.data_dir / "scratch"
+    assert settings.pgs_catalog_dir() == settings.data_dir / "pgs-catalog"
+
+
+def test_the_contract_marks_secrets_and_requirements() -> None:
+    listed = {v.name: v for c in COMPONENTS.values() for g in c.groups for v in variables(g)}
+
+    secrets = {name for name, v in listed.items() if v.secret}
+    assert secrets == {"VATTI_DATABASE_URL", "VATTI_API_TOKENS", "VATTI_WEBHOOK_SECRET"}
+    assert listed["VATTI_API_TOKENS"].required != "no"
+    assert listed["VATTI_WEBHOOK_SECRET"].required != "no"
+    assert listed["VATTI_PORT"].default == "8000"
+    assert all(v.description for v in listed.values())
+
+
+def test_unknown_component() -> None:
+    with pytest.raises(ConfigError, match="unknown component"):
+        Settings.for_component("nope")

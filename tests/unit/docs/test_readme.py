@@ -1,0 +1,31 @@
+"""The README documents what users read in outputs and settings (it cannot drift from the code)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vatti.config import COMPONENTS, variables
+from vatti.pipelines.pgs.report import LOG_COLUMNS, SUMMARY_COLUMNS
+
+pytestmark = pytest.mark.unit
+
+README = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+
+
+def test_quick_start_shows_exactly_the_two_setup_commands() -> None:
+    section = README.split("## Quick start", 1)[1].split("##", 1)[0]
+    block = section.split("```sh", 1)[1].split("```", 1)[0]
+    assert [line.strip() for line in block.strip().splitlines()] == ["make demo", "make test"]
+
+
+@pytest.mark.parametrize("column", [*LOG_COLUMNS, *SUMMARY_COLUMNS])
+def test_every_report_column_is_documented(column: str) -> None:
+    assert f"| `{column}` |" in README
+
+
+def test_every_setting_is_documented() -> None:
+    names = {v.name for c in COMPONENTS.values() for g in c.groups for v in variables(g)}
+    missing = sorted(n for n in names if f"| `{n}` |" not in README)
+    assert missing == []

@@ -1,0 +1,227 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from vatti.domain.failure import Failure
+from vatti.domain.states import JobEvent, JobState
+from vatti.engine.admission import admit_once
+from vatti.engine.errors import NotCancellable
+from vatti.engine.lifecycle import advance
+from vatti.engine.ports import Exited, Running, Vanished
+from vatti.engine.reconcile import reconcile_once
+from vatti.engine.service import Engine
+from vatti.engine.timeouts import enforce_timeouts
+from vatti.runtime.outcome import Outcome
+
+pytestmark = pytest.mark.unit
+
+
+def states(h: Any, job_id: str) -> list[str]:
+    return [e.to_state.value for e in h.store.events(job_id)]
+
+
+def test_admission_respects_the_limit_in_fifo_order(harness_factory: Any) -> None:
+    h = harness_factory(max_concurrent_jobs=2)
+    jobs = [h.submit(["echo", str(i)]) for i in range(3)]
+    assert admit_once(h.ctx) == 2
+    assert [s.job_id for s in h.executor.submitted] == [jobs[0].id, jobs[1].id]
+    assert [h.store.get(j.id).state for j in jobs] == [
+        JobState.RUNNING,
+        JobState.RUNNING,
+        JobState.QUEUED,
+    ]
+    assert admit_once(h.ctx) == 0  # still full
+    h.executor.finish(jobs[0].id, Exited(0))
+    h.outcomes.records[jobs[0].id] = Outcome(h.clock(), ["out.txt"])
+    reconcile_once(h.ctx)
+    assert admit_once(h.ctx) == 1
+    assert h.executor.submitted[-1].job_id == jobs[2].id
+
+
+def test_admission_submits_the_runtime_with_limits_and_only_runtime_env(
+    harness_factory: Any,
+) -> None:
+    h = harness_factory(
+        default_memory_mb=512,
+        default_wall_time_s=600,
+        runtime_env={"VATTI_STORAGE_URL": "file:///data"},
+    )
+    job = h.submit(resources={"wall_time_s": 30})
+    admit_once(h.ctx)
+    (sub,) = h.executor.submitted
+    assert sub.argv[1:] == ["-m", "vatti.runtime", "--job-id", job.id]
+    assert sub.env == {"VATTI_STORAGE_URL": "file:///data"}
+    assert (sub.limits.memory_mb, sub.limits.wall_time_s) == (512, 30)
+    assert h.areas.specs[job.id]["params"] == job.spec["params"]
+    assert h.store.get(job.id).executor_handle == f"h-{job.id}"
+
+
+def test_success_path_events_outbox_and_cleanup(harness: Any) -> None:
+    job = harness.submit(webhook_url="http://client.example/hook")
+    admit_once(harness.ctx)
+    harness.executor.finish(job.id, Exited(0))
+    harness.outcomes.records[job.id] = Outcome(harness.clock(), ["out.txt"])
+    reconcile_once(harness.ctx)
+
+    done = harness.store.get(job.id)
+    assert done.state is JobState.SUCCEEDED
+    assert done.results_expire_at == harness.clock() + timedelta(days=7)
+    expected_states = ["requested", "queued", "provisioning", "running", "succeeded"]
+    assert states(harness, job.id) == expected_states
+    outbox = harness.store.outbox_for(job.id)
+    events = harness.store.events(job.id)
+    for dest in ("http://global.example/hook", "http://client.example/hook"):
+        rows = [m for m in outbox if m.destination == dest]
+        assert [m.event_id for m in rows] == [e.id for e in events]
+        assert [m.payload["event"] for m in rows] == [
+            "Requested",
+            "Created",
+            "Created",
+            "Deployed",
+            "Succeeded",
+        ]
+    assert len(outbox) == 2 * len(events)
+    assert harness.areas.work_deleted == [job.id]
+    assert harness.areas.results_deleted == []
+    assert harness.outcomes.forgotten == [job.id]
+    assert harness.executor.cleaned == [f"h-{job.id}"]
+
+
+def test_failure_records_the_outcome_and_deletes_results(harness: Any) -> None:
+    job = harness.submit()
+    admit_once(harness.ctx)
+    failure = Failure("pipeline_failed", "command 'sh' exited with status 3", "command", 3)
+    harness.executor.finish(job.id, Exited(1))
+    harness.outcomes.records[job.id] = Outcome(harness.clock(), failure=failure)
+    reconcile_once(harness.ctx)
+
+    done = harness.store.get(job.id)
+    assert done.state is JobState.FAILED
+    assert done.failure == failure
+    assert states(harness, job.id)[-1] == "failed"
+    last = harness.store.outbox_for(job.id)[-1].payload
+    assert (last["event"], last["trace_name"], last["trace_exit"]) == ("Failed", "command", 3)
+    assert harness.areas.results_deleted == [job.id]
+    assert harness.areas.work_deleted == [job.id]
+
+
+def test_exit_without_outcome_is_a_generic_failure(harness: Any) -> None:
+    job = harness.submit()
+    admit_once(harness.ctx)
+    harness.executor.finish(job.id, Exited(137))
+    reconcile_once(harness.ctx)
+    failure = harness.store.get(job.id).failure
+    assert failure is not None
+    assert (failure.code, failure.exit_code) == ("internal", 137)
+    assert "137" in failure.message
+
+
+def test_exit_zero_without_outcome_fails(harness: Any) -> None:
+    job = harness.submit()
+    admit_once(harness.ctx)
+    harness.executor.finish(job.id, Exited(0))
+    reconcile_once(harness.ctx)
+    assert harness.store.get(job.id).state is JobState.FAILED
+
+
+def test_vanished_process_fails_with_reason(harness: Any) -> None:
+    job = harness.submit()
+    admit_once(harness.ctx)
+    harness.executor.finish(job.id, Vanished("process 1234 is gone without an exit status"))
+    reconcile_once(harness.ctx)
+    done = harness.store.get(job.id)
+    assert done.state is JobState.FAILED
+    assert done.failure is not None
+    assert done.failure.code == "vanished"
+    assert "1234" in done.failure.message
+    assert "restarted" in done.failure.message
+    assert harness.areas.work_deleted == [job.id]
+
+
+def test_cancel_queued_job_is_immediate(harness: Any) -> None:
+    job = harness.submit()
+    engine = Engine(harness.ctx)
+    assert engine.cancel(job.id).state is JobState.CANCELLED
+    assert states(harness, job.id) == ["requested", "queued", "cancelled"]
+    assert admit_once(harness.ctx) == 0
+    assert harness.executor.submitted == []
+    with pytest.raises(NotCancellable):
+        engine.cancel(job.id)
+
+
+def test_cancel_running_job_terminates_then_cancels(harness: Any) -> None:
+    job = harness.submit()
+    admit_once(harness.ctx)
+    engine = Engine(harness.ctx)
+    assert engine.cancel(job.id).state is JobState.CANCELLING
+    assert harness.executor.terminated == []  # the loop does it, not the API call
+    assert engine.cancel(job.id).state is JobState.CANCELLING  # repeat is harmless
+    reconcile_once(harness.ctx)
+    done = harness.store.get(job.id)
+    assert done.state is JobState.CANCELLED
+    assert harness.executor.terminated == [f"h-{job.id}"]
+    assert states(harness, job.id)[-2:] == ["cancelling", "cancelled"]
+    assert harness.areas.results_deleted == [job.id]
+
+
+def test_queue_timeout(harness_factory: Any) -> None:
+    h = harness_factory(max_concurrent_jobs=0, queue_timeout_s=60)
+    job = h.submit()
+    h.clock.advance(58)  # submit() advanced 1 s: 59 s in the queue
+    assert enforce_timeouts(h.ctx) == 0
+    h.clock.advance(1)
+    assert enforce_timeouts(h.ctx) == 1
+    failure = h.store.get(job.id).failure
+    assert failure is not None
+    assert failure.code == "queue_timeout"
+
+
+def test_wall_time_timeout_terminates_and_fails(harness_factory: Any) -> None:
+    h = harness_factory(default_wall_time_s=100)
+    job = h.submit()
+    admit_once(h.ctx)
+    h.clock.advance(99)
+    assert enforce_timeouts(h.ctx) == 0
+    assert h.executor.poll(f"h-{job.id}") == Running()
+    h.clock.advance(1)
+    assert enforce_timeouts(h.ctx) == 1
+    done = h.store.get(job.id)
+    assert done.state is JobState.FAILED
+    assert done.failure is not None
+    assert done.failure.code == "timeout"
+    assert h.executor.terminated == [f"h-{job.id}"]
+
+
+def test_provision_failure_fails_the_job(harness: Any) -> None:
+    harness.executor.fail_submit = OSError("no such executable")
+    job = harness.submit()
+    admit_once(harness.ctx)
+    done = harness.store.get(job.id)
+    assert done.state is JobState.FAILED
+    assert done.failure is not None
+    assert done.failure.code == "provision_failed"
+    assert "no such executable" in done.failure.message
+
+
+def test_stuck_provisioning_without_handle_fails_after_timeout(harness_factory: Any) -> None:
+    h = harness_factory(provision_timeout_s=30)
+    job = h.submit()
+    # the admitter died right after its admit transition: no handle was ever stored
+    h.store.transition(job.id, JobEvent.ADMIT, now=h.clock())
+    reconcile_once(h.ctx)
+    assert h.store.get(job.id).state is JobState.PROVISIONING
+    h.clock.advance(30)
+    reconcile_once(h.ctx)
+    assert h.store.get(job.id).state is JobState.FAILED
+
+
+def test_refused_transition_is_quiet(harness: Any) -> None:
+    job = harness.submit()
+    Engine(harness.ctx).cancel(job.id)
+    # a writer that read "queued" before the cancel tries to admit: refused, nothing raised
+    assert advance(harness.ctx, job.id, JobEvent.ADMIT) is None
+    assert harness.store.get(job.id).state is JobState.CANCELLED
+    assert harness.executor.submitted == []

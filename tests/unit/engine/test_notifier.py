@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from vatti.domain.jobs import OutboxMessage
+from vatti.engine.admission import admit_once
+from vatti.engine.notifier import deliver_once
+from vatti.engine.ports import GiveUp, Retry
+from vatti.errors import VattiError
+
+pytestmark = pytest.mark.unit
+
+
+class Undeliverable(VattiError):
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+@dataclass
+class Receiver:
+    """Records deliveries; refuses messages whose payload state is in ``refuse``."""
+
+    delivered: list[OutboxMessage] = field(default_factory=list)
+    refuse: dict[str, bool] = field(default_factory=dict)  # state -> retryable
+
+    def deliver(self, message: OutboxMessage) -> None:
+        state = message.payload["state"]
+        if state in self.refuse:
+            raise Undeliverable(f"receiver refused {state}", retryable=self.refuse[state])
+        self.delivered.append(message)
+
+
+@dataclass
+class Doubling:
+    base_s: float = 2.0
+    give_up_after: int | None = None
+
+    def decide(self, attempt: int) -> Retry | GiveUp:
+        if self.give_up_after is not None and attempt >= self.give_up_after:
+            return GiveUp()
+        return Retry(self.base_s * 2 ** (attempt - 1))
+
+
+def setup(h: Any, receiver: Receiver, policy: Doubling) -> None:
+    h.ctx.notifier = receiver
+    h.ctx.retry = policy
+
+
+def test_delivers_every_message_in_order(harness: Any) -> None:
+    receiver = Receiver()
+    setup(harness, receiver, Doubling())
+    job = harness.submit()
+    admit_once(harness.ctx)
+    assert deliver_once(harness.ctx) == 4
+    assert [m.payload["state"] for m in receiver.delivered] == [
+        "requested",
+        "queued",
+        "provisioning",
+        "running",
+    ]
+    assert all(m.delivered_at is not None for m in harness.store.outbox_for(job.id))
+    assert deliver_once(harness.ctx) == 0  # nothing twice
+
+
+def test_a_failing_message_blocks_later_ones_of_its_job_with_backoff(harness: Any) -> None:
+    receiver = Receiver(refuse={"queued": True})
+    setup(harness, receiver, Doubling(base_s=2.0))
+    job = harness.submit()
+    other = harness.submit()
+    assert deliver_once(harness.ctx) == 2  # "requested" of each job; "queued" refused
+    assert [m.payload["state"] for m in receiver.delivered] == ["requested", "requested"]
+
+    first_try = harness.clock()
+    (queued,) = [m for m in harness.store.outbox_for(job.id) if m.payload["state"] == "queued"]
+    assert queued.attempts == 1
+    assert queued.next_attempt_at == first_try + timedelta(seconds=2)
+    assert queued.last_error is not None
+
+    # not due yet: nothing is tried, so nothing of this job overtakes "queued"
+    harness.clock.advance(1)
+    assert deliver_once(harness.ctx) == 0
+    harness.clock.advance(1)
+    assert deliver_once(harness.ctx) == 0  # due, fails again: next in 4 s
+    (queued,) = [m for m in harness.store.outbox_for(job.id) if m.payload["state"] == "queued"]
+    assert queued.attempts == 2
+    assert queued.next_attempt_at == harness.clock() + timedelta(seconds=4)
+
+    receiver.refuse.clear()
+    harness.clock.advance(4)
+    assert deliver_once(harness.ctx) == 2
+    for j in (job, other):
+        states = [m.payload["state"] for m in receiver.delivered if m.job_id == j.id]
+        assert states == ["requested", "queued"]
+
+
+def test_permanent_failure_is_recorded_and_the_stream_moves_on(harness: Any) -> None:
+    receiver = Receiver(refuse={"requested": False})
+    setup(harness, receiver, Doubling())
+    job = harness.submit()
+    assert deliver_once(harness.ctx) == 1
+    first, second = harness.store.outbox_for(job.id)[:2]
+    assert first.dead_at is not None
+    assert first.delivered_at is None
+    assert second.delivered_at is not None
+    assert [m.payload["state"] for m in receiver.delivered] == ["queued"]
+
+
+def test_policy_giving_up_marks_dead(harness: Any) -> None:
+    receiver = Receiver(refuse={"requested": True})
+    setup(harness, receiver, Doubling(give_up_after=2))
+    job = harness.submit()
+    deliver_once(harness.ctx)
+    harness.clock.advance(60)
+    deliver_once(harness.ctx)
+    first = harness.store.outbox_for(job.id)[0]
+    assert (first.attempts, first.dead_at is not None) == (2, True)

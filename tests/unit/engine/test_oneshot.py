@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from vatti.domain.failure import Failure
+from vatti.domain.jobs import Job
+from vatti.domain.states import JobState
+from vatti.engine.errors import LoopCrashed
+from vatti.engine.oneshot import follow_new_job
+from vatti.engine.ports import Exited
+from vatti.engine.service import Engine
+from vatti.runtime.outcome import Outcome
+from vatti.store.base import NewJob
+
+pytestmark = pytest.mark.unit
+
+NEW = NewJob(pipeline="command", spec={"params": {"argv": ["true"]}}, fingerprint="f" * 64)
+
+
+def finishing(h: Any, failure: Failure | None = None) -> None:
+    """Make every submitted job exit at once, with an outcome."""
+    submit = h.executor.submit
+
+    def submit_and_exit(job_id: str, *args: Any) -> str:
+        handle: str = submit(job_id, *args)
+        h.executor.status[handle] = Exited(0 if failure is None else 1)
+        h.outcomes.records[job_id] = Outcome(h.clock(), ["out.txt"], failure)
+        return handle
+
+    h.executor.submit = submit_and_exit
+
+
+async def test_follows_a_job_to_success_without_waiting_for_intervals(
+    harness_factory: Any,
+) -> None:
+    # hour-long intervals: only the engine's own nudges can drive the job
+    h = harness_factory(poll_interval_s=3600, reconcile_interval_s=3600)
+    finishing(h)
+    seen: list[JobState] = []
+
+    def on_change(job: Job) -> None:
+        seen.append(job.state)
+
+    done = await follow_new_job(Engine(h.ctx), NEW, on_change)
+    assert done.state is JobState.SUCCEEDED
+    assert seen == [JobState.QUEUED, JobState.PROVISIONING, JobState.RUNNING, JobState.SUCCEEDED]
+
+
+async def test_follows_a_failing_job(harness_factory: Any) -> None:
+    h = harness_factory(poll_interval_s=3600, reconcile_interval_s=3600)
+    failure = Failure("pipeline_failed", "exit 3", "command", 3)
+    finishing(h, failure)
+    done = await follow_new_job(Engine(h.ctx), NEW, lambda _job: None)
+    assert done.state is JobState.FAILED
+    assert done.failure == failure
+
+
+async def test_a_crashing_loop_ends_the_follow_with_an_error(harness_factory: Any) -> None:
+    h = harness_factory(poll_interval_s=3600, reconcile_interval_s=3600)
+
+    def broken_poll(handle: str) -> Any:
+        raise RuntimeError("executor bug")
+
+    h.executor.poll = broken_poll
+    with pytest.raises(LoopCrashed, match="poll"):
+        await follow_new_job(Engine(h.ctx), NEW, lambda _job: None)
