@@ -20,6 +20,8 @@ from pathlib import Path
 import psutil
 
 POLL_S = 0.02
+#: The environment of measured commands that are given none (None: this process's).
+BASE_ENV: Mapping[str, str] | None = None
 METHOD = "max(tree RSS sum, largest VmHWM) polled every 20 ms"
 
 
@@ -89,7 +91,7 @@ def measure(
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=cwd,
-            env=dict(env) if env is not None else None,
+            env=dict(env) if env is not None else BASE_ENV,
         )
         peak = 0
         while True:

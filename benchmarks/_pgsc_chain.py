@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import _bench_proc
 from _bench_proc import Run, measure
 
 PGSC_UTILS = "pgscatalog-utils==2.0.4"
@@ -79,7 +80,8 @@ def run_chain(
     for path in dirs.values():
         path.mkdir(parents=True)
     logs = out / "logs"
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    base = _bench_proc.BASE_ENV if _bench_proc.BASE_ENV is not None else os.environ
+    env = {**base, "PATH": f"{bin_dir}{os.pathsep}{base.get('PATH', '')}"}
     py_threads = str(max(1, threads))
     steps: list[Run] = []
 

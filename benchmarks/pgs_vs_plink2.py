@@ -18,11 +18,18 @@ per parameter set under ``--workdir`` (default ``./bench-data/pgs``).
     .venv/bin/python benchmarks/pgs_vs_plink2.py [--quick | --large [--all]] [--workdir DIR]
 """
 
+# ruff: noqa: E402  (the environment is copied before polars loads, see CHILD_ENV)
 from __future__ import annotations
+
+import os
+
+#: The environment every measured program runs in: this script's, as it started. Polars sets
+#: its allocator's variable (_RJEM_MALLOC_CONF) when it loads unless set; children inheriting
+#: that would run with this script's polars settings instead of their own.
+CHILD_ENV = dict(os.environ)
 
 import argparse
 import json
-import os
 import platform
 import shutil
 import subprocess
@@ -195,6 +202,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    _bench_proc.BASE_ENV = CHILD_ENV
     if args.worker:
         worker(args.worker, args.data, args.out)
         return 0

@@ -12,23 +12,15 @@ Outputs in ``out_dir``: :data:`SCORES_NAME`, :data:`LOG_NAME`, :data:`SUMMARY_JS
 :data:`SUMMARY_TSV` and :data:`TIMINGS_NAME` (seconds per step).
 """
 
-# ruff: noqa: E402  (polars and what imports it load after the allocator setting below)
 from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-
-#: jemalloc settings for polars, read once when polars loads (here, for ``vatti pgs score``):
-#: hand freed pages back at once. Polars' default keeps them resident for ~1.5 s, which on a
-#: large run adds hundreds of MB of freed memory to the peak. Set the variable to override.
-ALLOCATOR_CONF = "dirty_decay_ms:0,muzzy_decay_ms:0"
-os.environ.setdefault("_RJEM_MALLOC_CONF", ALLOCATOR_CONF)
 
 import polars as pl
 

@@ -17,8 +17,6 @@ The rules follow ``pgscatalog-format`` (pgscatalog.core 1.1.1):
 
 from __future__ import annotations
 
-import gzip
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from vatti.pipelines.errors import PipelineError
+from vatti.pipelines.pgs.inflate import GZIP_ERRORS, gunzip
 from vatti.pipelines.pgs.score import EffectType
 
 SCORE_VARIANT_SCHEMA: dict[str, pl.DataType] = {
@@ -167,8 +166,8 @@ def _read_bytes(path: Path) -> bytes:
         raise ScoringFileError(f"{path}: cannot read the scoring file ({exc.strerror})") from exc
     if data[:2] == _GZIP_MAGIC:
         try:
-            return gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
+            return gunzip(data)
+        except GZIP_ERRORS as exc:
             raise ScoringFileError(f"{path}: not a readable gzip file ({exc})") from exc
     return data
 

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from vatti.pipelines.pgs.inflate import GZIP_ERRORS
 from vatti.pipelines.pgs.targets import vcf_scan, vcf_text
 from vatti.pipelines.pgs.targets.base import (
     DosageBlock,
@@ -34,6 +35,9 @@ from vatti.pipelines.pgs.targets.base import (
     strip_chr,
 )
 from vatti.pipelines.pgs.targets.errors import TargetFormatError
+
+#: What scanning a damaged text VCF raises.
+_SCAN_ERRORS: tuple[type[BaseException], ...] = (ValueError, *GZIP_ERRORS)
 
 #: plink2 stores dosages as multiples of 1/16384.
 DOSAGE_RESOLUTION = 16384
@@ -122,7 +126,7 @@ class VcfReader:
         """One pass that also keeps the GT calls for :meth:`dosage_blocks` (:mod:`.vcf_scan`)."""
         try:
             scan = vcf_scan.scan(self.file.geno, keep_calls=not self.use_dosage)
-        except (OSError, EOFError, ValueError) as exc:
+        except _SCAN_ERRORS as exc:
             raise TargetFormatError(f"cannot read {self._path()} as VCF: {exc}") from exc
         if scan.calls is not None:
             vcf_scan.keep(self.file.geno, scan.calls)

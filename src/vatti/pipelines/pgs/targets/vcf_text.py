@@ -11,7 +11,6 @@ the general, slower path of :func:`parse_gt_fields`; the rules are those of ``vc
 
 from __future__ import annotations
 
-import gzip
 import queue
 import threading
 from collections.abc import Iterator
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+
+from vatti.pipelines.pgs.inflate import open_gzip
 
 _CHUNK = 1 << 24
 _ZERO, _DOT = ord("0"), ord(".")
@@ -31,8 +32,8 @@ def _chunks(path: Path, size: int = _CHUNK, ahead: int = 3) -> Iterator[bytes]:
 
     def produce() -> None:
         try:
-            opener = gzip.open if path.name.endswith(".gz") else open
-            with opener(path, "rb") as stream:
+            gz = path.name.endswith(".gz")
+            with open_gzip(path) if gz else open(path, "rb") as stream:
                 while not stop.is_set():
                     chunk = stream.read(size)
                     if not chunk:
