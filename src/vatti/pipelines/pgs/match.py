@@ -148,10 +148,10 @@ def _prepare_scoring(scoring: pl.DataFrame) -> pl.DataFrame:
         pl.int_range(pl.len(), dtype=pl.UInt32).alias("_sid"),
         _text(scoring, "accession"),
         pl.col("row_nr").cast(pl.Int64),
-        pl.col("chr_name").cast(pl.Utf8),
+        _text(scoring, "chr_name"),
         pl.col("chr_position").cast(pl.Int64),
-        pl.col("effect_allele").cast(pl.Utf8),
-        pl.col("other_allele").cast(pl.Utf8),
+        _text(scoring, "effect_allele"),
+        _text(scoring, "other_allele"),
         pl.col("effect_weight").cast(pl.Float64),
         _text(scoring, "effect_type"),
     )
@@ -166,13 +166,21 @@ def _text(frame: pl.DataFrame, name: str) -> pl.Expr:
 
 def compact_scoring(frame: pl.DataFrame) -> pl.DataFrame:
     """Scoring variants for :func:`match_log_chunks` in less memory: only the
-    :data:`SCORING_COLUMNS`, with the repetitive text (accession, effect_type) categorical."""
+    :data:`SCORING_COLUMNS`, with the repetitive text (accession, chromosome, alleles, effect
+    type) categorical: 4 bytes a row each instead of a 16-byte string view."""
     return frame.select(SCORING_COLUMNS).with_columns(
-        pl.col("accession", "effect_type").cast(pl.Categorical)
+        pl.col("accession", "chr_name", "effect_allele", "other_allele", "effect_type").cast(
+            pl.Categorical
+        ),
+        pl.col("row_nr").cast(pl.UInt32),
     )
 
 
 def _with_flips(scoring: pl.DataFrame) -> pl.DataFrame:
+    """One region's scoring rows with text alleles (joinable) and their complements."""
+    scoring = scoring.with_columns(
+        pl.col("chr_name", "effect_allele", "other_allele").cast(pl.Utf8)
+    )
     return scoring.with_columns(
         complement(pl.col("effect_allele")).alias("_ea_flip"),
         complement(pl.col("other_allele")).alias("_oa_flip"),

@@ -401,8 +401,8 @@ def _flag_duplicates(frame: pl.DataFrame) -> pl.DataFrame:
         pl.col("effect_allele"),
         pl.col("other_allele").fill_null(""),
     ]
-    seen = pl.int_range(pl.len()).over(pl.concat_str(keys, separator=":"))
-    return frame.with_columns(is_duplicated=seen > 0).select(
+    # a later row with the same keys as an earlier one is a duplicate
+    return frame.with_columns(is_duplicated=~pl.struct(keys).is_first_distinct()).select(
         [pl.col(name).cast(dtype) for name, dtype in SCORE_VARIANT_SCHEMA.items()]
     )
 
