@@ -209,3 +209,52 @@ def test_offline_catalog_without_the_file_fails_clearly(tmp_path: Path) -> None:
         PgsPipeline().run(params, ctx)
     assert "PGS999901" in caught.value.message
     assert "offline" in caught.value.message
+
+
+def test_reference_freqs_from_the_request(tmp_path: Path) -> None:
+    """A sampleset under 50 samples is mean-imputed from the request's reference frequencies."""
+    spec = COHORTS["small"]
+    root, cache = tmp_path / "inputs", tmp_path / "catalog"
+    variants = syn.write_pfile(root / "genomes/cohort", spec)
+    rows = syn.write_scorefile(
+        cache / harmonized_name("PGS999901", "GRCh37"), variants, CATALOG_SCORE
+    )
+    alt_freq = 0.3
+    reference = {"ID": variants.id_series(), "REF": variants.ref, "ALT": variants.alt}
+    pl.DataFrame(reference).with_columns(ALT_FREQS=pl.lit(alt_freq)).write_csv(
+        root / "ref.afreq", separator="\t"
+    )
+    params = hattivatti_request(
+        target_genome("cohort", "genomes/cohort"), reference_freqs="ref.afreq"
+    )
+    ctx = context(tmp_path, input_root=str(root), pgs_catalog_dir=str(cache), pgs_offline="1")
+    PgsPipeline().run(params, ctx)
+
+    scores = pl.read_csv(
+        ctx.output_dir / "aggregated_scores.txt.gz",
+        separator="\t",
+        schema_overrides={"FID": pl.Utf8, "IID": pl.Utf8},
+    )
+    geno = np.concatenate(list(syn.genotype_blocks(spec, variants))).astype(float)
+    geno[geno == syn.MISSING] = np.nan
+    keep = rows.matchable()
+    alt_copies = geno[rows.target_idx[keep]]
+    is_ref = rows.effect_is_ref[keep][:, None]
+    dosage = np.where(is_ref, 2.0 - alt_copies, alt_copies)
+    imputed = np.where(is_ref, 2.0 * (1 - alt_freq), 2.0 * alt_freq)
+    assert np.isnan(dosage).any()
+    want = rows.weight[keep] @ np.where(np.isnan(dosage), imputed, dosage)
+    np.testing.assert_allclose(scores["SUM"], want, rtol=1e-5, atol=1e-9)
+    assert (scores["DENOM"] == 2 * int(keep.sum())).all()
+
+
+def test_reference_freqs_outside_the_input_root_are_refused(tmp_path: Path) -> None:
+    root = tmp_path / "inputs"
+    syn.write_pfile(root / "genomes/cohort", COHORTS["small"])
+    params = hattivatti_request(
+        target_genome("cohort", "genomes/cohort"), reference_freqs="../ref.afreq"
+    )
+    (tmp_path / "ref.afreq").write_text("ID\tREF\tALT\tALT_FREQS\n")
+    ctx = context(tmp_path, input_root=str(root), pgs_offline="1")
+    with pytest.raises(StepFailed, match="outside the input root"):
+        PgsPipeline().run(params, ctx)

@@ -110,6 +110,18 @@ def test_given_frequencies_replace_the_block_frequencies() -> None:
     assert totals.sums[:, 0].tolist() == pytest.approx([210.0, 107.0])
 
 
+def test_unknown_given_frequencies_fall_back_to_the_block_frequencies() -> None:
+    # v1's reference frequency is unknown (NaN): it imputes from its own 0.5, 2 * 0.5 = 1 copy
+    freq = np.array([0.9, NAN, 0.9])
+    totals = totals_of(
+        DOSAGE,
+        BlockWeights(ONE_SCORE, {EffectType.ADDITIVE: W}),
+        mean_impute=True,
+        freq=freq,
+    )
+    assert totals.sums[:, 0].tolist() == pytest.approx([210.0, 112.0])
+
+
 def test_blocks_add_up_to_the_whole() -> None:
     rng = np.random.default_rng(3)
     dosage = rng.integers(0, 3, size=(50, 7)).astype(np.float64)

@@ -26,6 +26,7 @@ import polars as pl
 
 from vatti.pipelines.errors import StepFailed
 from vatti.pipelines.pgs.aggregate import write_aggregated_scores
+from vatti.pipelines.pgs.freqs import FREQ_COLUMN, read_afreq, with_reference_freqs
 from vatti.pipelines.pgs.match import (
     LOG_SCHEMA,
     MatchOptions,
@@ -69,12 +70,17 @@ def _read_scoring(paths: Sequence[Path], target_build: str) -> pl.DataFrame:
     return pl.concat(frames)
 
 
-def _scored_rows(log: pl.DataFrame) -> pl.DataFrame:
-    """The rows of a match log chunk to score, in few bytes (text columns categorical)."""
-    return log.filter(pl.col("matched")).select(
+def _scored_rows(log: pl.DataFrame, freqs: pl.DataFrame | None) -> pl.DataFrame:
+    """The rows of a match log chunk to score, in few bytes (text columns categorical), with
+    their allele's reference frequency when ``freqs`` are given."""
+    rows = log.filter(pl.col("matched"))
+    columns = [
         pl.col(name).cast(pl.Categorical) if log.schema[name] == pl.Utf8 else pl.col(name)
         for name in MATCHED_COLUMNS
-    )
+    ]
+    if freqs is None:
+        return rows.select(columns)
+    return with_reference_freqs(rows, freqs).select(*columns, FREQ_COLUMN)
 
 
 def _passing_rows(matched: dict[str, list[pl.DataFrame]], summary: pl.DataFrame) -> pl.DataFrame:
@@ -91,7 +97,11 @@ def _passing_rows(matched: dict[str, list[pl.DataFrame]], summary: pl.DataFrame)
         )
     if not frames:
         return pl.DataFrame(
-            schema={**{c: LOG_SCHEMA[c] for c in MATCHED_COLUMNS}, "sampleset": pl.Utf8}
+            schema={
+                **{c: LOG_SCHEMA[c] for c in MATCHED_COLUMNS},
+                FREQ_COLUMN: pl.Float64,
+                "sampleset": pl.Utf8,
+            }
         )
     return pl.concat(frames)
 
@@ -103,6 +113,9 @@ class CalcOptions:
     keep_ambiguous: bool = False
     keep_multiallelic: bool = False
     use_dosage: bool = False
+    #: plink2 ``.afreq`` of a reference panel: mean imputation from these frequencies, whatever
+    #: the sampleset's size (the PGS Catalog Calculator's ``--read-freq``).
+    reference_freqs: Path | None = None
 
 
 @dataclass
@@ -144,6 +157,10 @@ def calculate(
     total = time.perf_counter()
     with timer.step("read_scorefiles"):
         scoring = _read_scoring(scorefiles, options.target_build)
+    freqs = None
+    if options.reference_freqs is not None:
+        with timer.step("read_reference_freqs"):
+            freqs = read_afreq(options.reference_freqs)
     match_options = MatchOptions(
         keep_ambiguous=options.keep_ambiguous,
         keep_multiallelic=options.keep_multiallelic,
@@ -164,11 +181,11 @@ def calculate(
                 for chunk in chunks:
                     write_match_log_chunk(chunk, log_file, header=log_file.tell() == 0)
                     counts.append(match_counts(chunk))
-                    matched.setdefault(sampleset.name, []).append(_scored_rows(chunk))
+                    matched.setdefault(sampleset.name, []).append(_scored_rows(chunk, freqs))
                 del chunks
         if log_file.tell() == 0:
             write_match_log_chunk(pl.DataFrame(schema=LOG_SCHEMA), log_file, header=True)
-    del scoring
+    del scoring, freqs
     with timer.step("write_reports"):
         summary = summary_from_counts(pl.concat(counts), options.min_overlap)
         write_summary(summary, out_dir / SUMMARY_JSON, out_dir / SUMMARY_TSV)
@@ -182,9 +199,11 @@ def calculate(
     to_score = _passing_rows(matched, summary)
     del matched
     with timer.step("scoring"):
-        scores = score_samplesets(
-            samplesets, to_score, ScoringOptions(use_dosage=options.use_dosage)
+        scoring_options = ScoringOptions(
+            use_dosage=options.use_dosage,
+            mean_impute=True if options.reference_freqs is not None else None,
         )
+        scores = score_samplesets(samplesets, to_score, scoring_options)
     with timer.step("write_scores"):
         write_aggregated_scores(scores, out_dir / SCORES_NAME)
     timer.timings["total"] = round(time.perf_counter() - total, 4)

@@ -75,6 +75,12 @@ def score(
         Path | None, typer.Option(help="PGS Catalog cache (VATTI_PGS_CATALOG_DIR).")
     ] = None,
     offline: Annotated[bool, typer.Option(help="Never download from the Catalog.")] = False,
+    ref_freqs: Annotated[
+        Path | None,
+        typer.Option(
+            help="plink2 .afreq of a reference panel: impute missing calls from its frequencies."
+        ),
+    ] = None,
 ) -> None:
     """Score TARGET with SCORES; write aggregated scores and match reports to OUT."""
     if build not in ("GRCh37", "GRCh38"):
@@ -99,7 +105,11 @@ def score(
         finally:
             catalog.close()
     samples = Sampleset(sampleset, [target_file(t) for t in target])
-    options = CalcOptions(build, min_overlap, keep_ambiguous, keep_multiallelic, use_dosage)
+    if ref_freqs is not None and not ref_freqs.is_file():
+        raise typer.BadParameter(f"{ref_freqs}: no such file", param_hint="--ref-freqs")
+    options = CalcOptions(
+        build, min_overlap, keep_ambiguous, keep_multiallelic, use_dosage, ref_freqs
+    )
     result = calculate(files, [samples], options, out_dir)
     n_scores = result.scores["PGS"].n_unique()
     n_samples = result.scores.height // max(n_scores, 1)

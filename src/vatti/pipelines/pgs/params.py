@@ -103,6 +103,9 @@ class PgsParams(BaseModel):
     keep_ambiguous: bool = False
     keep_multiallelic: bool = False
     use_dosage: bool = False
+    #: A plink2 ``.afreq`` of a reference panel under the input root: missing calls are imputed
+    #: from its frequencies whatever the sampleset's size (pgsc_calc's reference frequencies).
+    reference_freqs: Annotated[str | None, Field(default=None, min_length=1, max_length=4096)]
 
     @model_validator(mode="before")
     @classmethod

@@ -80,7 +80,10 @@ class PgsPipeline:
 
     def run(self, params: PgsParams, ctx: RunContext) -> PipelineOutcome:
         sets = samplesets(params.target_genomes, ctx.options)
-        files = scorefiles(params, ctx.options, ctx.work_dir)
+        freqs = None
+        if params.reference_freqs is not None:
+            freqs = resolve_input(params.reference_freqs, ctx.options)
+        files = scorefiles(params, ctx.options, ctx.work_dir)  # local inputs checked first
         ctx.log.info("pgs.start samplesets=%d scorefiles=%d", len(sets), len(files))
         result = calculate(
             files,
@@ -91,6 +94,7 @@ class PgsPipeline:
                 keep_ambiguous=params.keep_ambiguous,
                 keep_multiallelic=params.keep_multiallelic,
                 use_dosage=params.use_dosage,
+                reference_freqs=freqs,
             ),
             ctx.output_dir,
         )

@@ -157,8 +157,8 @@ def block_totals(
     """One block's share: ``SUM`` per sample and score, missing calls, variants per score.
 
     ``values`` hold 0 at the missing calls, whose flat indices are ``missing``
-    (:func:`split_missing`). ``freq`` (per request) replaces the block's own allele frequencies
-    for mean imputation.
+    (:func:`split_missing`). ``freq`` (per request, e.g. from a reference panel) replaces the
+    block's own allele frequencies for mean imputation; where it is NaN the block's own is used.
     """
     k, n = values.shape
     s = weights.member.shape[1]
@@ -178,12 +178,16 @@ def block_totals(
         # sample's missing count and, with mean imputation, the imputed value times the weight.
         req, sample = np.divmod(missing, n)
         if mean_impute:
-            if freq is None:
+            given = None if freq is None else np.asarray(freq, dtype=np.float64)
+            if given is not None and not np.isnan(given).any():
+                p = given
+            else:
                 rows, row_freq = _missing_freq(values, missing)
                 p = np.zeros(k)
                 p[rows] = row_freq
-            else:
-                p = np.asarray(freq, dtype=np.float64)
+                if given is not None:
+                    known = ~np.isnan(given)
+                    p[known] = given[known]
             imputed = np.zeros((k, s))
             for effect, w in weights.by_effect.items():
                 imputed += imputed_value(p, effect)[:, None] * w

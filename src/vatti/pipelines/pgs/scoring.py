@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from vatti.pipelines.pgs.freqs import FREQ_COLUMN
 from vatti.pipelines.pgs.score import (
     BlockWeights,
     EffectType,
@@ -88,12 +89,14 @@ class _FilePlan:
     row_score: npt.NDArray[np.int64]
     row_weight: npt.NDArray[np.float64]
     row_effect: npt.NDArray[np.int64]  # index into _EFFECTS
+    request_freq: npt.NDArray[np.float64] | None  # reference frequency, NaN when unknown
 
 
 def _check_matched(matched: pl.DataFrame) -> pl.DataFrame:
     missing = [c for c in MATCHED_COLUMNS if c not in matched.columns]
     if missing:
         raise ScoringInputError(f"matched variants lack the column(s) {', '.join(missing)}")
+    freq = [pl.col(FREQ_COLUMN).cast(pl.Float64)] if FREQ_COLUMN in matched.columns else []
     frame = matched.select(  # only what scoring needs: the matched frame may be wide
         pl.col("accession").cast(pl.Utf8),
         pl.col("file_idx"),
@@ -101,6 +104,7 @@ def _check_matched(matched: pl.DataFrame) -> pl.DataFrame:
         pl.col("allele_idx"),
         pl.col("effect_weight").cast(pl.Float64),
         pl.col("effect_type").cast(pl.Utf8).str.to_lowercase(),
+        *freq,
     )
     bad = frame.filter(~pl.col("effect_type").is_in(_EFFECTS))["effect_type"].unique()
     if bad.len():
@@ -121,6 +125,7 @@ def _plan_file(rows: pl.DataFrame, scores: list[str]) -> _FilePlan:
         pl.col("effect_type")
         .replace_strict(_EFFECTS, list(range(len(_EFFECTS))), return_dtype=pl.Int64)
         .alias("effect"),
+        *([pl.col(FREQ_COLUMN).fill_null(np.nan)] if FREQ_COLUMN in rows.columns else []),
     ).sort("variant_idx", "allele_idx")
     variant = rows["variant_idx"].to_numpy()
     allele = rows["allele_idx"].to_numpy()
@@ -133,6 +138,7 @@ def _plan_file(rows: pl.DataFrame, scores: list[str]) -> _FilePlan:
         rows["score"].to_numpy(),
         rows["effect_weight"].to_numpy(),
         rows["effect"].to_numpy(),
+        rows[FREQ_COLUMN].to_numpy()[new] if FREQ_COLUMN in rows.columns else None,
     )
 
 
@@ -183,8 +189,13 @@ def score_sampleset(
             for block in blocks:
                 k = block.values.shape[0]
                 weights = _block_weights(plan, block.start, k, len(scores))
+                freq = None
+                if plan.request_freq is not None:
+                    freq = plan.request_freq[block.start : block.start + k]
                 totals.add(
-                    block_totals(block.values, block.missing, weights, mean_impute=mean_impute)
+                    block_totals(
+                        block.values, block.missing, weights, mean_impute=mean_impute, freq=freq
+                    )
                 )
     return samples, scores, finish(totals, mean_impute=mean_impute)
 
@@ -214,7 +225,9 @@ def score_samplesets(
     """Score every sampleset; one row per sample x score, grouped by sampleset then score.
 
     ``matched`` has :data:`MATCHED_COLUMNS`, plus a ``sampleset`` column when there are several
-    samplesets (variant indices belong to one sampleset's files). Columns of the result:
+    samplesets (variant indices belong to one sampleset's files), and optionally
+    :data:`~vatti.pipelines.pgs.freqs.FREQ_COLUMN`, the reference frequency of each row's allele
+    for mean imputation (null: the sampleset's own). Columns of the result:
     :data:`SCORES_SCHEMA` (``ALLELE_CT`` is plink2's, after the pgsc_calc columns).
     """
     options = options or ScoringOptions()
