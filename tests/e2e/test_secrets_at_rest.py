@@ -11,11 +11,13 @@ from tests.e2e.conftest import JOBS, Launcher, example, free_port
 pytestmark = pytest.mark.e2e
 
 WEBHOOK_SECRET = "whsec-e2e-7f3a9c1d5b"
+HOOK_TOKEN = "hooktok-e2e-41c9d2"  # a token in the service webhook's URL, as some receivers want
 
 
 def test_tokens_and_webhook_secret_are_stored_nowhere(launcher: Launcher, tmp_path: Path) -> None:
     data = tmp_path / "data"
-    hook = f"http://127.0.0.1:{free_port()}/hook"  # nobody listens: messages stay in the outbox
+    # nobody listens: messages stay in the outbox
+    hook = f"http://127.0.0.1:{free_port()}/hook/{HOOK_TOKEN}?token={HOOK_TOKEN}"
     server = launcher.start(
         data, {"VATTI_WEBHOOK_URL": hook, "VATTI_WEBHOOK_SECRET": WEBHOOK_SECRET}
     )
@@ -29,7 +31,7 @@ def test_tokens_and_webhook_secret_are_stored_nowhere(launcher: Launcher, tmp_pa
     log = server.log()
     server.stop()
 
-    secrets = [WEBHOOK_SECRET, launcher.token, launcher.read_token]
+    secrets = [WEBHOOK_SECRET, HOOK_TOKEN, launcher.token, launcher.read_token]
     with sqlite3.connect(data / "vatti.db") as db:
         tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         assert {"jobs", "job_events", "outbox"} <= set(tables)

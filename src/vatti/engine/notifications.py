@@ -1,7 +1,10 @@
 """The notifications of a transition: one webhook message per destination (pure).
 
-Destinations are the service-wide webhook URL and the job's own ``webhook_url`` (each once).
-The payload carries hattivatti's message fields plus vatti's ``job_id``, ``state``, ``event_id``.
+Destinations are the service-wide webhook and the job's own ``webhook_url`` (each once). The
+service-wide one is written to the outbox as :data:`SERVICE_WEBHOOK`, a name resolved to
+``VATTI_WEBHOOK_URL`` when the message is delivered, so the configured URL (whose path or query
+may hold a token) never reaches the database. The payload carries hattivatti's message fields
+plus vatti's ``job_id``, ``state``, ``event_id``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from vatti.domain.times import as_utc
 from vatti.store.base import Notification, NotifyBuilder
 
 WEBHOOK_CHANNEL = "webhook"
+#: The outbox destination that stands for the service-wide webhook URL (not a URL itself).
+SERVICE_WEBHOOK = "service-webhook"
 
 
 def webhook_payload(job: Job, record: JobEventRecord) -> dict[str, Any]:
@@ -32,20 +37,30 @@ def webhook_payload(job: Job, record: JobEventRecord) -> dict[str, Any]:
 
 
 def destinations(global_url: str | None, job: Job) -> list[str]:
-    """The webhook URLs for ``job``, without duplicates, the global one first.
+    """The outbox destinations for ``job``: the service webhook first, then the job's URL.
+
+    A job URL equal to the service-wide one is not notified twice.
 
     >>> from datetime import UTC, datetime
     >>> from vatti.domain.states import JobState
     >>> t = datetime(2025, 1, 1, tzinfo=UTC)
     >>> j = Job("j1", None, "fp", "command", {}, JobState.QUEUED, t, t, webhook_url="http://a/")
     >>> destinations("http://a/", j), destinations(None, j), destinations("http://g/", j)
-    (['http://a/'], ['http://a/'], ['http://g/', 'http://a/'])
+    (['service-webhook'], ['http://a/'], ['service-webhook', 'http://a/'])
     """
-    out: list[str] = []
-    for url in (global_url, job.webhook_url):
-        if url and url not in out:
-            out.append(url)
+    out: list[str] = [SERVICE_WEBHOOK] if global_url else []
+    if job.webhook_url and job.webhook_url != global_url:
+        out.append(job.webhook_url)
     return out
+
+
+def resolve_destination(destination: str, global_url: str | None) -> str | None:
+    """The URL to deliver to: :data:`SERVICE_WEBHOOK` is the configured URL (None if unset).
+
+    >>> resolve_destination("service-webhook", "http://g/"), resolve_destination("http://a/", None)
+    ('http://g/', 'http://a/')
+    """
+    return global_url if destination == SERVICE_WEBHOOK else destination
 
 
 def webhook_notifications(global_url: str | None) -> NotifyBuilder:

@@ -3,19 +3,24 @@
 The store hands out only the oldest undelivered message of each (job, channel, destination)
 stream, so message 2 of a job waits while message 1 keeps failing. A retryable failure is
 scheduled again by the retry policy (exponential backoff); a permanent one (e.g. HTTP 410) is
-recorded as dead, logged loudly, and the stream moves on.
+recorded as dead, logged loudly, and the stream moves on. The service webhook's messages name
+it by :data:`~vatti.engine.notifications.SERVICE_WEBHOOK`; its URL is read from the engine's
+configuration at each delivery.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from vatti.domain.jobs import OutboxMessage
 from vatti.engine.context import EngineContext
+from vatti.engine.errors import ServiceWebhookUnset
 from vatti.engine.logs import log_event
+from vatti.engine.notifications import SERVICE_WEBHOOK, resolve_destination
 from vatti.engine.ports import GiveUp
 from vatti.errors import VattiError
 
@@ -27,9 +32,11 @@ Settled = Literal["delivered", "dead", "retry"]
 def redacted(url: str) -> str:
     """Only scheme, host and port of a destination URL: its path or query may hold a token.
 
-    >>> redacted("https://u:pw@hooks.example.org/t/abc?token=x")
-    'https://hooks.example.org'
+    >>> redacted("https://u:pw@hooks.example.org/t/abc?token=x"), redacted("service-webhook")
+    ('https://hooks.example.org', 'service-webhook')
     """
+    if url == SERVICE_WEBHOOK:
+        return url
     try:
         parts = urlsplit(url)
         port = f":{parts.port}" if parts.port else ""
@@ -71,7 +78,10 @@ def deliver_message(ctx: EngineContext, message: OutboxMessage) -> Settled:
         "attempt": message.attempts + 1,
     }
     try:
-        ctx.notifier.deliver(message)
+        url = resolve_destination(message.destination, ctx.config.webhook_url)
+        if url is None:
+            raise ServiceWebhookUnset()
+        ctx.notifier.deliver(replace(message, destination=url))
     except (VattiError, OSError) as exc:
         error = f"{type(exc).__name__}: {exc}"
         decision = ctx.retry.decide(message.attempts + 1) if ctx.retry is not None else GiveUp()

@@ -10,6 +10,7 @@ from vatti.domain.states import JobEvent, JobState
 from vatti.engine.admission import admit_once
 from vatti.engine.errors import NotCancellable
 from vatti.engine.lifecycle import advance
+from vatti.engine.notifications import SERVICE_WEBHOOK
 from vatti.engine.ports import Exited, Running, Vanished
 from vatti.engine.reconcile import reconcile_once
 from vatti.engine.service import Engine
@@ -73,7 +74,8 @@ def test_success_path_events_outbox_and_cleanup(harness: Any) -> None:
     assert states(harness, job.id) == expected_states
     outbox = harness.store.outbox_for(job.id)
     events = harness.store.events(job.id)
-    for dest in ("http://global.example/hook", "http://client.example/hook"):
+    # the service-wide webhook is named, not copied: its URL stays in the configuration
+    for dest in (SERVICE_WEBHOOK, "http://client.example/hook"):
         rows = [m for m in outbox if m.destination == dest]
         assert [m.event_id for m in rows] == [e.id for e in events]
         assert [m.payload["event"] for m in rows] == [

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -8,6 +8,7 @@ import pytest
 
 from vatti.domain.jobs import OutboxMessage
 from vatti.engine.admission import admit_once
+from vatti.engine.notifications import SERVICE_WEBHOOK
 from vatti.engine.notifier import deliver_once
 from vatti.engine.ports import GiveUp, Retry
 from vatti.errors import VattiError
@@ -119,3 +120,43 @@ def test_policy_giving_up_marks_dead(harness: Any) -> None:
     deliver_once(harness.ctx)
     first = harness.store.outbox_for(job.id)[0]
     assert (first.attempts, first.dead_at is not None) == (2, True)
+
+
+def test_service_webhook_is_resolved_from_the_configuration_at_delivery(harness: Any) -> None:
+    receiver = Receiver()
+    setup(harness, receiver, Doubling())
+    job = harness.submit(webhook_url="http://client.example/hook")
+    stored = {m.destination for m in harness.store.outbox_for(job.id)}
+    assert stored == {SERVICE_WEBHOOK, "http://client.example/hook"}
+
+    assert deliver_once(harness.ctx) == 4
+    sent = {(m.destination, m.payload["state"]) for m in receiver.delivered}
+    assert sent == {
+        (url, state)
+        for url in ("http://global.example/hook", "http://client.example/hook")
+        for state in ("requested", "queued")
+    }
+
+
+def test_job_url_equal_to_the_service_url_is_notified_once(harness: Any) -> None:
+    receiver = Receiver()
+    setup(harness, receiver, Doubling())
+    harness.submit(webhook_url="http://global.example/hook")
+    assert deliver_once(harness.ctx) == 2
+    assert {m.destination for m in receiver.delivered} == {"http://global.example/hook"}
+
+
+def test_service_webhook_messages_die_loudly_once_the_url_is_unset(
+    harness: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    receiver = Receiver()
+    setup(harness, receiver, Doubling())
+    job = harness.submit()
+    harness.ctx.config = replace(harness.ctx.config, webhook_url=None)
+
+    assert deliver_once(harness.ctx) == 0
+    assert receiver.delivered == []
+    messages = harness.store.outbox_for(job.id)
+    assert all(m.dead_at is not None for m in messages)
+    assert all("VATTI_WEBHOOK_URL" in (m.last_error or "") for m in messages)
+    assert "notify.dropped" in caplog.text
