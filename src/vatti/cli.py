@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
 import os
 import secrets
 import signal
@@ -27,6 +26,7 @@ from rich.text import Text
 from vatti.config import COMPONENTS, PREFIX, Settings, variables
 from vatti.domain.jobs import Job
 from vatti.errors import ConfigError, VattiError
+from vatti.logging_setup import configure_logging
 
 app = typer.Typer(
     name="vatti",
@@ -58,15 +58,6 @@ TokenOption = Annotated[
 def fail(message: str, code: int = 1) -> NoReturn:
     err.print(Text(f"vatti: {message}"), style="red", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        force=True,
-    )
 
 
 def load_settings(*components: str) -> Settings:

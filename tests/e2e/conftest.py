@@ -232,14 +232,14 @@ def start_server(
     """Start ``vatti serve`` and wait until ``/readyz`` answers 200."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    env = clean_env(
-        VATTI_DATA_DIR=str(data_dir),
-        VATTI_API_TOKENS=f"{token_hash}:submit,read;{read_hash}:read",
-        VATTI_POLL_INTERVAL="0.1",
-        VATTI_TERMINATE_GRACE="2",
-        VATTI_LOG_LEVEL="INFO",
-        **(extra_env or {}),
-    )
+    defaults = {
+        "VATTI_DATA_DIR": str(data_dir),
+        "VATTI_API_TOKENS": f"{token_hash}:submit,read;{read_hash}:read",
+        "VATTI_POLL_INTERVAL": "0.1",
+        "VATTI_TERMINATE_GRACE": "2",
+        "VATTI_LOG_LEVEL": "INFO",
+    }
+    env = clean_env(**{**defaults, **(extra_env or {})})
     log_path = data_dir.parent / f"serve-{port}.log"
     with log_path.open("ab") as log:
         proc = subprocess.Popen(

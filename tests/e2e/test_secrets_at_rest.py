@@ -6,7 +6,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from tests.e2e.conftest import JOBS, Launcher, example, free_port
+from tests.e2e.conftest import JOBS, Launcher, example, free_port, wait_for
+from tests.integration.notify.conftest import Receiver
 
 pytestmark = pytest.mark.e2e
 
@@ -28,8 +29,8 @@ def test_tokens_and_webhook_secret_are_stored_nowhere(launcher: Launcher, tmp_pa
     )
     assert refused.status_code == 422
     assert refused.json()["error"]["details"][0]["field"] == "webhook_url"
-    log = server.log()
     server.stop()
+    log = server.log_path.read_text(errors="replace")
 
     secrets = [WEBHOOK_SECRET, HOOK_TOKEN, launcher.token, launcher.read_token]
     with sqlite3.connect(data / "vatti.db") as db:
@@ -43,3 +44,38 @@ def test_tokens_and_webhook_secret_are_stored_nowhere(launcher: Launcher, tmp_pa
         assert secret not in log
     assert "pickle" not in dump.lower()
     assert b"\x80\x04\x95" not in (data / "vatti.db").read_bytes()  # no pickle protocol 4 frames
+
+
+def test_delivered_webhooks_leave_no_url_token_in_logs_or_database(
+    launcher: Launcher, tmp_path: Path
+) -> None:
+    receiver = Receiver(free_port())
+    receiver.start()
+    try:
+        hook = f"http://127.0.0.1:{receiver.port}/hook/{HOOK_TOKEN}?token={HOOK_TOKEN}"
+        data = tmp_path / "data"
+        server = launcher.start(
+            data,
+            {
+                "VATTI_WEBHOOK_URL": hook,
+                "VATTI_WEBHOOK_SECRET": WEBHOOK_SECRET,
+                "VATTI_LOG_LEVEL": "DEBUG",
+            },
+        )
+        job = server.submit(example("command-hello.json"))
+        assert server.wait_state(job["id"])["state"] == "succeeded"
+        n_events = len(server.http.get(f"{JOBS}/{job['id']}/events").json()["events"])
+        wait_for(lambda: len(receiver.bodies()) == n_events, 30, "every event at the webhook")
+        server.stop()
+    finally:
+        receiver.stop()
+
+    # delivered to the URL as configured, token and all
+    assert {r.path for r in receiver.received} == {f"/hook/{HOOK_TOKEN}?token={HOOK_TOKEN}"}
+    log = server.log_path.read_text(errors="replace")
+    assert "notify.delivered" in log
+    with sqlite3.connect(data / "vatti.db") as db:
+        dump = "\n".join(db.iterdump())
+    for secret in (HOOK_TOKEN, WEBHOOK_SECRET):
+        assert secret not in log
+        assert secret not in dump

@@ -7,7 +7,6 @@ SIGTERM alike. Logs go to stderr, which the executor captures into the job's log
 
 from __future__ import annotations
 
-import logging
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -67,12 +66,3 @@ def temporary_files_in(directory: Path) -> Iterator[None]:
             os.environ.pop("TMPDIR", None)
         else:
             os.environ["TMPDIR"] = saved_env
-
-
-def configure_logging(level: str = "INFO") -> None:
-    """Log lines to stderr, unless the host program configured logging already."""
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(
-            level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-        )

@@ -6,8 +6,9 @@ import sys
 
 from vatti.config import Settings
 from vatti.errors import VattiError
+from vatti.logging_setup import configure_logging
 from vatti.pipelines.base import default_registry
-from vatti.runtime.job import configure_logging, run_job_in
+from vatti.runtime.job import run_job_in
 
 
 def job_run_main(job_id: str) -> int:
@@ -16,7 +17,7 @@ def job_run_main(job_id: str) -> int:
         settings = Settings.for_component("runtime")
         runtime = settings.runtime
         assert runtime is not None
-        configure_logging(settings.common.log_level)
+        configure_logging(settings.common.log_level, replace=False)
         from vatti.staging.objects import ObjectStore
 
         objects = ObjectStore.from_url(settings.object_store_url())

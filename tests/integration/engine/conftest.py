@@ -37,7 +37,8 @@ import sys
 from pathlib import Path
 
 from vatti.pipelines.base import default_registry
-from vatti.runtime.job import configure_logging, run_job_in
+from vatti.logging_setup import configure_logging
+from vatti.runtime.job import run_job_in
 
 
 class DirObjects:
@@ -60,7 +61,7 @@ class DirObjects:
 
 
 if __name__ == "__main__":
-    configure_logging()
+    configure_logging(replace=False)
     job_id, store, scratch = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     sys.exit(run_job_in(job_id, DirObjects(store), default_registry(), scratch, {}))
 """
