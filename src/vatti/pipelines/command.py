@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 from typing import Annotated
@@ -56,14 +57,27 @@ class CommandPipeline:
         except OSError as exc:
             raise StepFailed("command", f"cannot start {params.argv[0]!r}: {exc.strerror}") from exc
         if proc.returncode != 0:
-            raise StepFailed(
-                "command",
-                f"command {params.argv[0]!r} exited with status {proc.returncode}",
-                step_exit=proc.returncode,
-            )
+            status, how = exit_status(proc.returncode)
+            raise StepFailed("command", f"command {params.argv[0]!r} {how}", step_exit=status)
         return PipelineOutcome(
             outputs=collect_outputs(ctx.work_dir, ctx.output_dir, params.outputs)
         )
+
+
+def exit_status(returncode: int) -> tuple[int, str]:
+    """The shell's status for a child's return code (128 + N for a death by signal N), said.
+
+    >>> exit_status(3), exit_status(-9)
+    ((3, 'exited with status 3'), (137, 'was killed by signal SIGKILL (status 137)'))
+    """
+    if returncode >= 0:
+        return returncode, f"exited with status {returncode}"
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        name = f"signal {-returncode}"
+    status = 128 - returncode
+    return status, f"was killed by signal {name} (status {status})"
 
 
 def collect_outputs(work_dir: Path, output_dir: Path, names: list[str]) -> list[str]:

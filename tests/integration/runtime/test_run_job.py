@@ -121,6 +121,17 @@ def test_failing_command_reports_step_and_exit(tmp_path: Path) -> None:
     assert list(scratch.iterdir()) == []
 
 
+def test_command_killed_by_a_signal_reports_the_signal(tmp_path: Path) -> None:
+    store, scratch = tmp_path / "store", tmp_path / "scratch"
+    put_spec(store, "j5", {"argv": ["sh", "-c", "kill -KILL $$"]})
+    code = run_job_in("j5", DirObjects(store), default_registry(), scratch, {})  # type: ignore[operator]
+    assert code == 1
+    failure = Outcome.from_json((store / outcome_key("j5")).read_bytes()).failure
+    assert failure is not None
+    assert (failure.step, failure.exit_code) == ("command", 137)
+    assert "killed by signal SIGKILL" in failure.message
+
+
 def test_sigterm_deletes_the_scratch_dir_and_records_the_stop(tmp_path: Path) -> None:
     store, scratch = tmp_path / "store", tmp_path / "scratch"
     fifo = tmp_path / "ready"
