@@ -13,8 +13,8 @@ fresh database created and dropped here), and for each backend measures:
   them (jobs run per second end to end, bounded by ``VATTI_MAX_CONCURRENT_JOBS``).
 
 For scale, the "floor" line is what every job pays before it does anything: one start of
-``python -m vatti job-run --help`` (the job's own process) on this machine. No peer queue is
-installed here (Celery, arq, ...), so no peer row is printed.
+``python -m vatti.runtime --help`` (the job's own process, as executors launch it) on this
+machine. No peer queue is installed here (Celery, arq, ...), so no peer row is printed.
 
     .venv/bin/python benchmarks/api_throughput.py [--jobs 100] [--clients 8] [--latency-jobs 20]
 """
@@ -195,12 +195,12 @@ def drain(base: str, ids: Sequence[str], timeout_s: float) -> float:
 
 
 def floor_s(runs: int = 5) -> float:
-    """Median wall time of starting the job process itself (``vatti job-run --help``)."""
+    """Median wall time of starting the job process itself (``python -m vatti.runtime --help``)."""
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "vatti", "job-run", "--help"],
+            [sys.executable, "-m", "vatti.runtime", "--help"],
             check=True,
             stdout=subprocess.DEVNULL,
         )
@@ -248,7 +248,7 @@ def main() -> None:
         f"burst {args.jobs} jobs from {args.clients} clients; "
         f"latency over {args.latency_jobs} sequential jobs, polled every {args.poll_ms:g} ms"
     )
-    print(f"floor: one start of the job process (vatti job-run --help) = {ms(floor_s())} ms")
+    print(f"floor: one start of the job process (python -m vatti.runtime) = {ms(floor_s())} ms")
     print(
         f"{'backend':<9} {'submit/s':>9} {'drain/s':>8} {'med ms':>7} {'p95 ms':>7}"
         f" {'admit':>6} {'start':>6} {'run':>6}"
