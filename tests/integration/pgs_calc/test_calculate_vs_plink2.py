@@ -199,3 +199,50 @@ def test_keep_ambiguous_scores_them_like_plink2(made: Made, tmp_path: Path) -> N
         mean_impute=made.mean_impute,
     )
     compare(result.scores, theirs, "keep_ambiguous")
+
+
+def test_mean_imputation_counts_founders_only_like_plink2(tmp_path: Path) -> None:
+    spec = syn.CohortSpec(n_samples=120, n_variants=600, seed=503, missing_rate=0.05)
+    variants = syn.write_pfile(tmp_path / "cohort", spec)
+    ids = syn.sample_ids(spec)
+    plain_psam = (tmp_path / "cohort.psam").read_bytes()
+    # the second half are children of the first two samples: plink2 counts allele frequencies
+    # over the founders only, and so must we
+    pl.DataFrame(
+        {
+            "#FID": ids,
+            "IID": ids,
+            "PAT": ["0"] * 60 + [ids[0]] * 60,
+            "MAT": ["0"] * 60 + [ids[1]] * 60,
+            "SEX": ["NA"] * 120,
+        }
+    ).write_csv(tmp_path / "cohort.psam", separator="\t")
+    run("--pfile", str(tmp_path / "cohort"), "--make-bed", "--out", str(tmp_path / "cohort"))
+    ((scorefile, rows),) = syn.write_score_set(
+        tmp_path / "scores", variants, [syn.ScoreSpec(300, pgs_id="PGS999931", seed=31)]
+    )
+    theirs = plink2_score(
+        tmp_path / "cohort",
+        truth_rows(variants, rows, rows.matchable()),
+        tmp_path / "plink2",
+        mean_impute=True,
+    )
+    for fmt in ("pfile", "bfile"):
+        target = GenotypeFile.from_prefix(fmt, tmp_path / "cohort")  # type: ignore[arg-type]
+        result = calculate(
+            [scorefile], [Sampleset("s", [target])], CalcOptions("GRCh37"), tmp_path / fmt
+        )
+        compare(result.scores, theirs, fmt)
+
+    # the pedigree makes a difference here: without it, every sample counts
+    for suffix in (".pgen", ".pvar"):
+        (tmp_path / f"flat{suffix}").write_bytes((tmp_path / f"cohort{suffix}").read_bytes())
+    (tmp_path / "flat.psam").write_bytes(plain_psam)
+    flat = calculate(
+        [scorefile],
+        [Sampleset("s", [GenotypeFile.from_prefix("pfile", tmp_path / "flat")])],
+        CalcOptions("GRCh37"),
+        tmp_path / "flat-out",
+    )
+    with pytest.raises(AssertionError):
+        compare(flat.scores, theirs, "without pedigree")

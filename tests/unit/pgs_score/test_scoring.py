@@ -54,7 +54,7 @@ def test_variants_and_samples_of_a_split_sampleset(two_files: Sampleset) -> None
     assert variants["file_idx"].to_list() == [0] * 4 + [1] * 4
     assert variants["variant_idx"].to_list() == [0, 1, 2, 3] * 2
     assert variants["chrom"].unique().sort().to_list() == ["1", "2"]
-    assert read_samples(two_files).rows() == [("a", "a"), ("b", "b"), ("c", "c")]
+    assert read_samples(two_files).rows() == [("a", "a", True), ("b", "b", True), ("c", "c", True)]
 
 
 def test_scores_across_files_with_ref_alleles_and_duplicates(two_files: Sampleset) -> None:

@@ -54,6 +54,16 @@ def test_pvar_without_header_is_read_as_bim(tmp_path: Path) -> None:
     assert read_pvar(path).row(0) == (0, "1", 100, "rs1", "A", "G")
 
 
+def test_plink_numeric_chromosome_codes_are_named(tmp_path: Path) -> None:
+    # plink 1.9 writes X, Y, XY and MT as 23-26 in a .bim; pgsc_calc's plink2 relabels them
+    bim = tmp_path / "t.bim"
+    bim.write_text("".join(f"{c}\trs{c}\t0\t100\tA\tG\n" for c in ("22", "23", "24", "25", "26")))
+    assert read_bim(bim)["chrom"].to_list() == ["22", "X", "Y", "XY", "MT"]
+    pvar = tmp_path / "t.pvar"
+    pvar.write_text("#CHROM\tPOS\tID\tREF\tALT\n23\t100\trs1\tA\tG\nchr23\t200\trs2\tC\tT\n")
+    assert read_pvar(pvar)["chrom"].to_list() == ["X", "X"]
+
+
 def test_bim_alleles_a1_is_alt(tmp_path: Path) -> None:
     path = tmp_path / "t.bim.zst"
     text = "22\trs1\t0\t17080378\tA\tG\nchr22\trs2\t0.5\t17300230\tG\tA\n"
@@ -90,13 +100,22 @@ def test_psam(text: str, fids: list[str], iids: list[str]) -> None:
     assert frame["IID"].to_list() == iids
 
 
+def test_psam_parents_tell_founders() -> None:
+    text = b"#FID\tIID\tPAT\tMAT\tSEX\nf\tdad\t0\t0\t1\nf\tmum\t0\t0\t2\nf\tkid\tdad\tmum\t1\n"
+    assert parse_psam(text, Path("x.psam"))["founder"].to_list() == [True, True, False]
+    half = b"#IID\tMAT\ni1\t0\ni2\tm\n"  # one parent column is enough to tell
+    assert parse_psam(half, Path("x.psam"))["founder"].to_list() == [True, False]
+    no_pedigree = b"#IID\tSEX\ni1\t1\n"
+    assert parse_psam(no_pedigree, Path("x.psam"))["founder"].to_list() == [True]
+
+
 def test_psam_without_iid_is_refused() -> None:
     with pytest.raises(TargetFormatError, match="IID"):
         parse_psam(b"#FID\tSEX\nf\t1\n", Path("x.psam"))
 
 
 def test_fam() -> None:
-    frame = parse_fam(b"HG1 HG1 0 0 0 -9\nF2\tI2\t0\t0\t1\t1\n", Path("x.fam"))
-    assert frame.rows() == [("HG1", "HG1"), ("F2", "I2")]
+    frame = parse_fam(b"HG1 HG1 0 0 0 -9\nF2\tI2\t0\t0\t1\t1\nF2 K3 I2 0 1 1\n", Path("x.fam"))
+    assert frame.rows() == [("HG1", "HG1", True), ("F2", "I2", True), ("F2", "K3", False)]
     with pytest.raises(TargetFormatError):
         parse_fam(b"lonely\n", Path("x.fam"))

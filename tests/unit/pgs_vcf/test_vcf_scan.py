@@ -120,6 +120,27 @@ def test_kept_calls_agree_with_rereading_and_htslib(vcf: GenotypeFile) -> None:
     np.testing.assert_array_equal(kept, np.array(htslib))
 
 
+def test_records_without_gt_are_missing_calls(tmp_path: Path) -> None:
+    # as plink2 imports them: no GT key (first in FORMAT when present), so no call, whatever
+    # the other keys hold (here DS values that would parse as haploid alleles)
+    no_gt = "chr1\t700\trs7\tA\tG\t.\tPASS\t.\tDS\t1\t2\t0\t0.5\t1.000"
+    path = write_vcf(tmp_path / "ds.vcf.gz", [RECORDS[0], no_gt])
+    from cyvcf2 import VCF, Writer
+
+    bcf = tmp_path / "ds.bcf"
+    source = VCF(str(path))
+    writer = Writer(str(bcf), source, mode="wb")
+    for record in source:
+        writer.write_record(record)
+    writer.close()
+    source.close()
+    want = np.array([expected(ALT_COPIES[0], 1), [np.nan] * 5])
+    for target in (path, bcf):
+        file = GenotypeFile("vcf", target, target, target)
+        VcfReader(file).read_variants()
+        np.testing.assert_array_equal(as_dense(VcfReader(file), [0, 1], [1, 1], 10), want)
+
+
 def test_crlf_lines_and_a_changed_file(tmp_path: Path) -> None:
     path = write_vcf(tmp_path / "crlf.vcf.gz", RECORDS[:2], newline="\r\n")
     file = GenotypeFile("vcf", path, path, path)

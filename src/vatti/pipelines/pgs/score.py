@@ -8,7 +8,7 @@ The rules, as plink2 2.00a3.5 applies them (checked against it by the integratio
 
 * **additive**: the dosage ``d``; **dominant**: ``min(d, 1)``; **recessive**: ``max(d - 1, 0)``.
 * **mean imputation** (plink2's default): a missing call counts as the expected value of its
-  allele from the allele frequency ``p`` (from the sampleset itself, or given): ``2p`` for an
+  allele from the allele frequency ``p`` (from the sampleset's founders, or given): ``2p`` for an
   additive variant, and ``p`` for a dominant or recessive one (plink2 halves the additive value
   rather than using the HWE expectation).
 * **no-mean-imputation**: a missing call adds nothing.
@@ -32,6 +32,7 @@ import numpy.typing as npt
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
 
 #: pgsc_calc mean-imputes when a sampleset has at least this many samples.
 MIN_SAMPLES_FOR_MEAN_IMPUTATION = 50
@@ -134,14 +135,29 @@ class ScoreTotals:
         self.variants += other.variants
 
 
-def _missing_freq(values: Floats, missing: Ints) -> tuple[Ints, Floats]:
-    """Rows with a missing call, and each one's allele frequency among its non-missing calls."""
+def _missing_freq(
+    values: Floats, missing: Ints, founders: Bools | None = None
+) -> tuple[Ints, Floats]:
+    """Rows with a missing call, and each one's allele frequency among its non-missing calls
+    (of the ``founders`` only, when given, as plink2 counts frequencies).
+
+    >>> values, missing = split_missing(np.array([[2.0, np.nan, 1.0, 0.0], [1.0, 1.0, 1.0, 1.0]]))
+    >>> _missing_freq(values, missing)
+    (array([0]), array([0.5]))
+    >>> _missing_freq(values, missing, np.array([True, True, True, False]))
+    (array([0]), array([0.75]))
+    """
     k, n = values.shape
     row_of = missing // n  # sorted, as ``missing`` is
     first = np.flatnonzero(np.diff(row_of, prepend=-1))
     rows = row_of[first]
-    present = n - np.diff(first, append=row_of.size)
-    total = values.sum(axis=1)[rows] if 4 * rows.size > k else values[rows].sum(axis=1)
+    if founders is None:
+        present = n - np.diff(first, append=row_of.size)
+        total = values.sum(axis=1)[rows] if 4 * rows.size > k else values[rows].sum(axis=1)
+    else:
+        absent = np.add.reduceat(founders[missing % n].astype(np.int64), first)
+        present = int(founders.sum()) - absent
+        total = values[rows] @ founders.astype(np.float64)
     freq: Floats = np.divide(total, 2.0 * present, out=np.zeros(rows.size), where=present > 0)
     return rows, freq
 
@@ -153,12 +169,14 @@ def block_totals(
     *,
     mean_impute: bool,
     freq: Floats | None = None,
+    founders: Bools | None = None,
 ) -> ScoreTotals:
     """One block's share: ``SUM`` per sample and score, missing calls, variants per score.
 
     ``values`` hold 0 at the missing calls, whose flat indices are ``missing``
     (:func:`split_missing`). ``freq`` (per request, e.g. from a reference panel) replaces the
-    block's own allele frequencies for mean imputation; where it is NaN the block's own is used.
+    block's own allele frequencies for mean imputation; where it is NaN the block's own is used,
+    counted over the ``founders`` (a mask of the samples; None: all of them).
     """
     k, n = values.shape
     s = weights.member.shape[1]
@@ -182,7 +200,7 @@ def block_totals(
             if given is not None and not np.isnan(given).any():
                 p = given
             else:
-                rows, row_freq = _missing_freq(values, missing)
+                rows, row_freq = _missing_freq(values, missing, founders)
                 p = np.zeros(k)
                 p[rows] = row_freq
                 if given is not None:

@@ -158,6 +158,13 @@ def _block_weights(plan: _FilePlan, start: int, size: int, n_scores: int) -> Blo
     return BlockWeights(member, by_effect)
 
 
+def founder_mask(samples: pl.DataFrame) -> npt.NDArray[np.bool_] | None:
+    """Which samples' calls make the allele frequencies of mean imputation: the founders, as in
+    plink2; None (all samples) when every sample is one, or none is (plink2 would refuse)."""
+    founders: npt.NDArray[np.bool_] = samples["founder"].to_numpy()
+    return founders if 0 < founders.sum() < founders.size else None
+
+
 def score_sampleset(
     sampleset: Sampleset, matched: pl.DataFrame, options: ScoringOptions
 ) -> tuple[pl.DataFrame, list[str], ScoreResult]:
@@ -177,6 +184,7 @@ def score_sampleset(
         if options.mean_impute is not None
         else use_mean_imputation(samples.height)
     )
+    founders = founder_mask(samples)
     totals = ScoreTotals.zeros(samples.height, len(scores))
     rows_per_block = block_rows(options, samples.height)
     for file_idx, file in enumerate(sampleset.files):
@@ -194,7 +202,12 @@ def score_sampleset(
                     freq = plan.request_freq[block.start : block.start + k]
                 totals.add(
                     block_totals(
-                        block.values, block.missing, weights, mean_impute=mean_impute, freq=freq
+                        block.values,
+                        block.missing,
+                        weights,
+                        mean_impute=mean_impute,
+                        freq=freq,
+                        founders=founders,
                     )
                 )
     return samples, scores, finish(totals, mean_impute=mean_impute)

@@ -32,6 +32,26 @@ VARIANT_SCHEMA: dict[str, type[pl.DataType]] = {
     "alt": pl.Utf8,
 }
 
+#: Columns of a reader's samples, in order. ``founder``: the sample has no parent in the
+#: file's pedigree columns (.fam/.psam PAT and MAT both ``0``; every VCF sample). As in plink2,
+#: only founders count towards the allele frequencies of mean imputation.
+SAMPLE_SCHEMA: dict[str, type[pl.DataType]] = {
+    "FID": pl.Utf8,
+    "IID": pl.Utf8,
+    "founder": pl.Boolean,
+}
+#: What a .fam or .psam PAT/MAT column holds for an unknown parent.
+NO_PARENT = "0"
+
+
+def sample_frame(
+    fids: list[str], iids: list[str], founders: list[bool] | None = None
+) -> pl.DataFrame:
+    """A samples table (:data:`SAMPLE_SCHEMA`); without ``founders``, every sample is one."""
+    founder = founders if founders is not None else [True] * len(iids)
+    return pl.DataFrame({"FID": fids, "IID": iids, "founder": founder}, schema=SAMPLE_SCHEMA)
+
+
 _SUFFIXES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     # geno, variants, samples
     "pfile": ((".pgen",), (".pvar", ".pvar.zst"), (".psam",)),
@@ -112,7 +132,7 @@ class GenotypeReader(Protocol):
     """A reader opened on one :class:`GenotypeFile`."""
 
     def read_samples(self) -> pl.DataFrame:
-        """``FID``, ``IID`` (Utf8), in file order."""
+        """``FID``, ``IID``, ``founder`` (:data:`SAMPLE_SCHEMA`), in file order."""
         ...
 
     def read_variants(self) -> pl.DataFrame:
@@ -161,9 +181,19 @@ def check_requests(
         )
 
 
-def strip_chr(chrom: pl.Expr) -> pl.Expr:
-    """Drop a leading ``chr`` (any case) from chromosome names, as the matcher expects."""
-    return chrom.str.replace(r"^(?i)chr", "")
+#: PLINK's numeric codes of the non-autosomes, as plink2 names them when it writes a file
+#: (pgsc_calc relabels targets with plink2, so a ``.bim`` chromosome 23 matches X).
+PLINK_CHROMOSOME_CODES = {"23": "X", "24": "Y", "25": "XY", "26": "MT"}
+
+
+def normalise_chrom(chrom: pl.Expr) -> pl.Expr:
+    """Chromosome names as the matcher expects: no ``chr`` prefix (any case), PLINK codes named.
+
+    >>> names = pl.Series(["chr1", "CHRX", "23", "24", "25", "26", "chr23", "2"])
+    >>> pl.select(normalise_chrom(pl.lit(names))).to_series().to_list()
+    ['1', 'X', 'X', 'Y', 'XY', 'MT', 'X', '2']
+    """
+    return chrom.str.replace(r"^(?i)chr", "").replace(PLINK_CHROMOSOME_CODES)
 
 
 def open_reader(file: GenotypeFile, *, use_dosage: bool = False) -> GenotypeReader:
@@ -183,7 +213,7 @@ def open_reader(file: GenotypeFile, *, use_dosage: bool = False) -> GenotypeRead
 
 
 def read_samples(sampleset: Sampleset) -> pl.DataFrame:
-    """``FID``, ``IID`` of the sampleset; every file must hold the same samples, same order."""
+    """:data:`SAMPLE_SCHEMA` of the sampleset; every file must hold the same samples, same order."""
     if not sampleset.files:
         raise SamplesMismatch(f"sampleset {sampleset.name!r} has no genotype files")
     first: pl.DataFrame | None = None

@@ -10,20 +10,19 @@ from pathlib import Path
 
 import polars as pl
 
+from vatti.pipelines.pgs.targets.base import NO_PARENT, sample_frame
 from vatti.pipelines.pgs.targets.errors import TargetFormatError
 from vatti.pipelines.pgs.targets.plink2 import PgenReader
 from vatti.pipelines.pgs.targets.pvar import read_bim, read_text
 
 
 def parse_fam(data: bytes, source: Path) -> pl.DataFrame:
-    """``FID``, ``IID`` from a ``.fam`` (whitespace-separated, no header)."""
+    """The samples of a ``.fam`` (``FID IID PAT MAT SEX PHENO``, whitespace-separated)."""
     rows = [line.split() for line in data.decode().splitlines() if line.strip()]
     if any(len(row) < 2 for row in rows):
         raise TargetFormatError(f"{source} has a line with fewer than 2 columns")
-    return pl.DataFrame(
-        {"FID": [r[0] for r in rows], "IID": [r[1] for r in rows]},
-        schema={"FID": pl.Utf8, "IID": pl.Utf8},
-    )
+    founders = [all(parent == NO_PARENT for parent in r[2:4]) for r in rows]
+    return sample_frame([r[0] for r in rows], [r[1] for r in rows], founders)
 
 
 class BedReader(PgenReader):

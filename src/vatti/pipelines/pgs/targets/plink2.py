@@ -17,7 +17,13 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from vatti.pipelines.pgs.targets.base import DosageBlock, GenotypeFile, check_requests
+from vatti.pipelines.pgs.targets.base import (
+    NO_PARENT,
+    DosageBlock,
+    GenotypeFile,
+    check_requests,
+    sample_frame,
+)
 from vatti.pipelines.pgs.targets.errors import TargetFormatError
 from vatti.pipelines.pgs.targets.pvar import (
     allele_counts,
@@ -30,20 +36,21 @@ _PGENLIB_MISSING = -9
 
 
 def parse_psam(data: bytes, source: Path) -> pl.DataFrame:
-    """``FID``, ``IID`` from a ``.psam`` (``#FID IID ...`` or ``#IID ...``, FID = IID then).
+    """The samples of a ``.psam`` (``#FID IID ...`` or ``#IID ...``, FID = IID then).
 
-    A file without a ``#FID``/``#IID`` header line is read like a ``.fam``.
+    ``PAT``/``MAT`` columns, when present, tell founders. A file without a ``#FID``/``#IID``
+    header line is read like a ``.fam``.
     """
     lines = [line for line in data.decode().splitlines() if line and not line.startswith("##")]
     if not lines:
-        return pl.DataFrame(schema={"FID": pl.Utf8, "IID": pl.Utf8})
+        return sample_frame([], [])
     header = lines[0].split()
     if header[0] in {"#FID", "#IID"}:
         names = [header[0][1:], *header[1:]]
         rows = [line.split() for line in lines[1:]]
     else:
-        names = ["FID", "IID"]
-        rows = [line.split()[:2] for line in lines]
+        names = ["FID", "IID", "PAT", "MAT"]
+        rows = [line.split()[:4] for line in lines]
     try:
         iid_at = names.index("IID")
     except ValueError:
@@ -52,7 +59,9 @@ def parse_psam(data: bytes, source: Path) -> pl.DataFrame:
         raise TargetFormatError(f"{source} has a line with fewer columns than its header")
     iids = [row[iid_at] for row in rows]
     fids = [row[names.index("FID")] for row in rows] if "FID" in names else iids
-    return pl.DataFrame({"FID": fids, "IID": iids}, schema={"FID": pl.Utf8, "IID": pl.Utf8})
+    parents = [names.index(c) for c in ("PAT", "MAT") if c in names]
+    founders = [all(at >= len(row) or row[at] == NO_PARENT for at in parents) for row in rows]
+    return sample_frame(fids, iids, founders)
 
 
 def _allele_idx_offsets(counts: npt.NDArray[np.uint32]) -> npt.NDArray[np.uintp] | None:

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from vatti.pipelines.pgs.targets.base import strip_chr
+from vatti.pipelines.pgs.targets.base import normalise_chrom
 from vatti.pipelines.pgs.targets.errors import TargetFormatError
 
 _BIM_COLUMNS = ["chrom", "id", "cm", "pos", "alt", "ref"]
@@ -44,7 +44,7 @@ def _header_end(data: bytes) -> int:
 def _finish(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(
         pl.int_range(pl.len(), dtype=pl.UInt32).alias("variant_idx"),
-        strip_chr(pl.col("chrom")).alias("chrom"),
+        normalise_chrom(pl.col("chrom")).alias("chrom"),
         pl.col("pos").cast(pl.Int64),
         pl.col("id"),
         pl.col("ref"),

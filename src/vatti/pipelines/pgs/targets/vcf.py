@@ -32,7 +32,8 @@ from vatti.pipelines.pgs.targets.base import (
     DosageBlock,
     GenotypeFile,
     check_requests,
-    strip_chr,
+    normalise_chrom,
+    sample_frame,
 )
 from vatti.pipelines.pgs.targets.errors import TargetFormatError
 
@@ -102,9 +103,7 @@ class VcfReader:
 
     def read_samples(self) -> pl.DataFrame:
         names = self._sample_names()
-        return pl.DataFrame(
-            {"FID": ["0"] * len(names), "IID": names}, schema={"FID": pl.Utf8, "IID": pl.Utf8}
-        )
+        return sample_frame(["0"] * len(names), names)  # a VCF has no pedigree: all founders
 
     def _is_text(self) -> bool:
         return not self._path().endswith(".bcf")
@@ -114,7 +113,7 @@ class VcfReader:
             frame = self._text_variants() if self._is_text() else self._htslib_variants()
             self._variants = frame.select(
                 pl.int_range(pl.len(), dtype=pl.UInt32).alias("variant_idx"),
-                strip_chr(pl.col("chrom")).alias("chrom"),
+                normalise_chrom(pl.col("chrom")).alias("chrom"),
                 "pos",
                 "id",
                 "ref",
@@ -160,9 +159,17 @@ class VcfReader:
                 dosage = ds_allele_dosage(ds, allele)
                 gap = np.isnan(dosage)
                 if gap.any():  # as plink2 dosage=DS: a call without DS counts its GT
-                    dosage[gap] = gt_allele_dosage(record.genotype.array(), allele)[gap]
+                    dosage[gap] = self._gt_dosage(record, allele)[gap]
                 return dosage
-        return gt_allele_dosage(record.genotype.array(), allele)
+        return self._gt_dosage(record, allele)
+
+    def _gt_dosage(self, record: Any, allele: int) -> npt.NDArray[np.float64]:
+        try:
+            genotype = record.genotype  # (record.FORMAT crashes on lazily read records)
+        except Exception:  # cyvcf2's error for a record without GT
+            # no call for anyone, as plink2 imports such a record
+            return np.full(len(self._sample_names()), np.nan)
+        return gt_allele_dosage(genotype.array(), allele)
 
     def dosage_blocks(
         self,

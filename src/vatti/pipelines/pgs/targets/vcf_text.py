@@ -154,9 +154,12 @@ def decode_lines(
         out[rows[valid]] = dosage[valid]
         slow.update(rows[~valid].tolist())
     for i in sorted(slow):
-        samples = parts[i][1]
+        fmt, samples = parts[i]
         fields = samples.split(b"\t") if samples else []
         if len(fields) != n_samples:
             raise ValueError(f"a record has {len(fields)} sample columns, expected {n_samples}")
+        if fmt.split(b":", 1)[0] != b"GT":
+            out[i] = np.nan  # no GT (the VCF spec puts it first when present): every call missing
+            continue
         out[i] = parse_gt_fields(fields, int(alleles[i]))
     return out
