@@ -48,9 +48,18 @@ class JobRequest(BaseModel):
 
     @field_validator("webhook_url")
     @classmethod
-    def _no_credentials(cls, value: HttpUrl | None) -> HttpUrl | None:
+    def _deliverable(cls, value: HttpUrl | None) -> HttpUrl | None:
         # the URL is stored to deliver to it: a password in it would be a secret in the database.
         # Receivers authenticate vatti by the X-Vatti-Signature header instead.
-        if value is not None and (value.username or value.password):
+        if value is None:
+            return value
+        if value.username or value.password:
             raise ValueError("must not carry credentials (verify X-Vatti-Signature instead)")
+        try:
+            (value.host or "").encode("idna")
+        except UnicodeError:
+            raise ValueError(
+                "has a host name that cannot be looked up (a label is empty "
+                "or longer than 63 characters)"
+            ) from None
         return value

@@ -83,32 +83,48 @@ def deliver_message(ctx: EngineContext, message: OutboxMessage) -> Settled:
             raise ServiceWebhookUnset()
         ctx.notifier.deliver(replace(message, destination=url))
     except (VattiError, OSError) as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        decision = ctx.retry.decide(message.attempts + 1) if ctx.retry is not None else GiveUp()
-        if is_retryable(exc) and not isinstance(decision, GiveUp):
-            at = ctx.now() + timedelta(seconds=decision.delay_s)
-            ctx.store.mark_failed(message.id, error, at)
-            log_event(
-                ctx.logger,
-                "notify.retry_scheduled",
-                job_id=message.job_id,
-                level=logging.WARNING,
-                error=error,
-                delay_s=round(decision.delay_s, 3),
-                **fields,
-            )
-            return "retry"
-        ctx.store.mark_dead(message.id, error, ctx.now())
-        log_event(
-            ctx.logger,
-            "notify.dropped",
-            job_id=message.job_id,
-            level=logging.ERROR,
-            error=error,
-            permanent=not is_retryable(exc),
-            **fields,
+        return settle_failure(
+            ctx, message, f"{type(exc).__name__}: {exc}", is_retryable(exc), fields
         )
-        return "dead"
+    except Exception as exc:  # unforeseen (a library's own error): keep the message, try later
+        # only the type: such a message may quote the URL, whose path or query may hold a token
+        error = f"{type(exc).__name__} (unexpected error while delivering)"
+        return settle_failure(ctx, message, error, True, fields)
     ctx.store.mark_delivered(message.id, ctx.now())
     log_event(ctx.logger, "notify.delivered", job_id=message.job_id, **fields)
     return "delivered"
+
+
+def settle_failure(
+    ctx: EngineContext,
+    message: OutboxMessage,
+    error: str,
+    retryable: bool,
+    fields: dict[str, Any],
+) -> Settled:
+    """Schedule ``message`` again by the retry policy, or record it as dead; log either."""
+    decision = ctx.retry.decide(message.attempts + 1) if ctx.retry is not None else GiveUp()
+    if retryable and not isinstance(decision, GiveUp):
+        at = ctx.now() + timedelta(seconds=decision.delay_s)
+        ctx.store.mark_failed(message.id, error, at)
+        log_event(
+            ctx.logger,
+            "notify.retry_scheduled",
+            job_id=message.job_id,
+            level=logging.WARNING,
+            error=error,
+            delay_s=round(decision.delay_s, 3),
+            **fields,
+        )
+        return "retry"
+    ctx.store.mark_dead(message.id, error, ctx.now())
+    log_event(
+        ctx.logger,
+        "notify.dropped",
+        job_id=message.job_id,
+        level=logging.ERROR,
+        error=error,
+        permanent=not retryable,
+        **fields,
+    )
+    return "dead"

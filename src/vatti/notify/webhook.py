@@ -114,7 +114,8 @@ class WebhookNotifier:
                 headers=self.headers(message.payload, body),
                 timeout=self._timeout_s,
             )
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol):
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError):
+            # ValueError: e.g. the IDNA encoding of a host with a label over 63 characters
             raise DeliveryError(f"invalid webhook URL for {where}", retryable=False) from None
         except httpx.TimeoutException as exc:
             raise DeliveryError(

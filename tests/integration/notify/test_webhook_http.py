@@ -77,3 +77,11 @@ def test_a_receiver_that_hangs_times_out_retryably(receiver: Receiver) -> None:
         release.set()
     assert info.value.retryable
     assert "timed out" in str(info.value)
+
+
+def test_undeliverable_host_name_is_a_permanent_failure() -> None:
+    # the real client raises UnicodeError (IDNA: a label over 63 characters) before connecting
+    with WebhookNotifier(SECRET) as notifier, pytest.raises(DeliveryError) as info:
+        notifier.deliver(message(f"http://{'a' * 64}.invalid/hook"))
+    assert not info.value.retryable
+    assert "invalid webhook URL" in str(info.value)

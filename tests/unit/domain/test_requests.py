@@ -57,6 +57,8 @@ def test_full_request_round_trips() -> None:
         ({"pipeline": "pgs", "resources": {"cpus": 2}}, ("resources", "cpus")),
         ({"pipeline": "pgs", "webhook_url": "not a url"}, ("webhook_url",)),
         ({"pipeline": "pgs", "webhook_url": "ftp://x.org/"}, ("webhook_url",)),
+        # a host label over 63 characters: valid to the URL parser, never deliverable
+        ({"pipeline": "pgs", "webhook_url": f"http://{'a' * 64}.example/h"}, ("webhook_url",)),
         ({"pipeline": "pgs", "surprise": 1}, ("surprise",)),
         ({"pipeline": "pgs", "labels": {"bad key": "v"}}, ("labels", "bad key", "[key]")),
         ({"pipeline": "pgs", "labels": {"k": "v" * 257}}, ("labels", "k")),

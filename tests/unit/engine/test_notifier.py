@@ -160,3 +160,26 @@ def test_service_webhook_messages_die_loudly_once_the_url_is_unset(
     assert all(m.dead_at is not None for m in messages)
     assert all("VATTI_WEBHOOK_URL" in (m.last_error or "") for m in messages)
     assert "notify.dropped" in caplog.text
+
+
+def test_an_unforeseen_error_keeps_the_message_and_the_loop(harness: Any) -> None:
+    class Broken:
+        def deliver(self, message: OutboxMessage) -> None:
+            raise RuntimeError(f"boom at {message.destination}")
+
+    setup(harness, Receiver(), Doubling())
+    harness.ctx.notifier = Broken()
+    job = harness.submit(webhook_url="http://client.example/hook?token=qs-secret")
+
+    assert deliver_once(harness.ctx) == 0  # no exception escapes: the engine keeps running
+    messages = harness.store.outbox_for(job.id)
+    assert all(m.dead_at is None and m.attempts == 1 for m in messages if m.attempts)
+    errors = [m.last_error or "" for m in messages if m.attempts]
+    assert errors
+    assert all("RuntimeError" in e and "qs-secret" not in e for e in errors)
+
+    receiver = Receiver()
+    harness.ctx.notifier = receiver
+    harness.clock.advance(60)
+    deliver_once(harness.ctx)
+    assert {m.payload["state"] for m in receiver.delivered} >= {"requested"}
