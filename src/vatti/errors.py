@@ -13,6 +13,9 @@ class VattiError(Exception):
 
     code: str = "error"
     exit_code: int = 1
+    #: The same call may succeed later (a database that is briefly unreachable or locked):
+    #: background loops retry it instead of stopping, the API answers 503.
+    transient: bool = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

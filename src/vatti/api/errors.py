@@ -1,7 +1,7 @@
 """The one JSON error envelope, and the translation of every error into it.
 
 ``{"error": {"code": ..., "message": ..., "details": [{"field": ..., "message": ...}]}}``, for
-every status the API returns (400/401/403/404/409/413/422/500). Domain errors are translated
+every status the API returns (400/401/403/404/409/413/422/500/503). Domain errors are translated
 here, once; route handlers raise them (or :class:`ApiError`) and never build error bodies.
 """
 
@@ -96,6 +96,13 @@ def translate(exc: VattiError) -> ApiError:
         )
     if isinstance(exc, InvalidRequest):
         return ApiError(422, "invalid_request", exc.message)
+    if exc.transient:
+        return ApiError(
+            503,
+            "service_unavailable",
+            "the service cannot reach its database just now; try again",
+            headers={"Retry-After": "1"},
+        )
     return ApiError(500, "internal_error", "internal server error")
 
 

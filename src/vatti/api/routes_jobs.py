@@ -18,14 +18,17 @@ from vatti.api.errors import ApiError
 from vatti.api.models import ErrorBody, EventList, JobList, JobOut, OutputList
 from vatti.api.submission import new_job, parse_job_request
 from vatti.api.views import API_PREFIX, event_view, job_view, output_view
+from vatti.domain.ids import ID_PATTERN as JOB_ID
 from vatti.domain.jobs import Job
+from vatti.domain.requests import PIPELINE_PATTERN
 from vatti.domain.states import JobState
 from vatti.pipelines.paths import safe_relative_path
+from vatti.store.errors import JobNotFound
 
 DEDUP_HEADER = "X-Vatti-Deduplicated"
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 503)
 }
 
 router = APIRouter(prefix=f"{API_PREFIX}/jobs", tags=["jobs"], responses=_ERRORS)
@@ -35,7 +38,14 @@ Read = Depends(require("read"))
 
 
 async def _job(state: State, job_id: str) -> Job:
-    return await asyncio.to_thread(state.store.get, job_id)
+    return await asyncio.to_thread(state.store.get, known_id(job_id))
+
+
+def known_id(job_id: str) -> str:
+    """``job_id``, or :class:`JobNotFound` at once when no job could have it (ids are UUIDs)."""
+    if not JOB_ID.fullmatch(job_id):
+        raise JobNotFound(job_id)
+    return job_id
 
 
 @router.post(
@@ -81,7 +91,7 @@ async def submit_job(request: Request, response: Response, state: State) -> JobO
 async def list_jobs(
     state: State,
     job_state: Annotated[list[JobState] | None, Query(alias="state")] = None,
-    pipeline: Annotated[str | None, Query(max_length=64)] = None,
+    pipeline: Annotated[str | None, Query(max_length=64, pattern=PIPELINE_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1)] = 50,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> JobList:
@@ -108,7 +118,7 @@ async def get_job(job_id: str, state: State) -> JobOut:
 @router.post("/{job_id}/cancel", status_code=202, response_model=JobOut, dependencies=[Submit])
 async def cancel_job(job_id: str, state: State) -> JobOut:
     """Cancel a job; 409 when it already finished."""
-    return job_view(await asyncio.to_thread(state.engine.cancel, job_id))
+    return job_view(await asyncio.to_thread(state.engine.cancel, known_id(job_id)))
 
 
 @router.get("/{job_id}/events", response_model=EventList, dependencies=[Read])

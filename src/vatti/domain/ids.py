@@ -6,8 +6,12 @@ Ids created in a later millisecond sort after earlier ones, as text and as UUIDs
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from datetime import UTC, datetime
+
+#: The text form of every id :func:`new_id` makes (a lowercase UUID).
+ID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def new_id(at: datetime | None = None) -> str:

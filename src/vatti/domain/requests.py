@@ -13,8 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, f
 MAX_LABELS = 32
 MAX_WALL_TIME_S = 30 * 24 * 3600
 
+PIPELINE_PATTERN = r"^[a-z0-9_-]+$"
 PipelineName = Annotated[
-    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")
+    str, StringConstraints(min_length=1, max_length=64, pattern=PIPELINE_PATTERN)
 ]
 ClientId = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
@@ -22,7 +23,31 @@ ClientId = Annotated[
 LabelKey = Annotated[
     str, StringConstraints(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9._/-]+$")
 ]
-LabelValue = Annotated[str, StringConstraints(max_length=256)]
+LabelValue = Annotated[str, StringConstraints(max_length=256, pattern=r"^[^\x00]*$")]
+
+
+def nul_path(value: Any, path: str = "") -> str | None:
+    """Where the first NUL character in a JSON value is (a dotted path, "" at the top), or None.
+
+    >>> nul_path({"argv": ["ok", "b\\x00d"]}), nul_path({"k\\x00": 1}), nul_path([1, "x"])
+    ('.argv.1', '.k\\x00', None)
+    """
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}"
+            if "\x00" in str(key):
+                return where
+            found = nul_path(item, where)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = nul_path(item, f"{path}.{index}")
+            if found is not None:
+                return found
+    return None
 
 
 class Resources(BaseModel):
@@ -45,6 +70,15 @@ class JobRequest(BaseModel):
     resources: Resources = Field(default_factory=Resources)
     webhook_url: HttpUrl | None = None
     labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=MAX_LABELS)
+
+    @field_validator("params")
+    @classmethod
+    def _no_nul(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # NUL cannot be stored (PostgreSQL's JSON refuses it) nor passed to a program
+        where = nul_path(value)
+        if where is not None:
+            raise ValueError(f"must not contain NUL (\\u0000) characters (at params{where})")
+        return value
 
     @field_validator("webhook_url")
     @classmethod

@@ -2,7 +2,10 @@
 
 Each loop is a ``step`` coroutine run, then a sleep of ``interval_s`` that a nudge cuts short
 (a job was submitted or cancelled). :meth:`Supervisor.run` returns when :meth:`Supervisor.stop`
-is called and raises :class:`LoopCrashed` (after logging the traceback) when a step raises.
+is called and raises :class:`LoopCrashed` (after logging the traceback) when a step raises,
+except for a *transient* error (``exc.transient``, e.g. the database is locked or unreachable):
+that is logged and the step is tried again after a growing delay, so the service outlives a
+database restart.
 """
 
 from __future__ import annotations
@@ -66,6 +69,20 @@ class Wakeup:
                 loop.call_soon_threadsafe(self._set, wanted)
 
 
+#: The longest wait between the steps of a loop that keeps meeting a transient error.
+MAX_TRANSIENT_DELAY_S = 30.0
+
+
+def transient_delay(interval_s: float, in_a_row: int) -> float:
+    """Wait before the next step after ``in_a_row`` transient failures: doubling, capped.
+
+    >>> [transient_delay(1.0, n) for n in (1, 2, 3, 6, 100)]
+    [1.0, 2.0, 4.0, 30.0, 30.0]
+    """
+    base = max(interval_s, 0.05)
+    return min(MAX_TRANSIENT_DELAY_S, base * 2.0 ** min(in_a_row - 1, 20))
+
+
 class Supervisor:
     def __init__(
         self,
@@ -94,12 +111,28 @@ class Supervisor:
     async def _run_loop(self, loop: Loop) -> None:
         wake = self.wakeup.register(loop.name) if loop.wakes_on_nudge else None
         log_event(self._log, "engine.loop_started", loop=loop.name)
+        unavailable = 0  # steps in a row that met a transient error
         while True:
             if wake is not None:
                 wake.clear()
             try:
                 await loop.step()
-            except Exception:
+                unavailable = 0
+            except Exception as exc:
+                if getattr(exc, "transient", False):
+                    unavailable += 1
+                    delay = transient_delay(loop.interval_s, unavailable)
+                    log_event(
+                        self._log,
+                        "engine.loop_step_failed",
+                        level=logging.WARNING,
+                        loop=loop.name,
+                        error=f"{type(exc).__name__}: {exc}",
+                        retry_in_s=round(delay, 3),
+                        in_a_row=unavailable,
+                    )
+                    await asyncio.sleep(delay)
+                    continue
                 log_event(
                     self._log,
                     "engine.loop_crashed",

@@ -19,8 +19,8 @@ def safe_relative_path(value: str) -> str:
     """Return ``value`` normalised if it is a safe relative POSIX path, else raise ValueError."""
     if not value or len(value) > _MAX_LEN:
         raise ValueError(f"must be 1 to {_MAX_LEN} characters")
-    if "\x00" in value or "\\" in value:
-        raise ValueError(f"must not contain NUL or backslash (got {value!r})")
+    if "\\" in value or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise ValueError(f"must not contain control characters or backslash (got {value!r})")
     path = PurePosixPath(value)
     if path.is_absolute() or any(part in ("..", "") for part in path.parts):
         raise ValueError(f"must be a relative path without '..' components (got {value!r})")

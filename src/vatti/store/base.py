@@ -210,7 +210,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         at, job_id = json.loads(raw)
         when = datetime.fromisoformat(at)
-        if when.tzinfo is None or not isinstance(job_id, str):
+        if when.tzinfo is None or not isinstance(job_id, str) or "\x00" in job_id:
             raise ValueError(cursor)
     except (ValueError, TypeError, binascii.Error) as exc:
         raise InvalidCursor(cursor) from exc

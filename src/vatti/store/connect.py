@@ -60,18 +60,25 @@ def _on_sqlite_begin(conn: sa.Connection) -> None:
 
 
 def create_db_engine(database_url: str, **kwargs: Any) -> sa.Engine:
-    """An engine for ``database_url`` with vatti's per-backend connection settings."""
+    """An engine for ``database_url`` with vatti's per-backend connection settings.
+
+    Statement parameters are never rendered in errors (``hide_parameters``): they hold job
+    specs, whose values may be sensitive, and errors reach logs.
+    """
     url = normalise_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database in (None, "", ":memory:"):
             raise ConfigError("vatti needs a file SQLite database (sqlite:///PATH), not :memory:")
         engine = sa.create_engine(
-            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
+            url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            hide_parameters=True,
+            **kwargs,
         )
         sa.event.listen(engine, "connect", _on_sqlite_connect)
         sa.event.listen(engine, "begin", _on_sqlite_begin)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+    return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True, **kwargs)
 
 
 def writing(conn: sa.Connection) -> sa.Connection:

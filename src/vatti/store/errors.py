@@ -13,6 +13,14 @@ class StoreError(VattiError):
     code = "store_error"
 
 
+class StoreUnavailable(StoreError):
+    """The database cannot be reached or is busy (locked, connection lost): try again later."""
+
+    code = "store_unavailable"
+    exit_code = 69  # EX_UNAVAILABLE
+    transient = True
+
+
 class JobNotFound(StoreError):
     code = "job_not_found"
     exit_code = 4

@@ -40,7 +40,7 @@ from vatti.store.base import (
     encode_cursor,
 )
 from vatti.store.connect import create_db_engine, writing
-from vatti.store.errors import JobNotFound, StaleTransition, StoreError
+from vatti.store.errors import JobNotFound, StaleTransition, StoreError, StoreUnavailable
 from vatti.store.schema import dedup, job_events, jobs, leases, outbox
 from vatti.store.updates import event_detail, new_job, transition_fields
 
@@ -77,6 +77,12 @@ class SqlJobStore:
                     yield conn
         except VattiError:
             raise
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            raise StoreUnavailable(f"job store unavailable: {type(exc).__name__}: {exc}") from exc
+        except sa.exc.DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise StoreUnavailable(f"job store connection lost: {exc}") from exc
+            raise StoreError(f"job store: {type(exc).__name__}: {exc}") from exc
         except sa.exc.SQLAlchemyError as exc:
             raise StoreError(f"job store: {type(exc).__name__}: {exc}") from exc
 

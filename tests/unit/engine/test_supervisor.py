@@ -84,3 +84,29 @@ async def test_stop_before_run_returns_at_once() -> None:
     sup = Supervisor([Loop("step", step, 3600)])
     sup.stop()
     await asyncio.wait_for(sup.run(), 5)
+
+
+async def test_a_transient_error_is_logged_and_the_step_tried_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from vatti.store.errors import StoreUnavailable
+
+    attempts = 0
+    recovered = asyncio.Event()
+
+    async def flaky() -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts <= 2:
+            raise StoreUnavailable("job store unavailable: database is locked")
+        recovered.set()
+
+    sup = Supervisor([Loop("flaky", flaky, 0.01)])
+    runner = asyncio.create_task(sup.run())
+    await asyncio.wait_for(recovered.wait(), 5)
+    assert sup.running  # nothing crashed
+    sup.stop()
+    await asyncio.wait_for(runner, 5)
+    failed = [r for r in caplog.records if r.getMessage().startswith("engine.loop_step_failed")]
+    assert len(failed) == 2
+    assert "database is locked" in failed[0].getMessage()

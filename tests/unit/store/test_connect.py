@@ -41,3 +41,10 @@ def test_sqlite_pragmas(tmp_path: Path) -> None:
     finally:
         engine.dispose()
     assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 30_000}
+
+
+@pytest.mark.parametrize("url", ["sqlite:///{tmp}/v.db", "postgresql://u@127.0.0.1:1/db"])
+def test_engines_never_render_statement_parameters(url: str, tmp_path: Path) -> None:
+    # job specs are statement parameters; a driver error quoting them would reach the logs
+    engine = create_db_engine(url.format(tmp=tmp_path))
+    assert engine.hide_parameters
