@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import posixpath
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
@@ -179,13 +180,28 @@ async def download_output(job_id: str, name: str, state: State) -> StreamingResp
     chunks = await asyncio.to_thread(state.outputs.open_output, job_id, name) if entry else None
     if entry is None or chunks is None:
         raise ApiError(404, "output_not_found", f"job {job_id} has no output {name!r}")
-    filename = posixpath.basename(name).replace('"', "")
     return StreamingResponse(
         chunks,
         media_type="application/octet-stream",
         headers={
             "Content-Length": str(entry.size),
-            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Content-Disposition": content_disposition(posixpath.basename(name)),
             "X-Checksum-Sha256": entry.sha256,
         },
     )
+
+
+def content_disposition(filename: str) -> str:
+    """An ``attachment`` header for any file name: an ASCII fallback and the UTF-8 name (RFC 6266).
+
+    >>> content_disposition("scores.tsv")
+    'attachment; filename="scores.tsv"'
+    >>> print(content_disposition('日本 "x".txt'))
+    attachment; filename="__ _x_.txt"; filename*=UTF-8''%E6%97%A5%E6%9C%AC%20%22x%22.txt
+    """
+    fallback = "".join(
+        c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename
+    )
+    if fallback == filename:
+        return f'attachment; filename="{filename}"'
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"

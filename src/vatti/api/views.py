@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from vatti.api.models import EventOut, FailureOut, JobLinks, JobOut, OutputOut
 from vatti.api.ports import OutputEntry
@@ -73,5 +73,5 @@ def output_view(job_id: str, entry: OutputEntry) -> OutputOut:
         name=entry.name,
         size=entry.size,
         sha256=entry.sha256,
-        url=f"{job_path(job_id)}/outputs/{entry.name}",
+        url=f"{job_path(job_id)}/outputs/{quote(entry.name)}",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator
 from datetime import datetime
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -322,6 +323,22 @@ async def test_outputs_listed_and_downloaded(api: Api, client: httpx.AsyncClient
     assert got.content == data
     assert got.headers["content-type"] == "application/octet-stream"
     assert 'filename="big.bin"' in got.headers["content-disposition"]
+
+
+async def test_outputs_with_any_unicode_name_download(api: Api, client: httpx.AsyncClient) -> None:
+    job = await submit(client)
+    name = "結果/スコア #1 100%.tsv"
+    api.outputs.add(str(job["id"]), {name: b"ok"})
+
+    listed = (await client.get(f"{JOBS}/{job['id']}/outputs", headers=auth("reader"))).json()
+    (entry,) = listed["outputs"]
+    assert entry["name"] == name
+    got = await client.get(entry["url"], headers=auth("reader"))  # the URL is percent-encoded
+    assert got.status_code == 200
+    assert got.content == b"ok"
+    disposition = got.headers["content-disposition"]
+    assert disposition.isascii()
+    assert "filename*=UTF-8''" + quote("スコア #1 100%.tsv", safe="") in disposition
 
 
 async def test_outputs_before_results_is_404(client: httpx.AsyncClient) -> None:
