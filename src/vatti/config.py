@@ -158,10 +158,16 @@ class EngineSettings(_Settings):
         "local", description="Where jobs run: local (one transient process group per job)."
     )
     job_memory_mb: int | None = Field(
-        None, ge=16, description="Default memory limit of a job (MiB); a request may lower it."
+        None,
+        ge=16,
+        description="Memory limit of a job (MiB); a request may lower it, not raise it.",
     )
     job_wall_time: OptionalSeconds = Field(
-        None, description="Default wall-time limit of a running job (seconds, or 2h...)."
+        None,
+        description=(
+            "Wall-time limit of a running job (seconds, or 2h...); a request may lower it, "
+            "not raise it."
+        ),
     )
     queue_timeout: OptionalSeconds = Field(
         None, description="Fail jobs queued longer than this (default: wait forever)."

@@ -32,11 +32,26 @@ def job_resources(spec: dict[str, Any]) -> Resources:
 def limits_for(
     job: Job, default_memory_mb: int | None, default_wall_time_s: int | None
 ) -> tuple[int | None, int | None]:
-    """``(memory_mb, wall_time_s)`` for ``job``: its request's resources, else the defaults."""
+    """``(memory_mb, wall_time_s)`` for ``job``: the service's limits, which its request may
+    lower but not raise (``None``: no limit).
+
+    >>> from vatti.domain.jobs import Job
+    >>> from vatti.domain.states import JobState
+    >>> from datetime import UTC, datetime
+    >>> t = datetime(2025, 1, 1, tzinfo=UTC)
+    >>> spec = {"resources": {"memory_mb": 2000}}
+    >>> job = Job("j", None, "fp", "command", spec, JobState.QUEUED, t, t)
+    >>> limits_for(job, 512, None), limits_for(job, 4096, 60), limits_for(job, None, None)
+    ((512, None), (2000, 60), (2000, None))
+    """
     res = job_resources(job.spec)
-    memory = res.memory_mb if res.memory_mb is not None else default_memory_mb
-    wall = res.wall_time_s if res.wall_time_s is not None else default_wall_time_s
-    return memory, wall
+    return _lower(res.memory_mb, default_memory_mb), _lower(res.wall_time_s, default_wall_time_s)
+
+
+def _lower(asked: int | None, limit: int | None) -> int | None:
+    if asked is None or limit is None:
+        return asked if limit is None else limit
+    return min(asked, limit)
 
 
 def queue_expired(job: Job, now: datetime, queue_timeout_s: float | None) -> bool:

@@ -60,6 +60,19 @@ def test_admission_submits_the_runtime_with_limits_and_only_runtime_env(
     assert h.store.get(job.id).executor_handle == f"h-{job.id}"
 
 
+def test_a_request_may_lower_the_service_limits_but_not_raise_them(
+    harness_factory: Any,
+) -> None:
+    h = harness_factory(default_memory_mb=64, default_wall_time_s=3)
+    h.submit(resources={"memory_mb": 2000, "wall_time_s": 20})
+    h.submit(resources={"memory_mb": 32, "wall_time_s": 2})
+    admit_once(h.ctx)
+    assert [(s.limits.memory_mb, s.limits.wall_time_s) for s in h.executor.submitted] == [
+        (64, 3),
+        (32, 2),
+    ]
+
+
 def test_success_path_events_outbox_and_cleanup(harness: Any) -> None:
     job = harness.submit(webhook_url="http://client.example/hook")
     admit_once(harness.ctx)
