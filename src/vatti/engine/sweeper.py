@@ -1,4 +1,8 @@
-"""Sweep what outlived its job: expired results, orphaned work areas and scratch dirs.
+"""Sweep what outlived its job: expired results and logs, orphaned work areas and scratch dirs.
+
+A job's log (kept by executors that keep run records, e.g. the local one) is deleted when the
+job's retention ends: ``VATTI_RESULTS_TTL`` after it finished, whatever its end, or at once when
+the database knows no such job.
 
 A ``work/`` area or scratch dir is orphaned when its job is unknown or finished (a crash between
 a terminal transition and its cleanup leaves one behind; the engine deletes a failed job's
@@ -9,11 +13,13 @@ One replica sweeps at a time (the ``engine.sweeper`` lease).
 from __future__ import annotations
 
 import shutil
+from datetime import timedelta
 
 from vatti.domain.states import JobState
 from vatti.engine.context import EngineContext
 from vatti.engine.lifecycle import cleanup_work
 from vatti.engine.logs import log_event
+from vatti.executors.base import KeepsRunRecords
 from vatti.store.errors import JobNotFound
 
 SWEEPER_LEASE = "engine.sweeper"
@@ -25,7 +31,7 @@ def sweep_once(ctx: EngineContext) -> int:
     if not store.acquire_lease(SWEEPER_LEASE, holder, ctx.config.lease_ttl_s, ctx.now()):
         return 0
     try:
-        return expire_results(ctx) + remove_orphans(ctx)
+        return expire_results(ctx) + remove_orphans(ctx) + expire_run_records(ctx)
     finally:
         store.release_lease(SWEEPER_LEASE, holder)
 
@@ -64,5 +70,27 @@ def remove_orphans(ctx: EngineContext) -> int:
         cleanup_work(ctx, job)
         if job.state in (JobState.FAILED, JobState.CANCELLED):
             ctx.areas.delete_results(job_id)
+        removed += 1
+    return removed
+
+
+def expire_run_records(ctx: EngineContext) -> int:
+    """Delete the executor's records (logs) of jobs finished longer ago than the results TTL."""
+    executor = ctx.executor
+    if not isinstance(executor, KeepsRunRecords):
+        return 0
+    cutoff = ctx.now() - timedelta(seconds=ctx.config.results_ttl_s)
+    removed = 0
+    for job_id in executor.run_ids():
+        try:
+            job = ctx.store.get(job_id)
+        except JobNotFound:
+            job = None
+        if job is not None:
+            ended = job.finished_at or job.updated_at
+            if not job.terminal or ended > cutoff:
+                continue
+        executor.delete_run(job_id)
+        log_event(ctx.logger, "job.log_expired", job_id=job_id, known=job is not None)
         removed += 1
     return removed

@@ -7,9 +7,9 @@ alone, in a new process after a restart.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -64,4 +64,21 @@ class Executor(Protocol):
 
     def cleanup(self, handle: str) -> None:
         """Forget the job's executor-side state (never its log). Idempotent."""
+        ...
+
+
+@runtime_checkable
+class KeepsRunRecords(Protocol):
+    """An executor that keeps per-job records of its own (the job's log) after the job ends.
+
+    The sweeper deletes them once the job's retention is over (``VATTI_RESULTS_TTL`` after it
+    finished, as its results), or at once when no job of that id exists.
+    """
+
+    def run_ids(self) -> Iterable[str]:
+        """The ids of the jobs it keeps records of."""
+        ...
+
+    def delete_run(self, job_id: str) -> None:
+        """Delete the job's records, log included. Idempotent."""
         ...

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import psutil
 
+from vatti.domain.ids import ID_PATTERN
 from vatti.executors import processes, wrapper
 from vatti.executors.base import ExecStatus, Exited, Limits, Running, Vanished
 from vatti.executors.errors import SubmitFailed
@@ -169,6 +170,13 @@ class LocalExecutor:
         processes.wait_group_gone(h, KILL_WAIT_S)
         (h.run_path / wrapper.EXIT_FILE).unlink(missing_ok=True)
 
+    def run_ids(self) -> list[str]:
+        """The jobs with a run dir (each holds the job's log), for the sweeper."""
+        root = runs_root(self.data_dir)
+        if not root.is_dir():
+            return []
+        return sorted(p.name for p in root.iterdir() if p.is_dir() and ID_PATTERN.fullmatch(p.name))
+
     def delete_run(self, job_id: str) -> None:
-        """Remove the job's run dir, log included (for the sweeper, when results expire)."""
+        """Remove the job's run dir, log included (for the sweeper, when its retention ends)."""
         shutil.rmtree(self.run_dir(job_id), ignore_errors=True)

@@ -240,6 +240,16 @@ def test_cleanup_is_idempotent_and_keeps_the_log(executor: LocalExecutor) -> Non
     assert not run_dir.exists()
 
 
+def test_run_records_are_listed_by_job_id(executor: LocalExecutor) -> None:
+    job_id = "01a23361-d4e5-7667-a0c5-e61372d70527"
+    handle = executor.submit(job_id, ["true"], {}, NO_LIMITS)
+    assert finished(executor, handle) == Exited(0)
+    (executor.run_dir("x").parent / "not-a-job").mkdir()
+    assert executor.run_ids() == [job_id]
+    executor.delete_run(job_id)
+    assert executor.run_ids() == []
+
+
 def test_cleanup_of_a_running_job_kills_it(executor: LocalExecutor, tmp_path: Path) -> None:
     handle = executor.submit("r", with_child(tmp_path), {}, NO_LIMITS)
     child = read_pid(tmp_path / "child.pid")

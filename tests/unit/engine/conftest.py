@@ -49,6 +49,7 @@ class ScriptedExecutor:
     terminated: list[str] = field(default_factory=list)
     cleaned: list[str] = field(default_factory=list)
     fail_submit: Exception | None = None
+    runs: set[str] = field(default_factory=set)
 
     def submit(
         self, job_id: str, argv: Sequence[str], env: Mapping[str, str], limits: Limits
@@ -71,6 +72,13 @@ class ScriptedExecutor:
 
     def finish(self, job_id: str, status: ExecStatus) -> None:
         self.status[f"h-{job_id}"] = status
+
+    # run records (logs), as the local executor keeps them
+    def run_ids(self) -> Iterable[str]:
+        return sorted(self.runs)
+
+    def delete_run(self, job_id: str) -> None:
+        self.runs.discard(job_id)
 
 
 @dataclass

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -57,3 +58,27 @@ def test_orphans_of_finished_and_unknown_jobs_are_removed(harness: Any, tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == [live.id]
     assert set(harness.areas.results_deleted) == {dead.id, "unknown-job", "stray"}
     assert harness.store.get(live.id).state is JobState.RUNNING
+
+
+def test_logs_are_kept_for_the_results_ttl_after_any_end_then_deleted(harness: Any) -> None:
+    ok, failed, running = harness.submit(), harness.submit(), harness.submit()
+    harness.ctx.config = replace(harness.ctx.config, max_concurrent_jobs=3)
+    admit_once(harness.ctx)
+    harness.executor.finish(ok.id, Exited(0))
+    harness.outcomes.records[ok.id] = Outcome(harness.clock(), [])
+    harness.executor.finish(failed.id, Exited(1))
+    harness.outcomes.records[failed.id] = Outcome(harness.clock(), failure=Failure("x", "boom"))
+    reconcile_once(harness.ctx)
+    assert harness.store.get(failed.id).state is JobState.FAILED
+    unknown = "01a23361-d4e5-7667-a0c5-e61372d70527"
+    harness.executor.runs = {ok.id, failed.id, running.id, unknown}
+
+    sweep_once(harness.ctx)
+    assert harness.executor.runs == {ok.id, failed.id, running.id}  # no such job: gone at once
+
+    harness.clock.advance(harness.ctx.config.results_ttl_s - 1)
+    sweep_once(harness.ctx)
+    assert harness.executor.runs == {ok.id, failed.id, running.id}
+    harness.clock.advance(1)
+    sweep_once(harness.ctx)
+    assert harness.executor.runs == {running.id}  # a job still running keeps its log
