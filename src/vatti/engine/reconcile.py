@@ -5,11 +5,14 @@
 - ``running``: Exited(0) + a success outcome → ``succeed`` (results expire after the TTL);
   Exited(n) → ``fail`` with the outcome's failure, or a generic one; Vanished → ``fail``
   ("vanished").
-- ``cancelling``: terminate the process group, then ``cancelled``.
+- ``cancelling``: terminate the process group, then ``cancelled`` (:func:`cancel_once`). A
+  termination may wait the whole grace period, so the engine runs it in a loop of its own, for
+  all cancelling jobs at once: the poll of the other jobs never waits for it.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from vatti.domain.failure import Failure, FailureCode
@@ -22,20 +25,46 @@ from vatti.engine.ports import Exited, Vanished
 from vatti.engine.timeouts import fail_timed_out, wall_time_of
 from vatti.store.base import Changes
 
-LIVE_STATES = (JobState.PROVISIONING, JobState.RUNNING, JobState.CANCELLING)
+POLLED_STATES = (JobState.PROVISIONING, JobState.RUNNING)
 #: an executor's wall-time deadline counts from its submission, a moment before ``started_at``
 WALL_TIME_SLACK_S = 1.0
 
 
+#: Cancelled jobs terminated at once, at most.
+MAX_PARALLEL_TERMINATIONS = 8
+
+
 def reconcile_once(ctx: EngineContext) -> None:
-    for job in ctx.store.jobs_in_states(LIVE_STATES):
+    """Reconcile every live job, the cancelling ones included."""
+    poll_live(ctx)
+    cancel_once(ctx)
+
+
+def poll_live(ctx: EngineContext) -> None:
+    """Reconcile the provisioning and running jobs (not the cancelling ones)."""
+    for job in ctx.store.jobs_in_states(POLLED_STATES):
         reconcile_job(ctx, job)
+
+
+def cancel_once(ctx: EngineContext) -> int:
+    """Terminate every cancelling job (in parallel), then mark it ``cancelled``; how many."""
+    jobs = ctx.store.jobs_in_states((JobState.CANCELLING,))
+    if not jobs:
+        return 0
+    workers = min(len(jobs), MAX_PARALLEL_TERMINATIONS)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vatti-cancel") as pool:
+        list(pool.map(lambda job: cancel_job(ctx, job), jobs))
+    return len(jobs)
+
+
+def cancel_job(ctx: EngineContext, job: Job) -> None:
+    terminate(ctx, job)
+    advance(ctx, job.id, JobEvent.CANCELLED)
 
 
 def reconcile_job(ctx: EngineContext, job: Job) -> None:
     if job.state is JobState.CANCELLING:
-        terminate(ctx, job)
-        advance(ctx, job.id, JobEvent.CANCELLED)
+        cancel_job(ctx, job)
         return
     handle = job.executor_handle
     if handle is None:

@@ -5,6 +5,8 @@ Loops (each pass runs in a worker thread; the store is synchronous):
 - ``admission`` (poll interval, nudged): start queued jobs under the concurrency limit;
 - ``poll`` (poll interval, nudged): reconcile live jobs with the executor, enforce timeouts —
   its first pass at start-up is the start-up reconciliation;
+- ``cancel`` (poll interval, nudged): terminate cancelling jobs (in parallel; a termination may
+  take the whole grace period, which the poll loop thus never waits for);
 - ``notifier`` (poll interval, nudged): deliver the outbox;
 - ``sweeper`` (reconcile interval): expired results, orphaned work areas and scratch dirs.
 """
@@ -23,7 +25,7 @@ from vatti.engine.errors import NotCancellable
 from vatti.engine.lifecycle import advance
 from vatti.engine.logs import log_event
 from vatti.engine.notifier import deliver_once
-from vatti.engine.reconcile import reconcile_once
+from vatti.engine.reconcile import cancel_once, poll_live
 from vatti.engine.supervisor import Loop, Supervisor
 from vatti.engine.sweeper import sweep_once
 from vatti.engine.timeouts import enforce_timeouts
@@ -40,7 +42,7 @@ def _in_thread(fn: Callable[[EngineContext], T], ctx: EngineContext) -> Callable
 
 
 def poll_once(ctx: EngineContext) -> None:
-    reconcile_once(ctx)
+    poll_live(ctx)
     enforce_timeouts(ctx)
 
 
@@ -54,6 +56,7 @@ class Engine:
             [
                 Loop("admission", _in_thread(admit_once, ctx), cfg.poll_interval_s),
                 Loop("poll", _in_thread(poll_once, ctx), cfg.poll_interval_s),
+                Loop("cancel", _in_thread(cancel_once, ctx), cfg.poll_interval_s),
                 Loop("notifier", _in_thread(deliver_once, ctx), cfg.poll_interval_s),
                 Loop(
                     "sweeper",
@@ -91,7 +94,7 @@ class Engine:
     def cancel(self, job_id: str) -> Job:
         """Cancel a job (blocking; call through ``asyncio.to_thread`` from async code).
 
-        Queued → cancelled at once; provisioning/running → cancelling, and the poll loop
+        Queued → cancelled at once; provisioning/running → cancelling, and the cancel loop
         terminates the process. Raises ``JobNotFound``, or :class:`NotCancellable` when the job
         already finished.
         """

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -12,8 +13,8 @@ from vatti.engine.errors import NotCancellable
 from vatti.engine.lifecycle import advance
 from vatti.engine.notifications import SERVICE_WEBHOOK
 from vatti.engine.ports import Exited, Running, Vanished
-from vatti.engine.reconcile import reconcile_once
-from vatti.engine.service import Engine
+from vatti.engine.reconcile import cancel_once, reconcile_once
+from vatti.engine.service import Engine, poll_once
 from vatti.engine.timeouts import enforce_timeouts
 from vatti.runtime.outcome import Outcome
 
@@ -180,6 +181,31 @@ def test_cancel_running_job_terminates_then_cancels(harness: Any) -> None:
     assert harness.executor.terminated == [f"h-{job.id}"]
     assert states(harness, job.id)[-2:] == ["cancelling", "cancelled"]
     assert harness.areas.results_deleted == [job.id]
+
+
+def test_cancelled_jobs_are_terminated_in_parallel_apart_from_the_poll(
+    harness_factory: Any,
+) -> None:
+    h = harness_factory(max_concurrent_jobs=2)
+    a, b = h.submit(), h.submit()
+    admit_once(h.ctx)
+    engine = Engine(h.ctx)
+    for job in (a, b):
+        engine.cancel(job.id)
+    # each termination waits for the other to start: done one after the other, they would hang
+    both_terminating = threading.Barrier(2, timeout=5)
+    terminate = h.executor.terminate
+
+    def slow_terminate(handle: str, grace_s: float) -> None:
+        both_terminating.wait()
+        terminate(handle, grace_s)
+
+    h.executor.terminate = slow_terminate
+    poll_once(h.ctx)  # the poll leaves cancelling jobs to the cancel loop
+    assert h.executor.terminated == []
+    assert cancel_once(h.ctx) == 2
+    assert {h.store.get(j.id).state for j in (a, b)} == {JobState.CANCELLED}
+    assert sorted(h.executor.terminated) == sorted([f"h-{a.id}", f"h-{b.id}"])
 
 
 def test_queue_timeout(harness_factory: Any) -> None:
