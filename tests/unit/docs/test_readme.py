@@ -29,3 +29,19 @@ def test_every_setting_is_documented() -> None:
     names = {v.name for c in COMPONENTS.values() for g in c.groups for v in variables(g)}
     missing = sorted(n for n in names if f"| `{n}` |" not in README)
     assert missing == []
+
+
+def test_hattivatti_events_of_every_state_are_documented() -> None:
+    from vatti.domain.states import HATTIVATTI_EVENTS
+
+    rows = {}
+    for line in README.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if (
+            len(cells) == 2
+            and cells[1].startswith("`")
+            and cells[1][1:-1] in set(HATTIVATTI_EVENTS.values())
+        ):
+            for state in cells[0].split(","):
+                rows[state.strip().strip("`")] = cells[1].strip("`")
+    assert rows == {state.value: event for state, event in HATTIVATTI_EVENTS.items()}
