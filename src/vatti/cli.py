@@ -325,6 +325,8 @@ class Client:
             response = self.http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             fail(f"cannot reach the server: {exc}", EXIT_UNAVAILABLE)
+        if response.status_code >= 500:  # the server's trouble, not the request's
+            fail(api_error_message(response), EXIT_UNAVAILABLE)
         if response.status_code >= 400 and response.status_code != 409:
             fail(api_error_message(response), EXIT_USAGE)
         return response

@@ -7,7 +7,9 @@ import gzip
 import json
 import os
 import shutil
+import threading
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +173,32 @@ def test_client_errors(served: Server, workdir: Path) -> None:
     closed = clean_env(VATTI_URL="http://127.0.0.1:9", VATTI_TOKEN="t")
     unreachable = vatti("status", "x", cwd=workdir, env=closed)
     assert unreachable.returncode == 69
+
+
+def test_a_server_error_is_unavailable_not_a_bad_request(workdir: Path) -> None:
+    class Failing(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b'{"error": {"code": "service_unavailable", "message": "database down"}}'
+            self.send_response(503)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        env = clean_env(VATTI_URL=f"http://127.0.0.1:{server.server_address[1]}", VATTI_TOKEN="t")
+        got = vatti("status", "x", cwd=workdir, env=env)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert got.returncode == 69
+    assert "503 database down" in got.stderr
 
 
 def test_demo_data_then_run_the_pgs_demo(tmp_path: Path) -> None:
