@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from vatti.pipelines.base import PipelineOutcome, RunContext
 from vatti.pipelines.errors import StepFailed
@@ -34,6 +34,15 @@ class CommandParams(BaseModel):
     argv: list[Annotated[str, Field(max_length=65536)]] = Field(min_length=1, max_length=4096)
     env: dict[EnvName, Annotated[str, Field(max_length=65536)]] = Field(default_factory=dict)
     outputs: list[RelativePath] = Field(default_factory=list, max_length=1000)
+
+    @field_validator("outputs")
+    @classmethod
+    def _once_each(cls, names: list[str]) -> list[str]:
+        # names are normalised by now: "./a.txt" is "a.txt"
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"each output may be listed once (more than once: {', '.join(twice)})")
+        return names
 
 
 class CommandPipeline:

@@ -56,6 +56,7 @@ async def test_nul_in_filters_and_cursors_is_refused(any_client: httpx.AsyncClie
         ({"params": {"argv": ["true"], "env": {"K": "v\x00"}}}, "params"),
         ({"labels": {"k": "v\x00"}}, "labels.k"),
         ({"params": {"argv": ["true"], "outputs": ["x\ny"]}}, "params.outputs.0"),
+        ({"params": {"argv": ["true"], "outputs": ["a.txt", "./a.txt"]}}, "params.outputs"),
     ],
 )
 async def test_nul_and_control_characters_in_a_request_are_named(
