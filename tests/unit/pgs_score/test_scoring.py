@@ -116,3 +116,16 @@ def test_bad_matched_rows_are_refused(
 def test_missing_columns_are_refused(two_files: Sampleset) -> None:
     with pytest.raises(ScoringInputError, match="effect_type"):
         score_samplesets([two_files], matched([]).drop("effect_type"))
+
+
+def test_a_sampleset_without_samples_is_refused_clearly(tmp_path: Path) -> None:
+    from vatti.pipelines.pgs.targets.errors import TargetFormatError
+
+    vcf = tmp_path / "sites.vcf"
+    vcf.write_text(
+        "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+        "1\t100\tr1\tA\tG\t.\t.\t.\n"
+    )
+    sites_only = Sampleset("sites", [GenotypeFile.from_prefix("vcf", vcf)])
+    with pytest.raises(TargetFormatError, match="has no samples to score"):
+        read_samples(sites_only)

@@ -17,7 +17,12 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from vatti.pipelines.pgs.targets.errors import SamplesMismatch, ScoringInputError, TargetFileMissing
+from vatti.pipelines.pgs.targets.errors import (
+    SamplesMismatch,
+    ScoringInputError,
+    TargetFileMissing,
+    TargetFormatError,
+)
 
 Format = Literal["pfile", "bfile", "vcf"]
 
@@ -228,6 +233,11 @@ def read_samples(sampleset: Sampleset) -> pl.DataFrame:
                 f"of {sampleset.files[0].samples} (same samples in the same order are required)"
             )
     assert first is not None
+    if first.height == 0:
+        raise TargetFormatError(
+            f"sampleset {sampleset.name!r}: {sampleset.files[0].samples} has no samples to score "
+            "(a sites-only VCF, or an empty .psam/.fam?)"
+        )
     return first
 
 
