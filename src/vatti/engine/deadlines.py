@@ -49,8 +49,10 @@ def limits_for(
 
 
 def _lower(asked: int | None, limit: int | None) -> int | None:
-    if asked is None or limit is None:
-        return asked if limit is None else limit
+    if limit is None:
+        return asked
+    if asked is None:
+        return limit
     return min(asked, limit)
 
 

@@ -63,9 +63,7 @@ def cancel_job(ctx: EngineContext, job: Job) -> None:
 
 
 def reconcile_job(ctx: EngineContext, job: Job) -> None:
-    if job.state is JobState.CANCELLING:
-        cancel_job(ctx, job)
-        return
+    """Follow one provisioning or running job (cancelling ones are :func:`cancel_job`'s)."""
     handle = job.executor_handle
     if handle is None:
         if job.state is JobState.RUNNING or provision_expired(
