@@ -6,16 +6,15 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 
 from vatti.api.config import ApiConfig
 from vatti.api.deps import ApiState
 from vatti.api.errors import install_error_handlers
 from vatti.api.limits import BodySizeLimit
+from vatti.api.openapi import openapi_document
 from vatti.api.ports import LogsReader, OutputsReader
 from vatti.api.routes_health import router as health_router
 from vatti.api.routes_jobs import router as jobs_router
-from vatti.domain.requests import JobRequest
 from vatti.engine.service import Engine
 from vatti.pipelines.base import PipelineRegistry
 
@@ -42,7 +41,7 @@ def create_app(
     app.include_router(health_router)
     app.include_router(jobs_router)
     app.add_middleware(BodySizeLimit, max_body_bytes=config.max_body_bytes)
-    _document_request_body(app)
+    _document(app, registry, config)
     return app
 
 
@@ -53,26 +52,12 @@ def _version() -> str:
         return "0+unknown"
 
 
-def _document_request_body(app: FastAPI) -> None:
-    """Add the JobRequest schema (parsed by hand, after auth) to the OpenAPI components."""
+def _document(app: FastAPI, registry: PipelineRegistry, config: ApiConfig) -> None:
+    """Serve :func:`openapi_document` (built at the first request for it)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = get_openapi(
-                title=app.title,
-                version=app.version,
-                description=app.description,
-                routes=app.routes,
-            )
-            body = JobRequest.model_json_schema(ref_template="#/components/schemas/{model}")
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components.update(body.pop("$defs", {}))
-            components["JobRequest"] = body
-            schema["components"]["securitySchemes"] = {
-                "bearer": {"type": "http", "scheme": "bearer"}
-            }
-            schema["security"] = [{"bearer": []}]
-            app.openapi_schema = schema
+            app.openapi_schema = openapi_document(app, registry, config)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -1,7 +1,7 @@
 """The one JSON error envelope, and the translation of every error into it.
 
 ``{"error": {"code": ..., "message": ..., "details": [{"field": ..., "message": ...}]}}``, for
-every status the API returns (400/401/403/404/409/413/422/500/503). Domain errors are translated
+every status the API returns (400/401/403/404/405/409/413/415/422/500/503). Domain errors are translated
 here, once; route handlers raise them (or :class:`ApiError`) and never build error bodies.
 """
 
@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from vatti.domain.errors import InvalidRequest
 from vatti.engine.errors import NotCancellable
@@ -34,6 +35,7 @@ _STATUS_CODES = {
     405: "method_not_allowed",
     409: "conflict",
     413: "payload_too_large",
+    415: "unsupported_media_type",
     422: "invalid_request",
 }
 
@@ -119,8 +121,25 @@ def validation_details(
     return out
 
 
-def is_malformed_json(errors: Sequence[Any]) -> bool:
-    return any(err.get("type") == "json_invalid" for err in errors)
+#: The deepest nesting of arrays and objects a JSON body may have (the JSON parser's limit).
+MAX_JSON_NESTING = 201
+
+
+def json_body_error(errors: Sequence[Any]) -> ApiError | None:
+    """The 400 for a body that is not JSON (``malformed_json``) or nests too deeply
+    (``json_too_deep``), from pydantic's errors; None when the body was JSON."""
+    for err in errors:
+        if err.get("type") != "json_invalid":
+            continue
+        if "recursion limit" in str(err.get("ctx", {}).get("error", "")):
+            return ApiError(
+                400,
+                "json_too_deep",
+                f"the request body nests arrays and objects more than {MAX_JSON_NESTING} "
+                "levels deep",
+            )
+        return ApiError(400, "malformed_json", "the request body is not valid JSON")
+    return None
 
 
 async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -139,19 +158,33 @@ async def _vatti_error(_request: Request, exc: Exception) -> JSONResponse:
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
-    if is_malformed_json(errors):
-        return error_response(ApiError(400, "malformed_json", "the request body is not valid JSON"))
+    malformed = json_body_error(errors)
+    if malformed is not None:
+        return error_response(malformed)
     details = validation_details(errors, strip=("body", "query", "path", "header"))
     return error_response(
         ApiError(422, "invalid_request", "the request is invalid", details=details)
     )
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _STATUS_CODES.get(exc.status_code, "error")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-    return error_response(ApiError(exc.status_code, code, message, headers=exc.headers))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return error_response(ApiError(exc.status_code, code, message, headers=headers))
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at the request's path (routes hold one method each)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

@@ -1,4 +1,10 @@
-"""An ASGI middleware refusing request bodies over a size limit with 413, before any parsing.
+"""Limits on request bodies: JSON only where JSON is read (415), and a size limit (413).
+
+:func:`require_json` is a dependency of the operations that read a JSON body: any other
+``Content-Type``, or none, is refused with 415 before the body is parsed.
+
+:class:`BodySizeLimit` is an ASGI middleware refusing request bodies over a size limit with 413,
+before any parsing.
 
 A declared ``Content-Length`` over the limit is refused without handing the body to the
 application. Otherwise the body is read (up to the limit) before the application sees it, so a
@@ -14,9 +20,35 @@ from __future__ import annotations
 
 import json
 
+from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vatti.api.errors import envelope
+from vatti.api.errors import ApiError, envelope
+
+JSON_MEDIA_TYPE = "application/json"
+
+
+def is_json(content_type: str | None) -> bool:
+    """Whether a ``Content-Type`` header says JSON (parameters such as charset aside).
+
+    >>> is_json("application/json"), is_json("Application/JSON; charset=utf-8")
+    (True, True)
+    >>> is_json(None), is_json("text/plain"), is_json("application/jsonx")
+    (False, False, False)
+    """
+    return (content_type or "").partition(";")[0].strip().lower() == JSON_MEDIA_TYPE
+
+
+async def require_json(request: Request) -> None:
+    """Refuse a body that is not declared ``application/json`` with 415."""
+    content_type = request.headers.get("content-type")
+    if not is_json(content_type):
+        got = f"got {content_type!r}" if content_type else "no Content-Type was given"
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"the request body must be JSON, sent as Content-Type: {JSON_MEDIA_TYPE} ({got})",
+        )
 
 
 class BodySizeLimit:

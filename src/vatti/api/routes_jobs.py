@@ -16,6 +16,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from vatti.api.auth import require
 from vatti.api.deps import State
 from vatti.api.errors import ApiError
+from vatti.api.limits import require_json
 from vatti.api.models import ErrorBody, EventList, JobList, JobOut, OutputList
 from vatti.api.submission import new_job, parse_job_request
 from vatti.api.views import API_PREFIX, event_view, job_view, output_view
@@ -36,6 +37,7 @@ router = APIRouter(prefix=f"{API_PREFIX}/jobs", tags=["jobs"], responses=_ERRORS
 
 Submit = Depends(require("submit"))
 Read = Depends(require("read"))
+JsonBody = Depends(require_json)
 
 
 async def _job(state: State, job_id: str) -> Job:
@@ -53,7 +55,7 @@ def known_id(job_id: str) -> str:
     "",
     status_code=201,
     response_model=JobOut,
-    dependencies=[Submit],
+    dependencies=[Submit, JsonBody],
     openapi_extra={
         "requestBody": {
             "required": True,

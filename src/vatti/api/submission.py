@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from vatti.api.errors import ApiError, is_malformed_json, validation_details
+from vatti.api.errors import ApiError, json_body_error, validation_details
 from vatti.domain.fingerprint import fingerprint
 from vatti.domain.requests import JobRequest
 from vatti.pipelines.base import PipelineRegistry
@@ -12,13 +12,14 @@ from vatti.store.base import NewJob
 
 
 def parse_job_request(raw: bytes) -> JobRequest:
-    """The request in ``raw``; 400 for malformed JSON, 422 naming each bad field."""
+    """The request in ``raw``; 400 for malformed or too deep JSON, 422 naming each bad field."""
     try:
         return JobRequest.model_validate_json(raw)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
-        if is_malformed_json(errors):
-            raise ApiError(400, "malformed_json", "the request body is not valid JSON") from exc
+        malformed = json_body_error(errors)
+        if malformed is not None:
+            raise malformed from exc
         details = [
             {"field": d["field"] or "body", "message": d["message"]}
             for d in validation_details(errors, strip=())

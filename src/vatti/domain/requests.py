@@ -6,9 +6,19 @@ model. Unknown fields are refused everywhere.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StringConstraints,
+    create_model,
+    field_validator,
+)
 
 MAX_LABELS = 32
 MAX_WALL_TIME_S = 30 * 24 * 3600
@@ -20,8 +30,8 @@ PipelineName = Annotated[
 ClientId = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
 ]
-LabelKey = Annotated[
-    str, StringConstraints(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9._/-]+$")
+LabelKey = Annotated[  # the length in the pattern too: it documents the keys of ``labels``
+    str, StringConstraints(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9._/-]{1,63}$")
 ]
 LabelValue = Annotated[str, StringConstraints(max_length=256, pattern=r"^[^\x00]*$")]
 
@@ -97,3 +107,27 @@ class JobRequest(BaseModel):
                 "or longer than 63 characters)"
             ) from None
         return value
+
+
+def pipeline_request_models(params_models: Mapping[str, type[BaseModel]]) -> list[type[JobRequest]]:
+    """One :class:`JobRequest` per pipeline: ``pipeline`` fixed, ``params`` its own model.
+
+    For documentation (the OpenAPI document's discriminated union on ``pipeline``); requests
+    are parsed as :class:`JobRequest`, their params by the pipeline registry, as ever. ``params``
+    is required when the pipeline's model has a required field (an absent ``params`` is ``{}``).
+    """
+    models = []
+    for name, params_model in sorted(params_models.items()):
+        required = any(f.is_required() for f in params_model.model_fields.values())
+        params: Any = (params_model, ... if required else Field(default_factory=params_model))
+        title = "".join(part.capitalize() for part in re.split(r"[-_]", name)) + "JobRequest"
+        models.append(
+            create_model(
+                title,
+                __base__=JobRequest,
+                __doc__=f"A request to run the {name!r} pipeline.",
+                pipeline=(Literal[name], ...),  # type: ignore[valid-type]
+                params=params,
+            )
+        )
+    return models

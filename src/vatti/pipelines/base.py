@@ -107,6 +107,10 @@ class PipelineRegistry:
         """The validated params as plain JSON data (what the job spec stores)."""
         return self.parse(name, params).model_dump(mode="json")
 
+    def params_models(self) -> dict[str, type[BaseModel]]:
+        """Each pipeline's params model by name (loads every pipeline: for documentation)."""
+        return {name: self.get(name).params_model for name in self.names()}
+
 
 def default_registry() -> PipelineRegistry:
     """The built-in pipelines: ``command`` and ``pgs``."""

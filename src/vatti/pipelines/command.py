@@ -14,13 +14,12 @@ import subprocess
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from vatti.pipelines.base import PipelineOutcome, RunContext
 from vatti.pipelines.errors import StepFailed
-from vatti.pipelines.paths import safe_relative_path
+from vatti.pipelines.paths import RelativePath
 
-RelativePath = Annotated[str, AfterValidator(safe_relative_path)]
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
 
 _DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
