@@ -1,7 +1,8 @@
 """What a client asks for: a transport-neutral, validated job request.
 
 ``params`` stay opaque here; the pipeline registry validates them against the pipeline's own
-model. Unknown fields are refused everywhere.
+model. Unknown fields are refused everywhere, and values are not coerced (strict: ``"16"`` is no
+integer, ``0`` no boolean), so the JSON schema says what is accepted.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def nul_path(value: Any, path: str = "") -> str | None:
 class Resources(BaseModel):
     """Limits for one job; ``None`` means the service's default."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     memory_mb: int | None = Field(default=None, ge=16, le=1_048_576)
     wall_time_s: int | None = Field(default=None, ge=1, le=MAX_WALL_TIME_S)
@@ -72,7 +73,7 @@ class Resources(BaseModel):
 class JobRequest(BaseModel):
     """A request to run ``pipeline`` with ``params``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     pipeline: PipelineName
     client_id: ClientId | None = None

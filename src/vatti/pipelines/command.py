@@ -28,11 +28,13 @@ _DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 class CommandParams(BaseModel):
     """Params of the ``command`` pipeline."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     argv: list[Annotated[str, Field(max_length=65536)]] = Field(min_length=1, max_length=4096)
     env: dict[EnvName, Annotated[str, Field(max_length=65536)]] = Field(default_factory=dict)
-    outputs: list[RelativePath] = Field(default_factory=list, max_length=1000)
+    outputs: list[RelativePath] = Field(
+        default_factory=list, max_length=1000, json_schema_extra={"uniqueItems": True}
+    )
 
     @field_validator("outputs")
     @classmethod

@@ -23,9 +23,10 @@ MAX_LEN = 512
 _CHAR = r"[^/\\\u0000-\u001f\u007f]"  # what a component may hold (no slash, backslash, control)
 _NOT_DOT = r"[^./\\\u0000-\u001f\u007f]"
 _NAME = rf"(?:\.{{0,2}}{_NOT_DOT}{_CHAR}*|\.\.\.{_CHAR}*)"  # any component but "." and ".."
-#: What :func:`safe_relative_path` accepts (with at most :data:`MAX_LEN` characters): components
-#: separated by single slashes, none of them ``..``, at least one of them more than ``.``.
-RELATIVE_PATH_PATTERN = rf"^(?:\./)*{_NAME}(?:/(?:{_NAME}|\.))*$"
+#: The normal form of what :func:`safe_relative_path` accepts (at most :data:`MAX_LEN` characters):
+#: components separated by single slashes, none of them ``.`` or ``..``. (``.`` components are
+#: accepted too, and dropped: ``./a.txt`` is ``a.txt``.)
+RELATIVE_PATH_PATTERN = rf"^{_NAME}(?:/{_NAME})*$"
 
 
 def safe_relative_path(value: str) -> str:
@@ -49,7 +50,7 @@ def safe_relative_path(value: str) -> str:
     return "/".join(names)
 
 
-#: A relative path as a pydantic field (normalised; documented with its pattern).
+#: A relative path as a pydantic field (normalised; documented in its normal form).
 RelativePath = Annotated[
     str,
     AfterValidator(safe_relative_path),

@@ -13,7 +13,14 @@ import re
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 _IDS = {
     "pgs_id": re.compile(r"^PGS\d{6}$"),
@@ -40,18 +47,37 @@ _SUFFIXES: dict[TargetFormat, tuple[tuple[str, ...], tuple[str, ...], tuple[str,
 }
 
 
+_FILE_FIELDS = ("geno", "pheno", "variants")
+
+
+def _document_target_rules(schema: dict[str, Any]) -> None:
+    """The rules across fields, in the JSON schema: file names fit the format, dosage for vcf."""
+    branches = []
+    for fmt, suffixes in _SUFFIXES.items():
+        properties: dict[str, Any] = {"format": {"const": fmt.value}}
+        for name, ends in zip(_FILE_FIELDS, suffixes, strict=True):
+            properties[name] = {"pattern": "(?:" + "|".join(re.escape(e) for e in ends) + ")$"}
+        if fmt is not TargetFormat.VCF:
+            properties["vcf_import_dosage"] = {"const": False}
+        branches.append({"properties": properties})
+    schema["oneOf"] = branches
+    schema["not"] = {"required": ["sampleset"], "properties": {"sampleset": {"const": "reference"}}}
+
+
 class TargetGenome(BaseModel):
     """One genotype file set of a sampleset (a PGS Catalog Calculator samplesheet row)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_document_target_rules)
 
     sampleset: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9.-]+$")]
-    chrom: Annotated[str | None, Field(default=None, coerce_numbers_to_str=True, max_length=8)]
+    chrom: Annotated[
+        str | None, Field(default=None, coerce_numbers_to_str=True, max_length=8, strict=False)
+    ]
     vcf_import_dosage: bool = False
     geno: Annotated[str, Field(min_length=1, max_length=4096)]
     pheno: Annotated[str, Field(min_length=1, max_length=4096)]
     variants: Annotated[str, Field(min_length=1, max_length=4096)]
-    format: TargetFormat
+    format: Annotated[TargetFormat, Field(strict=False)]  # its value, from JSON
 
     @field_validator("sampleset")
     @classmethod
@@ -94,16 +120,52 @@ class TargetGenome(BaseModel):
         return self
 
 
+_SOURCES = ("pgs_id", "pgp_id", "trait_efo", "scorefiles")
+
+
+def _ids_schema(field: str, max_items: int) -> WithJsonSchema:
+    """An id list as requests may give it: a list, a comma-separated string, or null."""
+    one = _IDS[field].pattern
+    body = one.removeprefix("^").removesuffix("$")
+    listed = rf"^\s*(?:{body})?(?:\s*,\s*(?:{body})?)*\s*$"
+    return WithJsonSchema(
+        {
+            "anyOf": [
+                {
+                    "type": "array",
+                    "maxItems": max_items,
+                    "items": {"type": "string", "pattern": one},
+                },
+                {"type": "string", "pattern": listed, "description": "comma-separated"},
+                {"type": "null"},
+            ],
+            "default": [],
+        }
+    )
+
+
+def _document_params_rules(schema: dict[str, Any]) -> None:
+    """At least one source of scores, in the JSON schema."""
+    given = {"anyOf": [{"type": "array", "minItems": 1}, {"type": "string", "pattern": "[^\\s,]"}]}
+    schema["anyOf"] = [{"required": [f], "properties": {f: given}} for f in _SOURCES]
+
+
 class PgsParams(BaseModel):
     """Params of the ``pgs`` pipeline."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_document_params_rules)
 
     id: Annotated[str | None, Field(default=None, max_length=128)]
     target_genomes: Annotated[list[TargetGenome], Field(min_length=1, max_length=1000)]
-    pgs_id: list[str] = Field(default_factory=list, max_length=1000)
-    pgp_id: list[str] = Field(default_factory=list, max_length=100)
-    trait_efo: list[str] = Field(default_factory=list, max_length=100)
+    pgs_id: Annotated[list[str], _ids_schema("pgs_id", 1000)] = Field(
+        default_factory=list, max_length=1000
+    )
+    pgp_id: Annotated[list[str], _ids_schema("pgp_id", 100)] = Field(
+        default_factory=list, max_length=100
+    )
+    trait_efo: Annotated[list[str], _ids_schema("trait_efo", 100)] = Field(
+        default_factory=list, max_length=100
+    )
     scorefiles: list[Annotated[str, Field(min_length=1, max_length=4096)]] = Field(
         default_factory=list, max_length=1000
     )
