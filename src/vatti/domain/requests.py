@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     HttpUrl,
@@ -61,13 +62,28 @@ def nul_path(value: Any, path: str = "") -> str | None:
     return None
 
 
+def integral(value: Any) -> Any:
+    """A float without a fraction as an int (JSON Schema's integers include ``16.0``).
+
+    >>> integral(16.0), integral(16.5), integral("16")
+    (16, 16.5, '16')
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: An integer as JSON Schema has it: ``16`` or ``16.0``, never ``"16"`` nor ``true``.
+JsonInt = Annotated[int, BeforeValidator(integral)]
+
+
 class Resources(BaseModel):
     """Limits for one job; ``None`` means the service's default."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    memory_mb: int | None = Field(default=None, ge=16, le=1_048_576)
-    wall_time_s: int | None = Field(default=None, ge=1, le=MAX_WALL_TIME_S)
+    memory_mb: JsonInt | None = Field(default=None, ge=16, le=1_048_576)
+    wall_time_s: JsonInt | None = Field(default=None, ge=1, le=MAX_WALL_TIME_S)
 
 
 class JobRequest(BaseModel):

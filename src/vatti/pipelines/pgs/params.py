@@ -15,6 +15,7 @@ from typing import Annotated, Any, Self
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     WithJsonSchema,
@@ -48,6 +49,25 @@ _SUFFIXES: dict[TargetFormat, tuple[tuple[str, ...], tuple[str, ...], tuple[str,
 
 
 _FILE_FIELDS = ("geno", "pheno", "variants")
+_CHROM_SCHEMA = WithJsonSchema(
+    {
+        "anyOf": [
+            {"type": "string", "maxLength": 8},
+            {"type": "integer", "minimum": -9_999_999, "maximum": 99_999_999},
+            {"type": "null"},
+        ],
+        "default": None,
+    }
+)
+
+
+def _chrom_text(value: Any) -> Any:
+    """A chromosome given as a number (``22``) as its text; anything else as given."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
 
 
 def _document_target_rules(schema: dict[str, Any]) -> None:
@@ -70,9 +90,9 @@ class TargetGenome(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_document_target_rules)
 
     sampleset: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9.-]+$")]
-    chrom: Annotated[
-        str | None, Field(default=None, coerce_numbers_to_str=True, max_length=8, strict=False)
-    ]
+    chrom: Annotated[str | None, BeforeValidator(_chrom_text), _CHROM_SCHEMA] = Field(
+        default=None, max_length=8
+    )
     vcf_import_dosage: bool = False
     geno: Annotated[str, Field(min_length=1, max_length=4096)]
     pheno: Annotated[str, Field(min_length=1, max_length=4096)]
