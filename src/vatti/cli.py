@@ -114,7 +114,14 @@ def config_check(
     """Validate the environment for COMPONENT; one line per missing or invalid variable."""
     if component not in COMPONENTS:
         fail(f"unknown component {component!r}: choose from {', '.join(COMPONENTS)}", EXIT_USAGE)
-    load_settings(component)
+    settings = load_settings(component)
+    if settings.api is not None:  # what ``vatti serve`` refuses besides the variables themselves
+        from vatti.api.auth import check_auth_mode
+
+        try:
+            check_auth_mode(settings.api.auth == "none", settings.api.host)
+        except ConfigError as exc:
+            fail(exc.message, exc.exit_code)
     out.print(f"{component}: configuration OK")
 
 

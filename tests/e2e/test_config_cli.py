@@ -48,6 +48,26 @@ def test_config_check_reports_every_problem(tmp_path: Path) -> None:
     assert [line.split(":")[0] for line in lines] == ["VATTI_PORT", "VATTI_API_TOKENS"]
 
 
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.1.2.3", "::"])
+def test_config_check_refuses_no_auth_off_loopback_as_serve_does(tmp_path: Path, host: str) -> None:
+    env = clean_env(VATTI_AUTH="none", VATTI_HOST=host)
+
+    result = vatti("config", "check", "--component", "api", cwd=tmp_path, env=env)
+
+    assert result.returncode == EX_CONFIG
+    assert "loopback" in result.stderr
+    assert "OK" not in result.stdout
+
+
+def test_config_check_accepts_no_auth_on_loopback(tmp_path: Path) -> None:
+    env = clean_env(VATTI_AUTH="none", VATTI_HOST="127.0.0.1")
+
+    result = vatti("config", "check", "--component", "api", cwd=tmp_path, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert "api: configuration OK" in result.stdout
+
+
 def test_config_check_runtime_passes_on_defaults(tmp_path: Path) -> None:
     result = vatti("config", "check", "--component", "runtime", cwd=tmp_path, env=clean_env())
 

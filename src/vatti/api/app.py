@@ -37,9 +37,10 @@ def create_app(
         redoc_url=None,
     )
     app.state.vatti = ApiState(engine, registry, outputs, logs, config)
-    install_error_handlers(app)
-    app.include_router(health_router)
-    app.include_router(jobs_router)
+    routers = (health_router, jobs_router)
+    for router in routers:
+        app.include_router(router)
+    install_error_handlers(app, routes=[route for r in routers for route in r.routes])
     app.add_middleware(BodySizeLimit, max_body_bytes=config.max_body_bytes)
     _document(app, registry, config)
     return app

@@ -8,14 +8,15 @@ here, once; route handlers raise them (or :class:`ApiError`) and never build err
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
+from starlette.types import Scope
 
 from vatti.domain.errors import InvalidRequest
 from vatti.engine.errors import NotCancellable
@@ -167,21 +168,29 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    code = _STATUS_CODES.get(exc.status_code, "error")
-    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-    headers = dict(exc.headers or {})
-    if exc.status_code == 405:
-        headers["Allow"] = ", ".join(allowed_methods(request))
-    return error_response(ApiError(exc.status_code, code, message, headers=headers))
+def http_error_handler(
+    routes: Sequence[BaseRoute],
+) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    """Starlette's HTTP errors (404, 405...) in the envelope; a 405's ``Allow`` names every
+    method of the path (a FastAPI route holds one method, Starlette would name the first's)."""
+
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = _STATUS_CODES.get(exc.status_code, "error")
+        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(routes, request.scope))
+        return error_response(ApiError(exc.status_code, code, message, headers=headers))
+
+    return handle
 
 
-def allowed_methods(request: Request) -> list[str]:
-    """Every method some route answers at the request's path (routes hold one method each)."""
+def allowed_methods(routes: Sequence[BaseRoute], scope: Scope) -> list[str]:
+    """Every method of the ``routes`` whose path matches the request's."""
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
+    for route in routes:
+        match, _ = route.matches(scope)
         if match is not Match.NONE:
             methods.update(getattr(route, "methods", None) or ())
     return sorted(methods)
@@ -192,9 +201,10 @@ async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(ApiError(500, "internal_error", "internal server error"))
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, routes: Sequence[BaseRoute]) -> None:
+    """The handlers; ``routes`` are every route of the app, with their full paths."""
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(VattiError, _vatti_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler(routes))
     app.add_exception_handler(Exception, _unexpected)

@@ -13,7 +13,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     HttpUrl,
@@ -63,7 +62,8 @@ def nul_path(value: Any, path: str = "") -> str | None:
 
 
 def integral(value: Any) -> Any:
-    """A float without a fraction as an int (JSON Schema's integers include ``16.0``).
+    """A float without a fraction as an int: JSON Schema's integers include ``16.0`` (and the
+    strict models refuse ``"16"`` and ``true``).
 
     >>> integral(16.0), integral(16.5), integral("16")
     (16, 16.5, '16')
@@ -73,17 +73,18 @@ def integral(value: Any) -> Any:
     return value
 
 
-#: An integer as JSON Schema has it: ``16`` or ``16.0``, never ``"16"`` nor ``true``.
-JsonInt = Annotated[int, BeforeValidator(integral)]
-
-
 class Resources(BaseModel):
     """Limits for one job; ``None`` means the service's default."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    memory_mb: JsonInt | None = Field(default=None, ge=16, le=1_048_576)
-    wall_time_s: JsonInt | None = Field(default=None, ge=1, le=MAX_WALL_TIME_S)
+    memory_mb: int | None = Field(default=None, ge=16, le=1_048_576)
+    wall_time_s: int | None = Field(default=None, ge=1, le=MAX_WALL_TIME_S)
+
+    @field_validator("memory_mb", "wall_time_s", mode="before")
+    @classmethod
+    def _integral(cls, value: Any) -> Any:
+        return integral(value)
 
 
 class JobRequest(BaseModel):

@@ -1,0 +1,97 @@
+"""The OpenAPI document tells the truth: schemathesis (``--checks all``) against a live server.
+
+The server is the real app over SQLite with token auth (a token with every scope), an engine
+that never runs, and an inert executor: generated jobs are stored and stay queued, nothing runs.
+schemathesis runs from a side environment (``.venv-side/``, built once from
+``schemathesis-requirements.txt``, rebuilt when that file changes) so that its dependencies and
+pytest plugins stay out of the project's. What it cannot know from the document is in
+``schemathesis.toml`` beside this file, each entry with its reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tests.integration.api.conftest import TOKENS, Api
+
+from vatti.testing.services import missing
+
+pytestmark = pytest.mark.integration
+
+HERE = Path(__file__).parent
+REQUIREMENTS = HERE / "schemathesis-requirements.txt"
+CONFIG = HERE / "schemathesis.toml"
+ROOT = HERE.parents[2]
+MAX_EXAMPLES = 25
+SEED = 6
+RUN_TIMEOUT_S = 150
+
+
+def side_env() -> Path:
+    """The side environment's ``schemathesis`` executable, creating the environment if needed."""
+    digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:12]
+    venv = ROOT / ".venv-side" / f"schemathesis-{digest}"
+    tool = venv / "bin" / "schemathesis"
+    stamp = venv / ".installed"
+    if stamp.exists() and tool.exists():
+        return tool
+    python = getattr(sys, "_base_executable", None) or shutil.which("python3") or "python3"
+    try:
+        subprocess.run([python, "-m", "venv", "--clear", str(venv)], check=True, timeout=120)
+        subprocess.run(
+            [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check"]
+            + ["-r", str(REQUIREMENTS)],
+            check=True,
+            timeout=300,
+            capture_output=True,
+        )
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
+        missing("schemathesis", f"its side environment could not be built ({exc})")
+    stamp.touch()
+    return tool
+
+
+def test_schemathesis_finds_no_failure(api: Api, tmp_path: Path) -> None:
+    tool = side_env()
+    base = api.serve()
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")},
+        "VATTI_TEST_TOKEN": TOKENS["admin"],  # read by schemathesis.toml, never on argv
+        "NO_COLOR": "1",
+    }
+    argv = [
+        str(tool),
+        "--config-file",
+        str(CONFIG),
+        "run",
+        f"{base}/openapi.json",
+        "--checks",
+        "all",
+        "--max-examples",
+        str(MAX_EXAMPLES),
+        "--seed",
+        str(SEED),
+        "--workers",
+        "1",
+        "--generation-database",
+        "none",
+        "--suppress-health-check",
+        "too_slow",
+        "--report",
+        "junit",
+        "--report-dir",
+        str(tmp_path / "report"),
+    ]
+    result = subprocess.run(
+        argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S
+    )
+
+    summary = result.stdout[-6000:]
+    assert result.returncode == 0, summary + result.stderr[-2000:]
+    assert " generated, " in summary and "No issues found" in summary, summary
