@@ -28,6 +28,13 @@ ERROR_BODY = {"$ref": REF_TEMPLATE.format(model="ErrorBody")}
 #: every string of a job request is refused when it holds NUL (PostgreSQL's JSON cannot store it)
 NUL_FREE = "^[^\\u0000]*$"
 UNSECURED = frozenset({"/healthz", "/readyz"})
+JOBS = "/api/v1/jobs"
+#: where a submitted job can be read at once (its outputs and logs come later, when it has run)
+JOB_LINKS = {
+    "job": (f"{JOBS}/{{job_id}}", "get"),
+    "events": (f"{JOBS}/{{job_id}}/events", "get"),
+    "cancel": (f"{JOBS}/{{job_id}}/cancel", "post"),
+}
 
 
 def openapi_document(app: FastAPI, registry: PipelineRegistry, config: ApiConfig) -> dict[str, Any]:
@@ -39,6 +46,7 @@ def openapi_document(app: FastAPI, registry: PipelineRegistry, config: ApiConfig
     components.setdefault("schemas", {}).update(job_request_schemas(registry.params_models()))
     components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
     doc["security"] = [{"bearer": []}]
+    _link_created_job(doc["paths"])
     rules = parameter_rules(config)
     for path, item in doc["paths"].items():
         for operation in item.values():
@@ -78,6 +86,24 @@ def parameter_rules(config: ApiConfig) -> dict[tuple[str, str], dict[str, Any]]:
         ("query", "limit"): {"maximum": config.page_limit_max},
         ("query", "cursor"): {"pattern": "^[A-Za-z0-9_-]*$"},
     }
+
+
+def _link_created_job(paths: Mapping[str, Any]) -> None:
+    """OpenAPI links from a submission's answer to the operations on the job it names."""
+    submit = paths.get(JOBS, {}).get("post")
+    if submit is None:
+        return
+    links = {}
+    for name, (path, method) in JOB_LINKS.items():
+        operation = paths.get(path, {}).get(method)
+        if operation is not None:
+            links[name] = {
+                "operationId": operation["operationId"],
+                "parameters": {"job_id": "$response.body#/id"},
+            }
+    for status in ("200", "201"):
+        if status in submit["responses"]:
+            submit["responses"][status]["links"] = links
 
 
 def _complete_operation(

@@ -184,3 +184,24 @@ async def test_405_allows_every_method_of_the_path(client: httpx.AsyncClient) ->
     assert resp.status_code == 405
     assert resp.headers["allow"] == "GET, POST"
     assert resp.json()["error"]["code"] == "method_not_allowed"
+
+
+def keywords(schema: Any) -> set[str]:
+    if isinstance(schema, list):
+        return set().union(*map(keywords, schema)) if schema else set()
+    if not isinstance(schema, dict):
+        return set()
+    found = set(schema)
+    for key, value in schema.items():
+        if key not in ("properties", "patternProperties", "$defs", "mapping", "default"):
+            found |= keywords(value)
+        elif key != "default":
+            found |= keywords(list(value.values()))
+    return found
+
+
+async def test_schemas_use_json_schema_keywords_only(client: httpx.AsyncClient) -> None:
+    # pydantic writes a constraint it could not translate under its own name ("ge", "le"...),
+    # which JSON Schema tools ignore
+    schemas = (await document(client))["components"]["schemas"]
+    assert not keywords(list(schemas.values())) & {"ge", "gt", "le", "lt", "max_length"}
