@@ -1,8 +1,9 @@
 """The one JSON error envelope, and the translation of every error into it.
 
 ``{"error": {"code": ..., "message": ..., "details": [{"field": ..., "message": ...}]}}``, for
-every status the API returns (400/401/403/404/405/409/413/415/422/500/503). Domain errors are translated
-here, once; route handlers raise them (or :class:`ApiError`) and never build error bodies.
+every status the API returns (400/401/403/404/405/409/413/415/422/500/503). Domain errors are
+translated here, once; route handlers raise them (or :class:`ApiError`) and never build error
+bodies.
 """
 
 from __future__ import annotations

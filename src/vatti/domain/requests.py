@@ -138,13 +138,14 @@ def pipeline_request_models(params_models: Mapping[str, type[BaseModel]]) -> lis
     for name, params_model in sorted(params_models.items()):
         required = any(f.is_required() for f in params_model.model_fields.values())
         params: Any = (params_model, ... if required else Field(default_factory=params_model))
+        fixed: Any = Literal[name]
         title = "".join(part.capitalize() for part in re.split(r"[-_]", name)) + "JobRequest"
         models.append(
             create_model(
                 title,
                 __base__=JobRequest,
                 __doc__=f"A request to run the {name!r} pipeline.",
-                pipeline=(Literal[name], ...),  # type: ignore[valid-type]
+                pipeline=(fixed, ...),
                 params=params,
             )
         )

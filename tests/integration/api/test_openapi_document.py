@@ -54,7 +54,9 @@ async def test_the_job_request_is_a_union_on_pipeline(client: httpx.AsyncClient)
     assert schemas["PgsParams"]["properties"]["target_genomes"]["minItems"] == 1
 
 
-async def test_a_pipeline_registered_later_is_in_the_union(tmp_path: Path, sqlite_database_url: str) -> None:
+async def test_a_pipeline_registered_later_is_in_the_union(
+    tmp_path: Path, sqlite_database_url: str
+) -> None:
     class EchoParams(BaseModel):
         model_config = ConfigDict(extra="forbid")
         text: str

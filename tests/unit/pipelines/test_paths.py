@@ -14,7 +14,19 @@ pytestmark = pytest.mark.unit
 NORMAL = ["a", "a.txt", "out/scores.tsv", ".hidden", "..a", "...", "a/.../b", "日本 x.txt"]
 WITH_DOTS = ["./a", "a/.", "a/./b", "././a"]
 REFUSED = [
-    "", ".", "./.", "..", "../a", "a/..", "a/../b", "a//b", "a/", "/a", "a\\b", "a\x01", "x" * 513
+    "",
+    ".",
+    "./.",
+    "..",
+    "../a",
+    "a/..",
+    "a/../b",
+    "a//b",
+    "a/",
+    "/a",
+    "a\\b",
+    "a\x01",
+    "x" * 513,
 ]
 
 
