@@ -19,10 +19,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
+from vatti.api.views import job_view
 from vatti.domain.errors import InvalidRequest
-from vatti.engine.errors import NotCancellable
+from vatti.domain.requests import MAX_JSON_NESTING, nested_too_deep
 from vatti.errors import VattiError
 from vatti.pipelines.errors import InvalidParams, UnknownPipeline
+from vatti.service.errors import (
+    DuplicateClientId,
+    InvalidJobRequest,
+    LogNotFound,
+    MalformedRequest,
+    OutputMissing,
+    ResultsNotFound,
+    StateConflict,
+)
 from vatti.store.errors import InvalidCursor, JobNotFound
 
 logger = logging.getLogger("vatti.api")
@@ -84,10 +94,17 @@ def error_response(err: ApiError) -> JSONResponse:
 
 def translate(exc: VattiError) -> ApiError:
     """A vatti error as the API error a client sees."""
-    if isinstance(exc, JobNotFound):
+    if isinstance(exc, JobNotFound | ResultsNotFound | OutputMissing | LogNotFound):
         return ApiError(404, exc.code, exc.message)
-    if isinstance(exc, NotCancellable):
+    if isinstance(exc, StateConflict):
         return ApiError(409, exc.code, exc.message)
+    if isinstance(exc, DuplicateClientId):
+        view = job_view(exc.job).model_dump(mode="json")
+        return ApiError(409, exc.code, exc.message, extra={"job": view})
+    if isinstance(exc, MalformedRequest):
+        return ApiError(400, exc.code, exc.message)
+    if isinstance(exc, InvalidJobRequest):
+        return ApiError(422, exc.code, exc.message, details=exc.details)
     if isinstance(exc, InvalidParams):
         return ApiError(422, "invalid_request", exc.message, details=exc.errors)
     if isinstance(exc, UnknownPipeline):
@@ -123,23 +140,16 @@ def validation_details(
     return out
 
 
-#: The deepest nesting of arrays and objects a JSON body may have (the JSON parser's limit).
-MAX_JSON_NESTING = 201
-
-
 def json_body_error(errors: Sequence[Any]) -> ApiError | None:
     """The 400 for a body that is not JSON (``malformed_json``) or nests too deeply
     (``json_too_deep``), from pydantic's errors; None when the body was JSON."""
-    for err in errors:
-        if err.get("type") != "json_invalid":
-            continue
-        if "recursion limit" in str(err.get("ctx", {}).get("error", "")):
-            return ApiError(
-                400,
-                "json_too_deep",
-                f"the request body nests arrays and objects more than {MAX_JSON_NESTING} "
-                "levels deep",
-            )
+    if nested_too_deep(errors):
+        return ApiError(
+            400,
+            "json_too_deep",
+            f"the request body nests arrays and objects more than {MAX_JSON_NESTING} levels deep",
+        )
+    if any(err.get("type") == "json_invalid" for err in errors):
         return ApiError(400, "malformed_json", "the request body is not valid JSON")
     return None
 

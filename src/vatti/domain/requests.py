@@ -8,7 +8,7 @@ integer, ``0`` no boolean), so the JSON schema says what is accepted.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -22,6 +22,8 @@ from pydantic import (
 )
 
 MAX_LABELS = 32
+#: The deepest nesting of arrays and objects a JSON body may have (the JSON parser's limit).
+MAX_JSON_NESTING = 201
 MAX_WALL_TIME_S = 30 * 24 * 3600
 
 PIPELINE_PATTERN = r"^[a-z0-9_-]+$"
@@ -35,6 +37,14 @@ LabelKey = Annotated[  # the length in the pattern too: it documents the keys of
     str, StringConstraints(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9._/-]{1,63}$")
 ]
 LabelValue = Annotated[str, StringConstraints(max_length=256, pattern=r"^[^\x00]*$")]
+
+
+def nested_too_deep(errors: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether pydantic's errors say the JSON text nests deeper than :data:`MAX_JSON_NESTING`."""
+    return any(
+        e.get("type") == "json_invalid" and "recursion limit" in str(e.get("ctx", {}).get("error"))
+        for e in errors
+    )
 
 
 def nul_path(value: Any, path: str = "") -> str | None:

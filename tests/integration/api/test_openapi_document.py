@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict
 from tests.integration.api.conftest import Api, auth, build_api, command_body
 
-from vatti.api.errors import MAX_JSON_NESTING
+from vatti.domain.requests import MAX_JSON_NESTING
 from vatti.pipelines.base import PipelineOutcome, PipelineRegistry, RunContext, default_registry
 
 pytestmark = pytest.mark.integration
