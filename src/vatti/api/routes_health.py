@@ -1,4 +1,5 @@
-"""Probes: ``/healthz`` (the process answers) and ``/readyz`` (database and engine loops)."""
+"""Probes: ``/healthz`` (the process answers) and ``/readyz`` (database, and the engine loops
+when the engine runs in this process)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,9 @@ async def readyz(state: State) -> JSONResponse:
         database = True
     except Exception:  # any failure means "not ready"; the probe reports, it does not raise
         database = False
-    checks = {"database": database, "engine": state.engine.alive}
+    checks = {"database": database}
+    if state.config.local_engine:
+        checks["engine"] = state.engine.alive
     ready = all(checks.values())
     body = Health(status="ready" if ready else "unavailable", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
