@@ -10,18 +10,14 @@ twice. Figures are printed (``-s``) for the record, never asserted.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,8 +25,9 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from tests.e2e.conftest import wait_for
+from tests.e2e.processes import Cluster, Proc
 
-from tests.e2e.conftest import JOBS, clean_env, free_port, kill_group, make_token, wait_for
 from vatti.store.connect import create_db_engine
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
@@ -38,104 +35,19 @@ pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 JOBS_TOTAL = 200
 LIMIT = 6
 LEASE_TTL_S = 2.0
-START_TIMEOUT_S = 30.0
 DRAIN_TIMEOUT_S = 240.0
 ACTIVE = ("provisioning", "running", "cancelling")
 
 
-@dataclass
-class Proc:
-    name: str
-    proc: subprocess.Popen[bytes]
-    log_path: Path
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-4000:]
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(signal.SIGCONT)
-                self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=15)
-        kill_group(self.proc)
-
-
-class Cluster:
-    """The processes of one test: they share ``env`` (database, data dir)."""
-
-    def __init__(self, tmp: Path, database_url: str) -> None:
-        self.tmp = tmp
-        self.token, token_hash = make_token()
-        self.env = clean_env(
-            VATTI_DATA_DIR=str(tmp / "data"),
-            VATTI_DATABASE_URL=database_url,
-            VATTI_API_TOKENS=f"{token_hash}:submit,read",
-            VATTI_MAX_CONCURRENT_JOBS=str(LIMIT),
-            VATTI_POLL_INTERVAL="0.5",
-            VATTI_ENGINE_LEASE_TTL=str(LEASE_TTL_S),
-            VATTI_TERMINATE_GRACE="2",
-            VATTI_LOG_LEVEL="INFO",
-        )
-        self.procs: list[Proc] = []
-        self.url = ""
-
-    def spawn(self, name: str, *args: str, env: Mapping[str, str] | None = None) -> Proc:
-        log_path = self.tmp / f"{name}.log"
-        with log_path.open("ab") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "vatti", *args],
-                cwd=self.tmp,
-                env={**self.env, **(env or {})},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        started = Proc(name, proc, log_path)
-        self.procs.append(started)
-        return started
-
-    def api(self) -> Proc:
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        api = self.spawn("api", "serve", "--no-engine", "--host", "127.0.0.1", "--port", str(port))
-
-        def ready() -> bool:
-            if api.proc.poll() is not None:
-                pytest.fail(f"vatti serve --no-engine exited\n{api.log()}")
-            with contextlib.suppress(httpx.HTTPError):
-                return httpx.get(f"{self.url}/readyz", timeout=1.0).status_code == 200
-            return False
-
-        wait_for(ready, START_TIMEOUT_S, "the API replica to be ready")
-        return api
-
-    def engine(self, name: str) -> Proc:
-        engine = self.spawn(name, "engine")
-
-        def started() -> bool:
-            if engine.proc.poll() is not None:
-                pytest.fail(f"vatti engine exited with {engine.proc.returncode}\n{engine.log()}")
-            return "engine.started" in engine.log()
-
-        wait_for(started, START_TIMEOUT_S, f"{name} to start")
-        return engine
-
-    def stop_all(self) -> None:
-        for proc in self.procs:
-            proc.stop()
-
-
 @pytest.fixture
 def cluster(tmp_path: Path, postgres_database_url: str) -> Iterator[Cluster]:
-    c = Cluster(tmp_path, postgres_database_url)
+    c = Cluster(
+        tmp_path,
+        VATTI_DATABASE_URL=postgres_database_url,
+        VATTI_MAX_CONCURRENT_JOBS=str(LIMIT),
+        VATTI_POLL_INTERVAL="0.5",
+        VATTI_ENGINE_LEASE_TTL=str(LEASE_TTL_S),
+    )
     try:
         yield c
     finally:

@@ -162,8 +162,8 @@ class PostgresWakeups(InProcessWakeups):
 
     def _listen_once(self, stop: threading.Event) -> None:
         pooled = self._engine.raw_connection()
-        pooled.detach()  # a connection of its own, closed for real below
         conn = cast("psycopg.Connection[Any]", pooled.driver_connection)
+        pooled.detach()  # a connection of its own, closed for real below
         try:
             conn.autocommit = True
             for topic in TOPICS:
@@ -180,4 +180,4 @@ class PostgresWakeups(InProcessWakeups):
                         break
         finally:
             with contextlib.suppress(Exception):
-                pooled.close()
+                conn.close()

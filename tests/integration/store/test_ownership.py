@@ -142,7 +142,9 @@ store.close()
 """
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def test_processes_claiming_at_once_never_exceed_the_limit(
     backend: str, request: pytest.FixtureRequest
 ) -> None:
