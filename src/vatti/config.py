@@ -252,12 +252,14 @@ COMPONENTS: dict[str, Component] = {
     for c in (
         Component(
             "api",
-            "the HTTP API process (vatti serve runs api and engine together)",
+            "the HTTP API process (vatti serve runs api and engine together; "
+            "vatti serve --no-engine the API alone)",
             (CommonSettings, StoreSettings, ApiSettings),
         ),
         Component(
             "engine",
-            "admission, executors, timeouts, cleanup and notifications",
+            "the control loops (vatti engine): admission, executors, timeouts, cleanup and "
+            "notifications",
             (CommonSettings, StoreSettings, EngineSettings),
         ),
         Component(

@@ -19,8 +19,8 @@ BEATS_PER_TTL = 3
 def heartbeat_interval(lease_ttl_s: float) -> float:
     """How often an engine renews its leases.
 
-    >>> heartbeat_interval(30.0), heartbeat_interval(0.3)
-    (10.0, 0.1)
+    >>> heartbeat_interval(30.0), heartbeat_interval(1.5)
+    (10.0, 0.5)
     """
     return lease_ttl_s / BEATS_PER_TTL
 
