@@ -24,7 +24,7 @@ from vatti.api.ports import OutputEntry, tail_lines
 from vatti.config import PREFIX, Settings
 from vatti.engine.context import EngineConfig, EngineContext
 from vatti.engine.service import Engine
-from vatti.engine.wakeups import InProcessWakeups, PostgresWakeups
+from vatti.engine.wakeups import InProcessWakeups, PostgresWakeups, Wakeups
 from vatti.executors.local import LocalExecutor
 from vatti.notify.backoff import ExponentialBackoff
 from vatti.notify.webhook import WebhookNotifier
@@ -134,6 +134,11 @@ class Service:
     executor: LocalExecutor
     registry: PipelineRegistry
     engine: Engine
+
+    @property
+    def wakeups(self) -> Wakeups:
+        """Wakes the engines (this process's and, on PostgreSQL, other processes')."""
+        return self.engine.wakeups
 
     def close(self) -> None:
         self.store.close()
