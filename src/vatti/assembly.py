@@ -201,8 +201,15 @@ class EngineRunner:
             await asyncio.wait([self._task])  # its error, if any, stays in :attr:`error`
 
 
-def open_service(settings: Settings, *, input_root: Path | None = None) -> Service:
-    """Build the service; the database is migrated to head first."""
+def open_service(
+    settings: Settings, *, input_root: Path | None = None, resident: bool = False
+) -> Service:
+    """Build the service; the database is migrated to head first.
+
+    ``resident``: the engine is the service's long-running one (``vatti serve``, ``vatti
+    engine``), which SQLite keeps to one: it refuses to run beside another. ``vatti run``'s
+    short-lived engine is not resident (it may run beside a server, as before).
+    """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = database_url(settings)
     migrate(url)
@@ -229,6 +236,6 @@ def open_service(settings: Settings, *, input_root: Path | None = None) -> Servi
         wakeups: InProcessWakeups = PostgresWakeups(store.engine)
         exclusive = False
     else:  # SQLite keeps one engine: wake-ups stay in this process
-        wakeups, exclusive = InProcessWakeups(), True
+        wakeups, exclusive = InProcessWakeups(), resident
     engine = Engine(ctx, wakeups=wakeups, exclusive=exclusive)
     return Service(settings, store, objects, areas, executor, default_registry(), engine)
