@@ -165,6 +165,10 @@ def max_overlap(found: dict[str, list[tuple[str, datetime]]]) -> int:
     return peak
 
 
+def at(evs: list[tuple[str, datetime]], event: str) -> float:
+    return next(when for e, when in evs if e == event).timestamp()
+
+
 def holder_pid(holder: str) -> int:
     return int(holder.split(":")[1])
 
@@ -218,7 +222,9 @@ def takeover(
     victim.proc.wait(timeout=15)
     wait_all(db, ids, ("succeeded", "failed", "cancelled"), f"{tag}: the sleepers to end")
     assert set(states(db, ids).values()) == {"succeeded"}
-    assert_launched_once(db, ids)
+    found = assert_launched_once(db, ids)
+    waits = sorted(at(found[j], "admit") - at(found[j], "accept") for j in ids)
+    print(f"\n[{tag}] submit -> admit on idle engines: median {waits[len(waits) // 2]:.3f} s")
     lines = ran.read_text().split()
     assert sorted(lines, key=int) == [str(i) for i in range(LIMIT)], "a job ran twice"
     return delay, mine, victim
@@ -229,6 +235,8 @@ def test_two_engines_share_the_queue_and_take_over_a_dead_ones_jobs(
 ) -> None:
     cluster.api()
     first, second = cluster.engine("engine-1"), cluster.engine("engine-2")
+    for engine in (first, second):
+        wait_for(lambda e=engine: "engine.wakeups_listening" in e.log(), 30, "LISTEN")
 
     began = time.monotonic()
     with ActiveSampler(db) as sampler:

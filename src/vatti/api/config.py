@@ -10,15 +10,10 @@ SCOPES: frozenset[str] = frozenset({"submit", "read", "admin"})
 
 @dataclass(frozen=True)
 class ApiConfig:
-    """``tokens`` maps the SHA-256 hex digest of each bearer token to its scopes.
-
-    ``local_engine``: the engine runs in this process, so readiness includes its loops (False
-    for an API-only replica, ``vatti serve --no-engine``).
-    """
+    """``tokens`` maps the SHA-256 hex digest of each bearer token to its scopes."""
 
     tokens: Mapping[str, frozenset[str]] = field(default_factory=dict)
     auth_disabled: bool = False
     max_body_bytes: int = 1_048_576
     dedup_window_s: float = 600.0
     page_limit_max: int = 500
-    local_engine: bool = True

@@ -34,10 +34,6 @@ Conflict = Literal["client_id", "fingerprint"]
 #: the states that hold one of the global concurrency slots (``VATTI_MAX_CONCURRENT_JOBS``)
 ACTIVE_STATES = frozenset({JobState.PROVISIONING, JobState.RUNNING, JobState.CANCELLING})
 
-#: an identical request deduplicates onto a job in any state but these: a request whose job
-#: failed or was cancelled runs again when it is sent again
-RETRYABLE_STATES = frozenset({JobState.FAILED, JobState.CANCELLED})
-
 
 @dataclass(frozen=True)
 class Notification:

@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from vatti.runtime.outcome import Outcome
 
 from vatti.domain.states import JobState
 from vatti.engine.admission import admit_once
@@ -17,8 +18,7 @@ from vatti.engine.ports import Exited
 from vatti.engine.reconcile import cancel_once, poll_live
 from vatti.engine.service import EXCLUSIVE_LEASE, Engine
 from vatti.engine.wakeups import InProcessWakeups
-from vatti.runtime.outcome import Outcome
-from vatti.store.base import NewJob
+from vatti.testing.jobs import service_for
 
 pytestmark = pytest.mark.unit
 
@@ -107,15 +107,15 @@ class RecordingWakeups(InProcessWakeups):
         super().notify(topic)
 
 
-def test_submissions_cancels_and_freed_slots_wake_the_engines(harness: Any) -> None:
+def test_the_job_service_and_freed_slots_wake_the_engines(harness: Any) -> None:
     wakeups = RecordingWakeups()
     engine = Engine(harness.ctx, wakeups=wakeups)
-    new = NewJob(pipeline="command", spec={"params": {"argv": ["true"]}}, fingerprint="f" * 64)
-    job = engine.submit(new, dedup_window_s=0).job
-    assert wakeups.topics == ["admission", "outbox"]  # the harness has a service webhook
+    jobs = service_for(engine)
+    job = jobs.submit({"pipeline": "command", "params": {"argv": ["true"]}}).job
+    assert wakeups.topics == ["admission", "outbox"]
     admit_once(harness.ctx)
-    engine.cancel(job.id)
-    assert wakeups.topics[-1] == "cancel"
+    jobs.cancel(job.id)
+    assert wakeups.topics[-2:] == ["cancel", "outbox"]
     cancel_once(harness.ctx)
     assert harness.store.get(job.id).state is JobState.CANCELLED
-    assert wakeups.topics[-1] == "admission"  # its slot is free
+    assert wakeups.topics[-1] == "admission"  # its slot is free: engines elsewhere may admit
