@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from vatti.runtime.outcome import Outcome
+from vatti.domain.outcome import Outcome
 
 from vatti.domain.states import JobState
 from vatti.engine.admission import admit_once
