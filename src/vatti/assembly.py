@@ -182,15 +182,8 @@ class EngineRunner:
             await asyncio.wait([self._task])  # its error, if any, stays in :attr:`error`
 
 
-def open_service(
-    settings: Settings, *, input_root: Path | None = None, resident: bool = False
-) -> Service:
-    """Build the service; the database is migrated to head first.
-
-    ``resident``: the engine is the service's long-running one (``vatti serve``, ``vatti
-    engine``), which SQLite keeps to one: it refuses to run beside another. ``vatti run``'s
-    short-lived engine is not resident (it may run beside a server, as before).
-    """
+def open_service(settings: Settings, *, input_root: Path | None = None) -> Service:
+    """Build the service; the database is migrated to head first."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = database_url(settings)
     migrate(url)
@@ -217,7 +210,7 @@ def open_service(
         wakeups: InProcessWakeups = PostgresWakeups(store.engine)
         exclusive = False
     else:  # SQLite keeps one engine: wake-ups stay in this process
-        wakeups, exclusive = InProcessWakeups(), resident
+        wakeups, exclusive = InProcessWakeups(), True
     engine = Engine(ctx, wakeups=wakeups, exclusive=exclusive)
     registry = default_registry()
     jobs = JobService(

@@ -169,7 +169,7 @@ def serve(
     configure_logging(settings.common.log_level)
     try:
         check_auth_mode(settings.api.auth == "none", settings.api.host)
-        service = open_service(settings, resident=engine)
+        service = open_service(settings)
     except VattiError as exc:
         fail(exc.message, exc.exit_code)
     runner = EngineRunner(service.engine) if engine else None
@@ -217,7 +217,7 @@ def engine_command() -> None:
     settings = load_settings("engine", "runtime")
     configure_logging(settings.common.log_level)
     try:
-        service = open_service(settings, resident=True)
+        service = open_service(settings)
     except VattiError as exc:
         fail(exc.message, exc.exit_code)
     engine = service.engine

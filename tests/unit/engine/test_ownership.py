@@ -7,8 +7,8 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from vatti.domain.outcome import Outcome
 
+from vatti.domain.outcome import Outcome
 from vatti.domain.states import JobState
 from vatti.engine.admission import admit_once
 from vatti.engine.context import EngineContext
