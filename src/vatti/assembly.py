@@ -1,15 +1,18 @@
 """Wire the parts into a running service from validated settings (the only place that does).
 
-``vatti serve`` and ``vatti run`` build the same :class:`Service`: the job store (migrated to
-head), the object store and its work areas, the local executor, the webhook notifier and the
-engine; ``serve`` puts the HTTP API in front of it.
+``vatti serve``, ``vatti engine`` and ``vatti run`` build the same :class:`Service`: the job
+store (migrated to head), the object store and its work areas, the local executor, the webhook
+notifier and the engine with its wake-ups; ``serve`` puts the HTTP API in front of it and runs
+the engine in the app's lifespan (:class:`EngineRunner`), unless it is an API-only replica.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,11 +24,12 @@ from vatti.config import PREFIX, Settings
 from vatti.domain.jobs import Job
 from vatti.engine.context import EngineConfig, EngineContext
 from vatti.engine.service import Engine
+from vatti.engine.wakeups import InProcessWakeups, PostgresWakeups, Wakeups
 from vatti.executors.local import LocalExecutor
 from vatti.notify.backoff import ExponentialBackoff
 from vatti.notify.webhook import WebhookNotifier
 from vatti.pipelines.base import PipelineRegistry, default_registry
-from vatti.service.jobs import JobService, NudgeWakeups
+from vatti.service.jobs import JobService
 from vatti.staging.areas import ObjectOutcomes, ObjectWorkAreas
 from vatti.staging.objects import ObjectStore
 from vatti.store.connect import sqlite_url
@@ -75,6 +79,7 @@ def engine_config(settings: Settings, env: Mapping[str, str]) -> EngineConfig:
         results_ttl_s=engine.results_ttl,
         terminate_grace_s=engine.terminate_grace,
         webhook_url=engine.webhook_url,
+        lease_ttl_s=engine.engine_lease_ttl,
         runtime_env=dict(env),
     )
 
@@ -110,10 +115,17 @@ class Service:
     engine: Engine
     jobs: JobService
 
+    @property
+    def wakeups(self) -> Wakeups:
+        """Wakes the engines (this process's and, on PostgreSQL, other processes')."""
+        return self.engine.wakeups
+
     def close(self) -> None:
         self.store.close()
 
-    def app(self) -> FastAPI:
+    def app(self, runner: EngineRunner | None = None) -> FastAPI:
+        """The HTTP API; with ``runner`` the engine runs in the app's lifespan, without it the
+        app is an API-only replica (engines run elsewhere)."""
         api = self.settings.api
         assert api is not None, "the api settings were not loaded"
         config = ApiConfig(
@@ -122,7 +134,52 @@ class Service:
             max_body_bytes=api.max_body_bytes,
             dedup_window_s=api.dedup_window,
         )
-        return create_app(self.jobs, config, engine_alive=lambda: self.engine.alive)
+        app = create_app(
+            self.jobs,
+            config,
+            engine_alive=(lambda: self.engine.alive) if runner is not None else None,
+        )
+        if runner is not None:
+            app.router.lifespan_context = runner.lifespan
+        return app
+
+
+class EngineRunner:
+    """Runs an engine for as long as an app's lifespan lasts.
+
+    The engine starts when the app starts and is stopped (its jobs handed over) when the app
+    shuts down. When the engine stops on its own (a loop crashed, or it refused to start)
+    ``on_stopped`` is called, so the server stops too, and :attr:`error` says why.
+    """
+
+    def __init__(self, engine: Engine, on_stopped: Callable[[], None] = lambda: None) -> None:
+        self.engine = engine
+        self.on_stopped = on_stopped
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    @property
+    def error(self) -> BaseException | None:
+        task = self._task
+        if task is None or not task.done() or task.cancelled():
+            return None
+        return task.exception()
+
+    def _done(self, _task: asyncio.Task[None]) -> None:
+        if not self._stopping:
+            self.on_stopped()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: object) -> AsyncIterator[None]:
+        self._stopping = False
+        self._task = asyncio.create_task(self.engine.run(), name="vatti-engine")
+        self._task.add_done_callback(self._done)
+        try:
+            yield
+        finally:
+            self._stopping = True
+            self.engine.stop()
+            await asyncio.wait([self._task])  # its error, if any, stays in :attr:`error`
 
 
 def open_service(settings: Settings, *, input_root: Path | None = None) -> Service:
@@ -148,14 +205,20 @@ def open_service(settings: Settings, *, input_root: Path | None = None) -> Servi
         retry=ExponentialBackoff(),
         scratch_root=settings.scratch_dir(),
     )
-    engine = Engine(ctx)
+    if store.engine.dialect.name == "postgresql":
+        # engines and API replicas in other processes wake each other (LISTEN/NOTIFY)
+        wakeups: InProcessWakeups = PostgresWakeups(store.engine)
+        exclusive = False
+    else:  # SQLite keeps one engine: wake-ups stay in this process
+        wakeups, exclusive = InProcessWakeups(), True
+    engine = Engine(ctx, wakeups=wakeups, exclusive=exclusive)
     registry = default_registry()
     jobs = JobService(
         store=store,
         registry=registry,
         results=areas,
         logs=JobLogs(areas, executor),
-        wakeups=NudgeWakeups(engine.nudge),
+        wakeups=wakeups,
         notify=ctx.notify,
         dedup_window_s=settings.api.dedup_window if settings.api is not None else 0.0,
     )

@@ -1,7 +1,8 @@
 """The ``vatti`` command: run jobs, serve the API, talk to a server, check the configuration.
 
 Exit statuses: 0 success; 1 the job failed or was cancelled; 2 bad usage or request;
-69 a server could not be reached; 78 invalid configuration.
+69 a server could not be reached; 70 the engine stopped on an internal error; 78 invalid
+configuration (or a second engine on a SQLite database).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ err = Console(stderr=True)
 EXIT_JOB_FAILED = 1
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 69
+EXIT_SOFTWARE = 70
 
 UrlOption = Annotated[
     str | None,
@@ -145,18 +147,31 @@ def token(
 def serve(
     host: Annotated[str | None, typer.Option(help="Listen address (VATTI_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (VATTI_PORT).")] = None,
+    engine: Annotated[
+        bool,
+        typer.Option(
+            "--engine/--no-engine",
+            help="Run the engine in this process (the default); --no-engine: an API-only "
+            "replica, with engines elsewhere (vatti engine).",
+        ),
+    ] = True,
 ) -> None:
-    """Run the HTTP API and the engine in this process until SIGTERM or Ctrl-C."""
+    """Run the HTTP API (and the engine, unless --no-engine) until SIGTERM or Ctrl-C."""
     import uvicorn
 
     from vatti.api.auth import check_auth_mode
-    from vatti.assembly import open_service
+    from vatti.assembly import EngineRunner, open_service
+    from vatti.engine.errors import SecondEngine
 
     if host is not None:
         os.environ[f"{PREFIX}HOST"] = host
     if port is not None:
         os.environ[f"{PREFIX}PORT"] = str(port)
-    settings = load_settings("api", "engine", "runtime")
+    # an API-only replica reads the engine group only for what submissions write (the service
+    # webhook); every engine variable has a default, so it needs none of them set
+    settings = (
+        load_settings("api", "engine", "runtime") if engine else load_settings("api", "engine")
+    )
     assert settings.api is not None
     configure_logging(settings.common.log_level)
     try:
@@ -164,46 +179,70 @@ def serve(
         service = open_service(settings)
     except VattiError as exc:
         fail(exc.message, exc.exit_code)
+    runner = EngineRunner(service.engine) if engine else None
     server = uvicorn.Server(
         uvicorn.Config(
-            service.app(),
+            service.app(runner),
             host=settings.api.host,
             port=settings.api.port,
             log_level=settings.common.log_level.lower(),
-            lifespan="off",
+            lifespan="on",
         )
     )
-
-    async def main() -> None:
-        engine_task = asyncio.create_task(service.engine.run())
-        server_task = asyncio.create_task(server.serve())
-        done, _ = await asyncio.wait(
-            {engine_task, server_task}, return_when=asyncio.FIRST_COMPLETED
-        )
-        if engine_task in done:  # a loop crashed: stop serving, loudly
-            server.should_exit = True
-            await server_task
-            engine_task.result()
-        service.engine.stop()
-        await engine_task
 
     def request_exit(signum: int, frame: object) -> None:
         del signum, frame
         server.should_exit = True
-        service.engine.stop()
 
-    # uvicorn handles SIGTERM/SIGINT while it serves, then re-raises the signal with the
-    # handler it found: ours, so the engine stops and the store closes before the exit
+    if runner is not None:  # the engine stopped on its own: stop serving, loudly (below)
+        runner.on_stopped = lambda: setattr(server, "should_exit", True)
+    # uvicorn handles SIGTERM/SIGINT while it serves (the lifespan's end stops the engine), then
+    # re-raises the signal with the handler it found: ours, so the process exits normally
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, request_exit)
     try:
-        asyncio.run(main())
-    except VattiError as exc:
-        fail(f"the engine stopped: {exc}", 70)
+        server.run()
     finally:
         service.close()
+    error = runner.error if runner is not None else None
+    if error is not None:
+        code = error.exit_code if isinstance(error, SecondEngine) else EXIT_SOFTWARE
+        fail(f"the engine stopped: {error}", code)
     if not server.started:
         fail(f"could not listen on {settings.api.host}:{settings.api.port}", EXIT_UNAVAILABLE)
+
+
+@app.command("engine")
+def engine_command() -> None:
+    """Run the engine's control loops alone (no HTTP API) until SIGTERM or Ctrl-C.
+
+    Several engines may share one PostgreSQL database (VATTI_DATABASE_URL); SQLite keeps one.
+    """
+    from vatti.assembly import open_service
+    from vatti.engine.errors import SecondEngine
+
+    settings = load_settings("engine", "runtime")
+    configure_logging(settings.common.log_level)
+    try:
+        service = open_service(settings)
+    except VattiError as exc:
+        fail(exc.message, exc.exit_code)
+    engine = service.engine
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, engine.stop)
+        await engine.run()
+
+    try:
+        asyncio.run(main())
+    except SecondEngine as exc:
+        fail(exc.message, exc.exit_code)
+    except VattiError as exc:
+        fail(f"the engine stopped: {exc}", EXIT_SOFTWARE)
+    finally:
+        service.close()
 
 
 @app.command("job-run", hidden=True)

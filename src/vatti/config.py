@@ -185,6 +185,11 @@ class EngineSettings(_Settings):
     terminate_grace: Seconds = Field(
         10.0, description="Time a cancelled job gets between SIGTERM and SIGKILL."
     )
+    engine_lease_ttl: Seconds = Field(
+        30.0,
+        description="How long a job stays with an engine that stopped renewing its lease (each "
+        "engine renews every third of this); then another engine takes the job over.",
+    )
     webhook_url: str | None = Field(
         None, description="Webhook that receives every job's state changes (http(s)://...)."
     )
@@ -247,12 +252,14 @@ COMPONENTS: dict[str, Component] = {
     for c in (
         Component(
             "api",
-            "the HTTP API process (vatti serve runs api and engine together)",
+            "the HTTP API process (vatti serve runs api and engine together; "
+            "vatti serve --no-engine the API alone)",
             (CommonSettings, StoreSettings, ApiSettings),
         ),
         Component(
             "engine",
-            "admission, executors, timeouts, cleanup and notifications",
+            "the control loops (vatti engine): admission, executors, timeouts, cleanup and "
+            "notifications",
             (CommonSettings, StoreSettings, EngineSettings),
         ),
         Component(

@@ -1,4 +1,5 @@
-"""Probes: ``/healthz`` (the process answers) and ``/readyz`` (database and engine loops)."""
+"""Probes: ``/healthz`` (the process answers) and ``/readyz`` (database, and the engine loops
+when the engine runs in this process)."""
 
 from __future__ import annotations
 

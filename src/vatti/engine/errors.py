@@ -22,6 +22,20 @@ class LoopCrashed(EngineError):
         self.loop = loop
 
 
+class SecondEngine(EngineError):
+    """Another engine runs on this SQLite database (SQLite keeps one engine)."""
+
+    code = "second_engine"
+    exit_code = 78  # EX_CONFIG
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(
+            f"another engine ({holder}) runs on this SQLite database and SQLite keeps one engine: "
+            "stop it first, or use PostgreSQL (VATTI_DATABASE_URL) to run several engines"
+        )
+        self.holder = holder
+
+
 class ServiceWebhookUnset(EngineError):
     """An outbox message for the service webhook, while VATTI_WEBHOOK_URL is not set any more."""
 

@@ -1,4 +1,7 @@
-"""Reconcile every non-terminal job with its executor (at start-up and on each poll).
+"""Reconcile every non-terminal job this engine owns with its executor (at start-up, each poll).
+
+An engine follows only the jobs it owns (and those nobody owns); it takes over those of an engine
+whose lease expired first (:mod:`vatti.engine.ownership`).
 
 - ``provisioning`` with a handle: the start was interrupted; ``start`` it now. Without a handle
   past the provision timeout: the admitter died; fail it.
@@ -42,13 +45,13 @@ def reconcile_once(ctx: EngineContext) -> None:
 
 def poll_live(ctx: EngineContext) -> None:
     """Reconcile the provisioning and running jobs (not the cancelling ones)."""
-    for job in ctx.store.jobs_in_states(POLLED_STATES):
+    for job in ctx.store.jobs_in_states(POLLED_STATES, owner=ctx.config.holder):
         reconcile_job(ctx, job)
 
 
 def cancel_once(ctx: EngineContext) -> int:
     """Terminate every cancelling job (in parallel), then mark it ``cancelled``; how many."""
-    jobs = ctx.store.jobs_in_states((JobState.CANCELLING,))
+    jobs = ctx.store.jobs_in_states((JobState.CANCELLING,), owner=ctx.config.holder)
     if not jobs:
         return 0
     workers = min(len(jobs), MAX_PARALLEL_TERMINATIONS)

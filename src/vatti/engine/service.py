@@ -8,23 +8,39 @@ Loops (each pass runs in a worker thread; the store is synchronous):
 - ``cancel`` (poll interval, nudged): terminate cancelling jobs (in parallel; a termination may
   take the whole grace period, which the poll loop thus never waits for);
 - ``notifier`` (poll interval, nudged): deliver the outbox;
-- ``sweeper`` (reconcile interval): expired results, orphaned work areas and scratch dirs.
+- ``sweeper`` (reconcile interval): expired results, orphaned work areas and scratch dirs;
+- ``heartbeat`` (a third of the lease TTL): renew this engine's job leases, take over the jobs
+  of engines whose leases lapsed (:mod:`vatti.engine.ownership`).
+
+Several engines may share one PostgreSQL database: admission is global
+(:mod:`vatti.engine.admission`), each engine follows the jobs it owns, and engines wake each
+other through :mod:`vatti.engine.wakeups`. On SQLite one engine runs (``exclusive``): a second
+one refuses to start while the first one's lease holds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from vatti.domain.jobs import Job
 from vatti.engine.admission import admit_once
 from vatti.engine.context import EngineContext, holder_is_dead_here
+from vatti.engine.errors import SecondEngine
 from vatti.engine.logs import log_event
 from vatti.engine.notifier import deliver_once
+from vatti.engine.ownership import hand_over, heartbeat_interval, heartbeat_once
 from vatti.engine.reconcile import cancel_once, poll_live
 from vatti.engine.supervisor import Loop, Supervisor
 from vatti.engine.sweeper import sweep_once
 from vatti.engine.timeouts import enforce_timeouts
+from vatti.engine.wakeups import InProcessWakeups
+
+#: the lease of the one engine a SQLite database has
+EXCLUSIVE_LEASE = "engine.exclusive"
 
 T = TypeVar("T")
 
@@ -42,10 +58,22 @@ def poll_once(ctx: EngineContext) -> None:
 
 
 class Engine:
-    """One engine replica. Several may run against one database."""
+    """One engine replica. Several may run against one PostgreSQL database.
 
-    def __init__(self, ctx: EngineContext) -> None:
+    ``wakeups`` reach the loops of this engine and, when they cross processes, other engines;
+    ``exclusive``: this engine must be the only one (SQLite).
+    """
+
+    def __init__(
+        self,
+        ctx: EngineContext,
+        *,
+        wakeups: InProcessWakeups | None = None,
+        exclusive: bool = False,
+    ) -> None:
         self.ctx = ctx
+        self.exclusive = exclusive
+        self.wakeups = wakeups if wakeups is not None else InProcessWakeups()
         cfg = ctx.config
         self.supervisor = Supervisor(
             [
@@ -59,10 +87,38 @@ class Engine:
                     cfg.reconcile_interval_s,
                     wakes_on_nudge=False,
                 ),
+                Loop(
+                    "heartbeat",
+                    self._heartbeat,
+                    heartbeat_interval(cfg.lease_ttl_s),
+                    wakes_on_nudge=False,
+                ),
             ],
             logger=ctx.logger,
         )
-        ctx.listeners.append(lambda _job: self.nudge())  # a change may free a slot, queue a message
+        self.wakeups.subscribe(self.nudge)
+        ctx.listeners.append(self._changed)
+
+    def _changed(self, job: Job) -> None:
+        self.nudge()  # a change may free a slot, queue a message
+        if job.terminal:  # a slot freed: engines elsewhere may admit
+            self.wakeups.notify("admission")
+
+    async def _heartbeat(self) -> None:
+        if await asyncio.to_thread(self._beat):
+            self.nudge("poll", "cancel")
+
+    def _beat(self) -> list[str]:
+        if self.exclusive:
+            self._hold_exclusive()
+        return heartbeat_once(self.ctx)
+
+    def _hold_exclusive(self) -> None:
+        ctx = self.ctx
+        cfg = ctx.config
+        if not ctx.store.acquire_lease(EXCLUSIVE_LEASE, cfg.holder, cfg.lease_ttl_s, ctx.now()):
+            holder = ctx.store.lease_holders().get(EXCLUSIVE_LEASE, "?")
+            raise SecondEngine(holder)
 
     @property
     def alive(self) -> bool:
@@ -74,9 +130,48 @@ class Engine:
         self.supervisor.wakeup.nudge(*loops)
 
     async def run(self) -> None:
-        """Run the loops until :meth:`stop`; raises ``LoopCrashed`` if a loop fails."""
-        await asyncio.to_thread(self.release_dead_leases)
-        await self.supervisor.run()
+        """Run the loops until :meth:`stop`; raises ``LoopCrashed`` if a loop fails.
+
+        First the leases of this host's dead replicas are freed and the jobs of lapsed owners
+        taken over (the first poll is the start-up reconciliation); on the way out this engine's
+        job leases end, so another engine takes its jobs over at once.
+        """
+        await asyncio.to_thread(self._start)
+        try:
+            with contextlib.ExitStack() as stack:
+                await asyncio.to_thread(stack.enter_context, self.wakeups.listening())
+                try:
+                    await self.supervisor.run()
+                finally:
+                    await asyncio.to_thread(stack.close)
+        finally:
+            await asyncio.to_thread(self._finish)
+
+    def _start(self) -> None:
+        self.release_dead_leases()
+        self._beat()
+        log_event(
+            self.ctx.logger,
+            "engine.started",
+            holder=self.ctx.config.holder,
+            max_concurrent_jobs=self.ctx.config.max_concurrent_jobs,
+        )
+
+    def _finish(self) -> None:
+        try:
+            handed = hand_over(self.ctx)
+            if self.exclusive:
+                self.ctx.store.release_lease(EXCLUSIVE_LEASE, self.ctx.config.holder)
+        except Exception as exc:  # the leases lapse on their own
+            log_event(
+                self.ctx.logger,
+                "engine.hand_over_failed",
+                level=logging.WARNING,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            return
+        if handed:
+            log_event(self.ctx.logger, "engine.jobs_handed_over", jobs=handed)
 
     def release_dead_leases(self) -> list[str]:
         """Free the leases of replicas of this host that died (e.g. killed by SIGKILL).

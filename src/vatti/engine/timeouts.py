@@ -36,7 +36,7 @@ def enforce_timeouts(ctx: EngineContext) -> int:
                 )
                 if advance(ctx, job.id, JobEvent.FAIL, Changes(failure=failure)) is not None:
                     failed += 1
-    for job in ctx.store.jobs_in_states([JobState.RUNNING]):
+    for job in ctx.store.jobs_in_states([JobState.RUNNING], owner=ctx.config.holder):
         wall = wall_time_of(ctx, job)
         if wall is not None and wall_expired(job, now, wall):
             fail_timed_out(ctx, job, wall)

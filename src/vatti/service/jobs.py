@@ -241,22 +241,6 @@ class JobService:
         return tail_lines(data.decode("utf-8", errors="replace"), tail)
 
 
-class NudgeWakeups:
-    """Wakes the loops of an engine in this process (``nudge(*loop_names)``)."""
-
-    LOOPS: dict[str, tuple[str, ...]] = {
-        ADMISSION: ("admission",),
-        CANCEL: ("cancel",),
-        OUTBOX: ("notifier",),
-    }
-
-    def __init__(self, nudge: Callable[..., None]) -> None:
-        self._nudge = nudge
-
-    def notify(self, topic: str) -> None:
-        self._nudge(*self.LOOPS.get(topic, ()))
-
-
 class NoWakeups:
     """For a service without engines to wake (they poll)."""
 

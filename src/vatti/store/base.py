@@ -3,6 +3,12 @@
 Every method is synchronous; async callers use ``asyncio.to_thread``. Times are passed in by the
 caller (``now``), so behaviour is reproducible and the store never reads a clock on its own.
 
+Ownership: every job an engine admitted is *owned* by that engine replica through a lease in the
+job's row (``owner``, ``owner_expires_at``), renewed by the owner's heartbeat. An engine follows
+the jobs it owns (and those nobody owns); once an owner's lease expired, another engine takes its
+jobs over. Admission (:meth:`JobStore.claim_queued`) reserves queued jobs for one owner under the
+global concurrency limit, atomically across every process sharing the database.
+
 Notifications: the store does not know where notifications go or what they say. Callers pass a
 :data:`NotifyBuilder`, called inside the transaction once per new event row; the messages it
 returns are written to the outbox in the same transaction as the state change.
@@ -25,8 +31,8 @@ from vatti.store.errors import InvalidCursor
 
 Conflict = Literal["client_id", "fingerprint"]
 
-#: an identical request deduplicates onto a job in any state but the retryable ones: a request
-#: whose job failed or was cancelled runs again when it is sent again
+#: the states that hold one of the global concurrency slots (``VATTI_MAX_CONCURRENT_JOBS``)
+ACTIVE_STATES = frozenset({JobState.PROVISIONING, JobState.RUNNING, JobState.CANCELLING})
 
 
 @dataclass(frozen=True)
@@ -142,8 +148,48 @@ class JobStore(Protocol):
 
     def events(self, job_id: str) -> list[JobEventRecord]: ...
 
-    def jobs_in_states(self, states: Iterable[JobState], limit: int = 1000) -> list[Job]:
-        """Oldest first."""
+    def jobs_in_states(
+        self, states: Iterable[JobState], limit: int = 1000, *, owner: str | None = None
+    ) -> list[Job]:
+        """Oldest first. With ``owner``: only the jobs it owns and those nobody owns."""
+        ...
+
+    def claim_queued(
+        self, holder: str, *, max_active: int, ttl_s: float, now: datetime
+    ) -> list[Job]:
+        """Reserve for ``holder`` the oldest queued jobs that fit under ``max_active``.
+
+        Taken are the jobs in :data:`ACTIVE_STATES` (whoever owns them) and the queued jobs that
+        another live owner reserved; the free slots go to queued jobs nobody holds (or whose
+        reservation expired, or that ``holder`` reserved before), oldest first. The count and the
+        claim are one step across every process sharing the store, so engines together never
+        reserve more than ``max_active``. The jobs returned are still queued: the caller admits
+        them (their lease lasts ``ttl_s``).
+        """
+        ...
+
+    def renew_ownership(self, holder: str, *, ttl_s: float, now: datetime) -> int:
+        """Extend the lease of every unfinished job ``holder`` owns (its heartbeat); how many."""
+        ...
+
+    def adopt_jobs(
+        self,
+        holder: str,
+        *,
+        ttl_s: float,
+        now: datetime,
+        dead_owners: Iterable[str] = (),
+    ) -> list[str]:
+        """Take over the admitted, unfinished jobs whose owner's lease expired, that nobody
+        owns, or whose owner is in ``dead_owners``; returns their ids."""
+        ...
+
+    def job_owners(self) -> set[str]:
+        """The owners of unfinished jobs (live or expired)."""
+        ...
+
+    def release_ownership(self, holder: str, *, now: datetime) -> int:
+        """End ``holder``'s leases now (a clean stop): others take its jobs over at once."""
         ...
 
     def next_queued(self, limit: int) -> list[Job]:

@@ -18,6 +18,7 @@ from vatti.domain.jobs import Job, JobEventRecord, OutboxMessage
 from vatti.domain.states import RETRYABLE_STATES, JobEvent, JobState, apply
 from vatti.domain.times import as_utc
 from vatti.store.base import (
+    ACTIVE_STATES,
     Changes,
     NewJob,
     NotifyBuilder,
@@ -53,6 +54,7 @@ class MemoryJobStore:
         self._outbox: dict[int, _Message] = {}
         self._next_msg = 1
         self._leases: dict[str, tuple[str, datetime]] = {}
+        self._owners: dict[str, tuple[str, datetime]] = {}  # job id -> (owner, lease until)
 
     def close(self) -> None:
         """Nothing to release; present for symmetry with the SQL store."""
@@ -190,11 +192,89 @@ class MemoryJobStore:
             self._job(job_id)
             return list(self._events[job_id])
 
-    def jobs_in_states(self, states: Iterable[JobState], limit: int = 1000) -> list[Job]:
+    def jobs_in_states(
+        self, states: Iterable[JobState], limit: int = 1000, *, owner: str | None = None
+    ) -> list[Job]:
         wanted = _state_set(states)
         with self._lock:
-            found = [j for j in self._jobs.values() if j.state in wanted]
+            found = [
+                j
+                for j in self._jobs.values()
+                if j.state in wanted
+                and (owner is None or self._owners.get(j.id, (owner,))[0] == owner)
+            ]
         return sorted(found, key=lambda j: (j.created_at, j.id))[:limit]
+
+    # -- ownership ------------------------------------------------------------------------------
+
+    def _unfinished_of(self, holder: str) -> list[str]:
+        return [
+            job_id
+            for job_id, (owner, _) in self._owners.items()
+            if owner == holder and not self._jobs[job_id].terminal
+        ]
+
+    def claim_queued(
+        self, holder: str, *, max_active: int, ttl_s: float, now: datetime
+    ) -> list[Job]:
+        now = as_utc(now)
+        until = now + timedelta(seconds=ttl_s)
+
+        def held_by_other(job: Job) -> bool:
+            owner, expires = self._owners.get(job.id, (holder, now))
+            return owner != holder and expires > now
+
+        with self._lock:
+            queued = sorted(
+                (j for j in self._jobs.values() if j.state is JobState.QUEUED),
+                key=lambda j: (j.created_at, j.id),
+            )
+            active = sum(1 for j in self._jobs.values() if j.state in ACTIVE_STATES)
+            taken = active + sum(1 for j in queued if held_by_other(j))
+            found = [j for j in queued if not held_by_other(j)][: max(0, max_active - taken)]
+            for job in found:
+                self._owners[job.id] = (holder, until)
+        return found
+
+    def renew_ownership(self, holder: str, *, ttl_s: float, now: datetime) -> int:
+        until = as_utc(now) + timedelta(seconds=ttl_s)
+        with self._lock:
+            mine = self._unfinished_of(holder)
+            for job_id in mine:
+                self._owners[job_id] = (holder, until)
+        return len(mine)
+
+    def adopt_jobs(
+        self,
+        holder: str,
+        *,
+        ttl_s: float,
+        now: datetime,
+        dead_owners: Iterable[str] = (),
+    ) -> list[str]:
+        now = as_utc(now)
+        dead = set(dead_owners) - {holder}
+        with self._lock:
+            ids = []
+            for job in sorted(self._jobs.values(), key=lambda j: (j.created_at, j.id)):
+                if job.state not in ACTIVE_STATES:
+                    continue
+                owner, expires = self._owners.get(job.id, ("", now))
+                if owner != holder and (owner in dead or expires <= now):
+                    self._owners[job.id] = (holder, now + timedelta(seconds=ttl_s))
+                    ids.append(job.id)
+        return ids
+
+    def job_owners(self) -> set[str]:
+        with self._lock:
+            return {o for job_id, (o, _) in self._owners.items() if not self._jobs[job_id].terminal}
+
+    def release_ownership(self, holder: str, *, now: datetime) -> int:
+        with self._lock:
+            mine = self._unfinished_of(holder)
+            for job_id in mine:
+                self._owners[job_id] = (holder, as_utc(now))
+        return len(mine)
 
     def next_queued(self, limit: int) -> list[Job]:
         return self.jobs_in_states([JobState.QUEUED], limit)

@@ -88,10 +88,15 @@ jobs = sa.Table(
     sa.Column("callback_token_hash", sa.String(128), nullable=True),
     sa.Column("results_expire_at", UTCDateTime(), nullable=True),
     sa.Column("results_deleted_at", UTCDateTime(), nullable=True),
+    # the engine replica that follows the job, and until when its lease holds (renewed by its
+    # heartbeat; another replica takes the job over once it expired)
+    sa.Column("owner", sa.String(128), nullable=True),
+    sa.Column("owner_expires_at", UTCDateTime(), nullable=True),
     sa.Index(None, "created_at", "id"),
     sa.Index(None, "state", "created_at"),
     sa.Index(None, "pipeline", "created_at"),
     sa.Index(None, "results_expire_at"),
+    sa.Index(None, "owner", "state"),
 )
 
 job_events = sa.Table(

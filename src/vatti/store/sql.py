@@ -6,6 +6,11 @@ Concurrency:
 - ``transition`` locks the job row (``FOR UPDATE`` on PostgreSQL; SQLite write transactions are
   ``BEGIN IMMEDIATE``), checks the pure table, then updates with a compare-and-set on the observed
   state and event counter. Event and outbox rows commit in the same transaction.
+- ``claim_queued`` (admission) counts the active jobs and reserves queued ones in one
+  transaction that holds :data:`ADMISSION_LOCK` (a transaction-scoped advisory lock) on
+  PostgreSQL, or the database's single write lock on SQLite, so two engines never count the same
+  free slot; the queued rows are read ``FOR UPDATE SKIP LOCKED`` so a row another transaction is
+  changing (a cancel) is passed over, not waited for.
 - ``claim_outbox`` takes due messages with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL and sets a
   lease, so replicas never deliver the same message concurrently.
 """
@@ -29,6 +34,7 @@ from vatti.domain.states import RETRYABLE_STATES, JobEvent, JobState, apply
 from vatti.errors import VattiError
 from vatti.store import rows
 from vatti.store.base import (
+    ACTIVE_STATES,
     Changes,
     NewJob,
     NotifyBuilder,
@@ -44,6 +50,14 @@ from vatti.store.schema import dedup, job_events, jobs, leases, outbox
 from vatti.store.updates import event_detail, new_job, transition_fields
 
 MAX_PAGE = 1000
+
+#: The key of the advisory lock that serialises admission across engines (PostgreSQL): a count
+#: and a claim under a lock cannot be raced, where SKIP LOCKED alone would let two engines each
+#: see the same free slot. Transaction-scoped, so it goes with the transaction, or with the
+#: connection of an engine killed meanwhile; there is no slot state to repair.
+ADMISSION_LOCK = 0x76617474_69000001
+
+UNFINISHED_STATES = (JobState.QUEUED, *sorted(ACTIVE_STATES))
 
 Insert = postgresql.Insert | sqlite.Insert
 
@@ -322,13 +336,107 @@ class SqlJobStore:
             ).mappings()
             return [rows.event_from_row(r) for r in result]
 
-    def jobs_in_states(self, states: Iterable[JobState], limit: int = 1000) -> list[Job]:
-        return self._select_jobs(
-            sa.select(jobs)
-            .where(jobs.c.state.in_(_states(states)))
-            .order_by(jobs.c.created_at, jobs.c.id)
-            .limit(limit)
+    def jobs_in_states(
+        self, states: Iterable[JobState], limit: int = 1000, *, owner: str | None = None
+    ) -> list[Job]:
+        query = sa.select(jobs).where(jobs.c.state.in_(_states(states)))
+        if owner is not None:
+            query = query.where(sa.or_(jobs.c.owner == owner, jobs.c.owner.is_(None)))
+        return self._select_jobs(query.order_by(jobs.c.created_at, jobs.c.id).limit(limit))
+
+    # -- ownership ------------------------------------------------------------------------------
+
+    def claim_queued(
+        self, holder: str, *, max_active: int, ttl_s: float, now: datetime
+    ) -> list[Job]:
+        queued = jobs.c.state == JobState.QUEUED.value
+        held_by_others = sa.and_(
+            queued, jobs.c.owner.is_not(None), jobs.c.owner != holder, jobs.c.owner_expires_at > now
         )
+        taken = sa.select(sa.func.count()).where(
+            sa.or_(jobs.c.state.in_(_states(ACTIVE_STATES)), held_by_others)
+        )
+        free = (
+            sa.select(jobs)
+            .where(
+                queued,
+                sa.or_(
+                    jobs.c.owner.is_(None), jobs.c.owner == holder, jobs.c.owner_expires_at <= now
+                ),
+            )
+            .order_by(jobs.c.created_at, jobs.c.id)
+        )
+        with self._tx(write=True) as conn:
+            if self._pg:
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(ADMISSION_LOCK)))
+            slots = max_active - int(conn.execute(taken).scalar_one())
+            if slots <= 0:
+                return []
+            query = free.limit(slots)
+            if self._pg:
+                query = query.with_for_update(skip_locked=True)
+            found = [rows.job_from_row(r) for r in conn.execute(query).mappings()]
+            if found:
+                conn.execute(
+                    sa.update(jobs)
+                    .where(jobs.c.id.in_([j.id for j in found]))
+                    .values(owner=holder, owner_expires_at=now + timedelta(seconds=ttl_s))
+                )
+        return found
+
+    def renew_ownership(self, holder: str, *, ttl_s: float, now: datetime) -> int:
+        with self._tx(write=True) as conn:
+            return conn.execute(
+                sa.update(jobs)
+                .where(jobs.c.owner == holder, jobs.c.state.in_(_states(UNFINISHED_STATES)))
+                .values(owner_expires_at=now + timedelta(seconds=ttl_s))
+            ).rowcount
+
+    def adopt_jobs(
+        self,
+        holder: str,
+        *,
+        ttl_s: float,
+        now: datetime,
+        dead_owners: Iterable[str] = (),
+    ) -> list[str]:
+        lapsed = [jobs.c.owner.is_(None), jobs.c.owner_expires_at <= now]
+        dead = sorted(set(dead_owners) - {holder})
+        if dead:
+            lapsed.append(jobs.c.owner.in_(dead))
+        orphans = sa.select(jobs.c.id).where(
+            jobs.c.state.in_(_states(ACTIVE_STATES)),
+            sa.or_(jobs.c.owner.is_(None), jobs.c.owner != holder),
+            sa.or_(*lapsed),
+        )
+        if self._pg:
+            orphans = orphans.with_for_update(skip_locked=True)
+        with self._tx(write=True) as conn:
+            ids = [str(i) for i in conn.execute(orphans).scalars()]
+            if ids:
+                conn.execute(
+                    sa.update(jobs)
+                    .where(jobs.c.id.in_(ids))
+                    .values(owner=holder, owner_expires_at=now + timedelta(seconds=ttl_s))
+                )
+        return ids
+
+    def job_owners(self) -> set[str]:
+        query = (
+            sa.select(jobs.c.owner)
+            .where(jobs.c.owner.is_not(None), jobs.c.state.in_(_states(UNFINISHED_STATES)))
+            .distinct()
+        )
+        with self._tx(write=False) as conn:
+            return {str(o) for o in conn.execute(query).scalars()}
+
+    def release_ownership(self, holder: str, *, now: datetime) -> int:
+        with self._tx(write=True) as conn:
+            return conn.execute(
+                sa.update(jobs)
+                .where(jobs.c.owner == holder, jobs.c.state.in_(_states(UNFINISHED_STATES)))
+                .values(owner_expires_at=now)
+            ).rowcount
 
     def next_queued(self, limit: int) -> list[Job]:
         return self.jobs_in_states([JobState.QUEUED], limit)

@@ -8,7 +8,7 @@ from vatti.domain.jobs import Job
 from vatti.domain.manifest import Manifest
 from vatti.engine.service import Engine
 from vatti.pipelines.base import PipelineRegistry, default_registry
-from vatti.service.jobs import JobService, NudgeWakeups
+from vatti.service.jobs import JobService
 from vatti.staging.errors import ObjectNotFound
 
 
@@ -41,7 +41,7 @@ def service_for(
         registry=registry or default_registry(),
         results=NoResults(),
         logs=NoLogs(),
-        wakeups=NudgeWakeups(engine.nudge),
+        wakeups=engine.wakeups,
         notify=ctx.notify,
         dedup_window_s=dedup_window_s,
         clock=ctx.clock,

@@ -30,7 +30,7 @@ from vatti.engine.context import EngineConfig, EngineContext
 from vatti.engine.ports import ExecStatus, Limits, Running
 from vatti.engine.service import Engine
 from vatti.pipelines.base import PipelineRegistry, default_registry
-from vatti.service.jobs import JobService, NudgeWakeups
+from vatti.service.jobs import JobService
 from vatti.staging.errors import ObjectNotFound
 from vatti.store.base import JobStore
 from vatti.store.sql import open_store
@@ -193,7 +193,7 @@ def build_api(
         registry=registry or default_registry(),
         results=outputs,
         logs=logs,
-        wakeups=NudgeWakeups(engine.nudge),
+        wakeups=engine.wakeups,
         notify=ctx.notify,
         dedup_window_s=api_config.dedup_window_s,
     )
