@@ -15,7 +15,8 @@ from vatti.pipelines.pgs.calculate import CalcOptions, calculate
 from vatti.pipelines.pgs.catalog import Catalog
 from vatti.pipelines.pgs.targets.base import Format, GenotypeFile, Sampleset
 
-pgs_app = typer.Typer(help="Polygenic scores in the manner of the PGS Catalog Calculator.")
+#: registered lazily by :mod:`vatti.cli` as ``vatti pgs`` (which holds its help)
+pgs_app = typer.Typer()
 out = Console()
 err = Console(stderr=True)
 
