@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from vatti.domain.failure import Failure, FailureCode
 from vatti.domain.times import utcnow
 from vatti.errors import VattiError
-from vatti.pipelines.base import PipelineRegistry, RegisteredPipeline, RunContext
+from vatti.pipelines.base import JobSettings, PipelineRegistry, RegisteredPipeline, RunContext
 from vatti.pipelines.errors import StepFailed
 from vatti.runtime.errors import InvalidSpec, Terminated
 from vatti.runtime.layout import manifest_key, result_key, spec_key
@@ -112,7 +112,7 @@ def execute(
     objects: Objects,
     registry: PipelineRegistry,
     scratch: Path,
-    options: Mapping[str, str],
+    settings: JobSettings,
     log: JobLog,
 ) -> Outcome:
     """Run the job in ``scratch`` (which the caller creates and deletes); write the outcome."""
@@ -123,7 +123,7 @@ def execute(
         work_dir, output_dir = scratch / "work", scratch / "out"
         work_dir.mkdir(mode=0o700)
         output_dir.mkdir(mode=0o700)
-        ctx = RunContext(job_id, work_dir, output_dir, log, options)
+        ctx = RunContext(job_id, work_dir, output_dir, log, settings)
         log.info("runtime.staging")
         stage_inputs(spec, work_dir, log)
         log.info("runtime.pipeline_start pipeline=%s", spec["pipeline"])

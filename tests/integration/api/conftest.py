@@ -24,13 +24,14 @@ from vatti.api import ApiConfig, OutputEntry, create_app
 from vatti.api.auth import hash_token
 from vatti.api.ports import parse_manifest, tail_lines
 from vatti.domain.states import JobState
-from vatti.engine.context import EngineConfig, EngineContext
+from vatti.engine.context import EngineContext
 from vatti.engine.ports import ExecStatus, Limits, Running
 from vatti.engine.service import Engine
 from vatti.pipelines.base import PipelineRegistry, default_registry
 from vatti.runtime.outcome import Outcome
 from vatti.store.base import JobStore
 from vatti.store.sql import open_store
+from vatti.testing.config import engine_config
 
 TOKENS = {"submitter": "tok-submit-1", "reader": "tok-read-1", "admin": "tok-admin-1"}
 SCOPES = {"submitter": {"submit"}, "reader": {"read"}, "admin": {"admin"}}
@@ -175,7 +176,7 @@ def build_api(
         executor=InertExecutor(),
         areas=InertAreas(),
         outcomes=NoOutcomes(),
-        config=EngineConfig(poll_interval_s=0.05),
+        config=engine_config(poll_interval_s=0.05),
     )
     engine = Engine(ctx)
     tokens = {hash_token(TOKENS[who]): frozenset(SCOPES[who]) for who in TOKENS}

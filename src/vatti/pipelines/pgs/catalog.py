@@ -95,7 +95,7 @@ class Catalog:
         self,
         cache_dir: Path,
         *,
-        base_url: str = "https://www.pgscatalog.org/rest/",
+        base_url: str,
         ftp_url: str = "https://ftp.ebi.ac.uk/pub/databases/spot/pgs/",
         offline: bool = False,
         client: httpx.Client | None = None,
