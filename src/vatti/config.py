@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -69,9 +69,9 @@ def env_name(field_name: str) -> str:
 class _Settings(BaseModel):
     """One group of settings, read from the ``VATTI_*`` environment (names in any case).
 
-    ``Group()`` reads ``os.environ``; values given as arguments win over the environment's
-    (the runtime's secrets from its launch pipe are given so). ``Group.model_validate({})`` is
-    the group on its defaults, whatever the environment.
+    ``Group.from_environment()`` reads ``os.environ``, and values given to it win over the
+    environment's (the runtime's secrets from its launch pipe are given so); ``Group()`` is
+    the group on its defaults, whatever the environment holds.
     """
 
     model_config = ConfigDict(extra="ignore", validate_default=True, frozen=True)
@@ -80,14 +80,14 @@ class _Settings(BaseModel):
     #: fields a job's runtime must not receive even though its component reads the group
     not_for_jobs: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, **values: Any) -> None:
-        super().__init__(**{**self.environment_values(os.environ), **values})
-
     @classmethod
-    def environment_values(cls, environ: Mapping[str, str]) -> dict[str, str]:
-        """The raw values of this group's fields found in ``environ``, by field name."""
+    def from_environment(
+        cls, values: Mapping[str, Any] | None = None, *, environ: Mapping[str, str] | None = None
+    ) -> Self:
         names = {env_name(name): name for name in cls.model_fields}
-        return {names[k.upper()]: v for k, v in environ.items() if k.upper() in names}
+        source = os.environ if environ is None else environ
+        found = {names[k.upper()]: v for k, v in source.items() if k.upper() in names}
+        return cls(**{**found, **(values or {})})
 
 
 class CommonSettings(_Settings):
@@ -359,8 +359,8 @@ def _partial(group: type[_Settings], exc: ValidationError) -> _Settings | None:
     if any(name not in fields or fields[name].is_required() for name in failed):
         return None
     try:
-        return group(
-            **{name: fields[name].get_default(call_default_factory=True) for name in failed}
+        return group.from_environment(
+            {name: fields[name].get_default(call_default_factory=True) for name in failed}
         )
     except ValidationError:
         return None
@@ -395,7 +395,7 @@ def load(
     for group in groups:
         values = {n: given[env_name(n)] for n in group.model_fields if env_name(n) in given}
         try:
-            settings = group(**values)
+            settings = group.from_environment(values)
         except ValidationError as exc:
             problems.extend(_problem_lines(exc))
             rest = _partial(group, exc)

@@ -11,5 +11,5 @@ from vatti.engine.context import EngineConfig
 
 def engine_config(**fields: Any) -> EngineConfig:
     """The engine's config on default settings, with ``fields`` (``EngineConfig`` names) set."""
-    base = EngineConfig.from_settings(EngineSettings.model_validate({}))
+    base = EngineConfig.from_settings(EngineSettings())
     return dataclasses.replace(base, **fields)
