@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from tests.e2e.conftest import EXAMPLES, clean_env
 
-from vatti.runtime.layout import spec_key
-from vatti.runtime.outcome import Outcome, outcome_key
+from vatti.domain.layout import outcome_key, spec_key
+from vatti.domain.outcome import Outcome
 from vatti.staging.objects import ObjectStore
 
 pytestmark = pytest.mark.e2e

@@ -15,7 +15,6 @@ from vatti.executors.base import ExecStatus, Executor, Exited, Limits, Running, 
 
 # The executor protocol and its status types live with the executors; the engine uses those.
 __all__ = [
-    "DeliveryFailed",
     "ExecStatus",
     "Executor",
     "Exited",
@@ -58,9 +57,3 @@ class GiveUp:
 
 class RetryPolicy(Protocol):
     def decide(self, attempt: int) -> Retry | GiveUp: ...
-
-
-class DeliveryFailed(Protocol):
-    """The shape of a delivery error: a message and whether trying again may help."""
-
-    retryable: bool

@@ -24,11 +24,12 @@ from pathlib import Path
 import psutil
 import pytest
 
+from vatti.domain.layout import outcome_key
+from vatti.domain.outcome import Outcome
 from vatti.engine.context import EngineContext
 from vatti.engine.ports import ExecStatus, Exited, Limits, Running, Vanished
 from vatti.engine.service import Engine
 from vatti.executors.local import LocalExecutor
-from vatti.runtime.outcome import Outcome, outcome_key
 from vatti.store.sql import SqlJobStore, open_store
 from vatti.testing.config import engine_config
 

@@ -10,10 +10,10 @@ import pytest
 
 from vatti.domain.fingerprint import fingerprint
 from vatti.domain.jobs import Job
+from vatti.domain.outcome import Outcome
 from vatti.domain.requests import JobRequest
 from vatti.engine.context import EngineContext
 from vatti.engine.ports import ExecStatus, Exited, Limits, Running
-from vatti.runtime.outcome import Outcome
 from vatti.store.base import NewJob
 from vatti.store.memory import MemoryJobStore
 from vatti.testing.config import engine_config

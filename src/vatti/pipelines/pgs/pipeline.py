@@ -46,7 +46,9 @@ def samplesets(targets: list[TargetGenome], settings: JobSettings) -> list[Sampl
         variants = resolve_input(row.variants, settings)
         samples = resolve_input(row.pheno, settings)
         grouped.setdefault(row.sampleset, []).append(
-            GenotypeFile(row.format.value, geno, variants, samples, row.chrom)
+            GenotypeFile(
+                row.format.value, geno, variants, samples, row.chrom, row.vcf_import_dosage
+            )
         )
     return [Sampleset(name, files) for name, files in grouped.items()]
 
