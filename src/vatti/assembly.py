@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from fastapi import FastAPI
 
 from vatti.api.app import create_app
 from vatti.api.config import ApiConfig
-from vatti.config import PREFIX, Settings
+from vatti.config import Settings, runtime_launch_settings
 from vatti.domain.jobs import Job
 from vatti.engine.context import EngineConfig, EngineContext
 from vatti.engine.service import Engine
@@ -43,45 +43,12 @@ def database_url(settings: Settings) -> str:
     return settings.database_url() or sqlite_url(settings.data_dir)
 
 
-def runtime_env(settings: Settings, *, input_root: Path | None) -> dict[str, str]:
-    """The settings a job's process needs (never the database URL nor any other secret)."""
-    env = {
-        f"{PREFIX}DATA_DIR": str(settings.data_dir),
-        f"{PREFIX}LOG_LEVEL": settings.common.log_level,
-        f"{PREFIX}OBJECT_STORE_URL": settings.object_store_url(),
-        f"{PREFIX}SCRATCH_DIR": str(settings.scratch_dir()),
-        f"{PREFIX}PGS_CATALOG_DIR": str(settings.pgs_catalog_dir()),
-    }
-    runtime = settings.runtime
-    if runtime is not None:
-        env[f"{PREFIX}PGS_CATALOG_URL"] = runtime.pgs_catalog_url
-        env[f"{PREFIX}PGS_OFFLINE"] = "1" if runtime.pgs_offline else "0"
-        input_root = input_root or runtime.input_root
-    else:
-        configured = os.environ.get(f"{PREFIX}INPUT_ROOT")
-        input_root = input_root or (Path(configured) if configured else None)
-    if input_root is not None:
-        env[f"{PREFIX}INPUT_ROOT"] = str(input_root.resolve())
-    return env
-
-
-def engine_config(settings: Settings, env: Mapping[str, str]) -> EngineConfig:
+def engine_config(settings: Settings, *, input_root: Path | None = None) -> EngineConfig:
+    """The engine's config, with what it passes to each job's runtime."""
     engine = settings.engine
     assert engine is not None, "the engine settings were not loaded"
-    return EngineConfig(
-        max_concurrent_jobs=engine.max_concurrent_jobs,
-        poll_interval_s=engine.poll_interval,
-        reconcile_interval_s=engine.reconcile_interval,
-        queue_timeout_s=engine.queue_timeout,
-        provision_timeout_s=engine.provision_timeout,
-        default_memory_mb=engine.job_memory_mb,
-        default_wall_time_s=int(engine.job_wall_time) if engine.job_wall_time else None,
-        results_ttl_s=engine.results_ttl,
-        terminate_grace_s=engine.terminate_grace,
-        webhook_url=engine.webhook_url,
-        lease_ttl_s=engine.engine_lease_ttl,
-        runtime_env=dict(env),
-    )
+    runtime = runtime_launch_settings(settings, input_root=input_root)
+    return EngineConfig.from_settings(engine, runtime)
 
 
 class JobLogs:
@@ -194,13 +161,12 @@ def open_service(settings: Settings, *, input_root: Path | None = None) -> Servi
     engine_settings = settings.engine
     assert engine_settings is not None
     secret = engine_settings.webhook_secret
-    env = runtime_env(settings, input_root=input_root)
     ctx = EngineContext(
         store=store,
         executor=executor,
         areas=areas,
         outcomes=ObjectOutcomes(objects),
-        config=engine_config(settings, env),
+        config=engine_config(settings, input_root=input_root),
         notifier=WebhookNotifier(secret.get_secret_value() if secret is not None else None),
         retry=ExponentialBackoff(),
         scratch_root=settings.scratch_dir(),

@@ -3,32 +3,100 @@
 Exit statuses: 0 success; 1 the job failed or was cancelled; 2 bad usage or request;
 69 a server could not be reached; 70 the engine stopped on an internal error; 78 invalid
 configuration (or a second engine on a SQLite database).
+
+Start-up stays fast because this module imports only typer: each command imports what it needs
+(the settings, httpx, rich's widgets, the service), and ``vatti pgs`` (polars, numpy) is loaded
+only when it is the command run (:class:`LazyGroup`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
-import httpx
 import typer
-from rich.console import Console
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
+from typer.core import TyperGroup
 
-from vatti.config import COMPONENTS, PREFIX, Settings, variables
-from vatti.domain.jobs import Job
 from vatti.errors import ConfigError, VattiError
 from vatti.logging_setup import configure_logging
 
+if TYPE_CHECKING:
+    import httpx
+    from rich.console import Console
+    from rich.text import Text
+    from typer import _click
+
+    from vatti.config import Settings
+    from vatti.domain.jobs import Job
+
+
+def load_pgs_group() -> _click.Command:
+    """The real ``vatti pgs`` group (imports the calculator: polars, numpy)."""
+    from vatti.pipelines.pgs.cli import pgs_app
+
+    wrapper = typer.Typer()
+    wrapper.add_typer(pgs_app, name="pgs", help=PGS_HELP)
+    return typer.main.get_group(wrapper).commands["pgs"]
+
+
+class LazyGroup(TyperGroup):
+    """A group whose heavy sub-groups are placeholders until one of them is the command run.
+
+    ``vatti --help`` lists a placeholder (its name and help only); resolving ``vatti pgs ...``
+    swaps in the real group first, so its help, options and errors are the real ones.
+    """
+
+    lazy: dict[str, Callable[[], _click.Command]] = {"pgs": load_pgs_group}
+
+    def resolve_command(
+        self, ctx: _click.Context, args: list[str]
+    ) -> tuple[str | None, _click.Command | None, list[str]]:
+        loader = self.lazy.get(args[0]) if args else None
+        if loader is not None:
+            self.commands[args[0]] = loader()
+        return super().resolve_command(ctx, args)
+
+
+class LazyConsole:
+    """A rich console made on first use, so a command that prints nothing imports no rich."""
+
+    def __init__(self, *, stderr: bool = False) -> None:
+        self.stderr = stderr
+        self._console: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self.stderr)
+        return self._console
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.console.is_terminal
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        self.console.print(*objects, **kwargs)
+
+    def print_json(self, *args: Any, **kwargs: Any) -> None:
+        self.console.print_json(*args, **kwargs)
+
+
+def text(value: str) -> Text:
+    from rich.text import Text
+
+    return Text(value)
+
+
 app = typer.Typer(
     name="vatti",
+    cls=LazyGroup,
     help="Secure job submission for genomic pipelines.",
     no_args_is_help=True,
     add_completion=False,
@@ -37,8 +105,8 @@ app = typer.Typer(
 config_app = typer.Typer(help="The configuration contract: print it, check it.")
 app.add_typer(config_app, name="config")
 
-out = Console()
-err = Console(stderr=True)
+out = LazyConsole()
+err = LazyConsole(stderr=True)
 
 EXIT_JOB_FAILED = 1
 EXIT_USAGE = 2
@@ -56,11 +124,13 @@ TokenOption = Annotated[
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    err.print(Text(f"vatti: {message}"), style="red", highlight=False, soft_wrap=True)
+    err.print(text(f"vatti: {message}"), style="red", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
 def load_settings(*components: str) -> Settings:
+    from vatti.config import Settings
+
     try:
         return Settings.for_components(*components)
     except ConfigError as exc:
@@ -81,6 +151,10 @@ def config_show(
     """Print every variable of every component: default, whether required, what it does."""
     if ctx.invoked_subcommand is not None:
         return
+    from rich.table import Table
+
+    from vatti.config import COMPONENTS, variables
+
     names = [component] if component else list(COMPONENTS)
     for name in names:
         if name not in COMPONENTS:
@@ -112,6 +186,8 @@ def config_check(
     component: Annotated[str, typer.Option("--component", "-c", help="api, engine, runtime...")],
 ) -> None:
     """Validate the environment for COMPONENT; one line per missing or invalid variable."""
+    from vatti.config import COMPONENTS
+
     if component not in COMPONENTS:
         fail(f"unknown component {component!r}: choose from {', '.join(COMPONENTS)}", EXIT_USAGE)
     settings = load_settings(component)
@@ -132,6 +208,7 @@ def token(
     ] = "submit,read",
 ) -> None:
     """Make a new bearer token and the VATTI_API_TOKENS entry (its hash) for the server."""
+    from vatti.config import PREFIX
     from vatti.tokens import hash_token, new_token
 
     value = new_token()
@@ -161,6 +238,7 @@ def serve(
 
     from vatti.api.auth import check_auth_mode
     from vatti.assembly import EngineRunner, open_service
+    from vatti.config import PREFIX
     from vatti.engine.errors import SecondEngine
 
     if host is not None:
@@ -218,6 +296,8 @@ def engine_command() -> None:
 
     Several engines may share one PostgreSQL database (VATTI_DATABASE_URL); SQLite keeps one.
     """
+    import asyncio
+
     from vatti.assembly import open_service
     from vatti.engine.errors import SecondEngine
 
@@ -275,6 +355,8 @@ class Progress:
         self.job_id, self.state = job_id, state
 
     def __rich__(self) -> Text:
+        from rich.text import Text
+
         elapsed = time.monotonic() - self.started
         return Text.assemble(
             ("job ", "dim"),
@@ -317,6 +399,8 @@ def run(
     if url:
         _run_remote(raw, url, token)
         return
+    from rich.live import Live
+
     from vatti.assembly import open_service
     from vatti.engine.oneshot import run_one
 
@@ -340,7 +424,7 @@ def run(
     progress = Progress()
     try:
         service.jobs.validate(raw)  # an invalid request is told before anything starts
-        with Live(progress, console=err, refresh_per_second=4, transient=False):
+        with Live(progress, console=err.console, refresh_per_second=4, transient=False):
             job = run_one(service.engine, submit, lambda j: progress.update(j.id, j.state.value))
         if not err.is_terminal:
             err.print()
@@ -375,12 +459,16 @@ def _finish(job_id: str, state: str, failure: str, results: str) -> None:
 
 class Client:
     def __init__(self, url: str | None, token: str | None) -> None:
+        import httpx
+
         if not url:
             fail("no server: pass --url or set VATTI_URL", EXIT_USAGE)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.http = httpx.Client(base_url=url.rstrip("/") + "/api/v1", headers=headers)
 
     def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        import httpx
+
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
@@ -416,10 +504,12 @@ def _submit(client: Client, raw: bytes) -> dict[str, Any]:
 
 
 def _run_remote(raw: bytes, url: str, token: str | None) -> None:
+    from rich.live import Live
+
     client = Client(url, token)
     job = _submit(client, raw)
     progress = Progress()
-    with Live(progress, console=err, refresh_per_second=4):
+    with Live(progress, console=err.console, refresh_per_second=4):
         while True:
             progress.update(job["id"], job["state"])
             if job["state"] in ("succeeded", "failed", "cancelled"):
@@ -489,13 +579,10 @@ def retry(
     _job_action(job_id, "retry", url, token)
 
 
-def _register_pgs() -> None:
-    from vatti.pipelines.pgs.cli import pgs_app
-
-    app.add_typer(pgs_app, name="pgs")
-
-
-_register_pgs()
+PGS_HELP = "Polygenic scores in the manner of the PGS Catalog Calculator."
+#: listed by ``vatti --help``; replaced by the real group when ``vatti pgs ...`` runs
+pgs_placeholder = typer.Typer(help=PGS_HELP)
+app.add_typer(pgs_placeholder, name="pgs")
 
 
 def main() -> None:
@@ -503,5 +590,5 @@ def main() -> None:
     try:
         app()
     except VattiError as exc:
-        err.print(Text(f"vatti: {exc.message}"), style="red", highlight=False)
+        err.print(text(f"vatti: {exc.message}"), style="red", highlight=False)
         sys.exit(exc.exit_code)

@@ -4,18 +4,33 @@ Each process validates only the groups its component needs at start-up (:data:`C
 reports every problem on its own line, naming the variable. ``vatti config`` prints the contract
 from these models, so the documentation cannot drift from the code. Secret values are
 ``SecretStr``: they are never printed, logged or echoed back in an error.
+
+A job's runtime gets its settings from the engine that launches it through one serializer,
+:func:`runtime_launch_settings`: the plain values as environment variables, the secret ones
+apart (the executor hands them over on an inherited pipe; see :mod:`vatti.runtime.main`).
+
+The groups read the environment themselves (plain pydantic models, a dozen lines below): the
+settings library we used before cost a tenth of a second at every start of every process.
 """
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 
 from vatti.errors import ConfigError
 
@@ -42,12 +57,37 @@ Seconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
 OptionalSeconds = Annotated[Annotated[float, Field(gt=0)] | None, BeforeValidator(parse_duration)]
 
 
-class _Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix=PREFIX, extra="ignore", case_sensitive=False, validate_default=True
-    )
+def env_name(field_name: str) -> str:
+    """The environment variable of a settings field.
+
+    >>> env_name("data_dir")
+    'VATTI_DATA_DIR'
+    """
+    return PREFIX + field_name.upper()
+
+
+class _Settings(BaseModel):
+    """One group of settings, read from the ``VATTI_*`` environment (names in any case).
+
+    ``Group.from_environment()`` reads ``os.environ``, and values given to it win over the
+    environment's (the runtime's secrets from its launch pipe are given so); ``Group()`` is
+    the group on its defaults, whatever the environment holds.
+    """
+
+    model_config = ConfigDict(extra="ignore", validate_default=True, frozen=True)
     #: the component group's name in ``vatti config``
     group: ClassVar[str]
+    #: fields a job's runtime must not receive even though its component reads the group
+    not_for_jobs: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def from_environment(
+        cls, values: Mapping[str, Any] | None = None, *, environ: Mapping[str, str] | None = None
+    ) -> Self:
+        names = {env_name(name): name for name in cls.model_fields}
+        source = os.environ if environ is None else environ
+        found = {names[k.upper()]: v for k, v in source.items() if k.upper() in names}
+        return cls(**{**found, **(values or {})})
 
 
 class CommonSettings(_Settings):
@@ -73,6 +113,8 @@ class StoreSettings(_Settings):
     """Where jobs and their results live (the API and the engine)."""
 
     group: ClassVar[str] = "store"
+    #: a job reads and writes its areas in the object store, never the job database
+    not_for_jobs: ClassVar[frozenset[str]] = frozenset({"database_url"})
 
     database_url: SecretStr | None = Field(
         None,
@@ -259,8 +301,8 @@ COMPONENTS: dict[str, Component] = {
         Component(
             "engine",
             "the control loops (vatti engine): admission, executors, timeouts, cleanup and "
-            "notifications",
-            (CommonSettings, StoreSettings, EngineSettings),
+            "notifications (it passes the runtime settings to each job it launches)",
+            (CommonSettings, StoreSettings, EngineSettings, RuntimeSettings),
         ),
         Component(
             "runtime",
@@ -296,7 +338,7 @@ def variables(group: type[_Settings]) -> list[Variable]:
         required = "yes" if info.is_required() else (condition.group(1) if condition else "no")
         out.append(
             Variable(
-                PREFIX + name.upper(),
+                env_name(name),
                 group.group,
                 default,
                 required,
@@ -312,7 +354,7 @@ def _problem_lines(exc: ValidationError) -> list[str]:
     for error in exc.errors(include_url=False, include_input=False):
         field = str(error["loc"][0]) if error["loc"] else "?"
         message = str(error["msg"]).removeprefix("Value error, ")
-        lines.append(f"{PREFIX}{field.upper()}: {message}")
+        lines.append(f"{env_name(field)}: {message}")
     return lines
 
 
@@ -323,8 +365,8 @@ def _partial(group: type[_Settings], exc: ValidationError) -> _Settings | None:
     if any(name not in fields or fields[name].is_required() for name in failed):
         return None
     try:
-        return group(
-            **{name: fields[name].get_default(call_default_factory=True) for name in failed}
+        return group.from_environment(
+            {name: fields[name].get_default(call_default_factory=True) for name in failed}
         )
     except ValidationError:
         return None
@@ -341,18 +383,25 @@ def _cross_problems(checked: dict[type[_Settings], _Settings]) -> list[str]:
     return problems
 
 
-def load(groups: Sequence[type[_Settings]]) -> dict[type[_Settings], _Settings]:
+def load(
+    groups: Sequence[type[_Settings]], overlay: Mapping[str, str] | None = None
+) -> dict[type[_Settings], _Settings]:
     """Validate ``groups`` from the environment; raise ConfigError listing every problem.
 
-    The checks across fields run also on groups with invalid fields (those at their defaults),
-    so one run reports every problem.
+    ``overlay`` (``VATTI_*`` names to values, e.g. the runtime's secrets) wins over the
+    environment; a name no group of ``groups`` has is a problem too. The checks across fields
+    run also on groups with invalid fields (those at their defaults), so one run reports every
+    problem.
     """
+    given = {name.upper(): value for name, value in (overlay or {}).items()}
+    known = {env_name(name) for group in groups for name in group.model_fields}
     loaded: dict[type[_Settings], _Settings] = {}
     partial: dict[type[_Settings], _Settings] = {}
-    problems: list[str] = []
+    problems = [f"{name}: not a setting of this component" for name in sorted(set(given) - known)]
     for group in groups:
+        values = {n: given[env_name(n)] for n in group.model_fields if env_name(n) in given}
         try:
-            settings = group()
+            settings = group.from_environment(values)
         except ValidationError as exc:
             problems.extend(_problem_lines(exc))
             rest = _partial(group, exc)
@@ -380,19 +429,19 @@ class Settings:
     runtime: RuntimeSettings | None = None
 
     @classmethod
-    def for_component(cls, name: str) -> Settings:
-        return cls.for_components(name)
+    def for_component(cls, name: str, overlay: Mapping[str, str] | None = None) -> Settings:
+        return cls.for_components(name, overlay=overlay)
 
     @classmethod
-    def for_components(cls, *names: str) -> Settings:
-        """Validate the groups the named components need (each group once)."""
+    def for_components(cls, *names: str, overlay: Mapping[str, str] | None = None) -> Settings:
+        """Validate the groups the named components need (each group once); see :func:`load`."""
         groups: list[type[_Settings]] = []
         for name in names:
             if name not in COMPONENTS:
                 known = ", ".join(COMPONENTS)
                 raise ConfigError(f"unknown component {name!r}: choose from {known}")
             groups.extend(g for g in COMPONENTS[name].groups if g not in groups)
-        loaded = load(groups)
+        loaded = load(groups, overlay)
 
         def get(kind: type[_Settings]) -> Any:
             return loaded.get(kind)
@@ -423,3 +472,63 @@ class Settings:
     def pgs_catalog_dir(self) -> Path:
         configured = self.runtime.pgs_catalog_dir if self.runtime is not None else None
         return (configured or self.data_dir / "pgs-catalog").resolve()
+
+
+@dataclass(frozen=True)
+class RuntimeLaunch:
+    """What a job's runtime is given at launch: ``VATTI_*`` variables, and the secret ones apart.
+
+    ``secrets`` never go into a job's environment or command line: the executor hands them over
+    on an inherited pipe (``VATTI_SECRETS_FD``).
+    """
+
+    env: dict[str, str]
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
+
+
+def env_value(value: object) -> str:
+    """How a setting's value is written as an environment variable (read back by the model).
+
+    >>> env_value(True), env_value(Path("/data")), env_value(2.5)
+    ('1', '/data', '2.5')
+    """
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def runtime_launch_settings(settings: Settings, *, input_root: Path | None) -> RuntimeLaunch:
+    """The settings of the ``runtime`` component a job's process needs, resolved here.
+
+    Paths are absolute and derived defaults computed (object store, scratch, catalog cache), so
+    the job reads the values this process uses wherever it starts. ``input_root`` (``vatti run``
+    passes the current directory) wins over ``VATTI_INPUT_ROOT``. ``SecretStr`` values go to
+    ``secrets``; fields a job must not have (the database URL) go nowhere.
+    """
+    runtime = settings.runtime
+    if runtime is None:
+        raise ConfigError("the runtime settings were not loaded (load the engine component)")
+    root = input_root or runtime.input_root
+    groups: list[_Settings] = [
+        settings.common.model_copy(update={"data_dir": settings.data_dir}),
+        settings.store.model_copy(update={"object_store_url": settings.object_store_url()}),
+        runtime.model_copy(
+            update={
+                "scratch_dir": settings.scratch_dir(),
+                "pgs_catalog_dir": settings.pgs_catalog_dir(),
+                "input_root": root.resolve() if root is not None else None,
+            }
+        ),
+    ]
+    env: dict[str, str] = {}
+    secrets: dict[str, str] = {}
+    for group in groups:
+        for name in type(group).model_fields:
+            value = getattr(group, name)
+            if value is None or name in group.not_for_jobs:
+                continue
+            if isinstance(value, SecretStr):
+                secrets[env_name(name)] = value.get_secret_value()
+            else:
+                env[env_name(name)] = env_value(value)
+    return RuntimeLaunch(env, secrets)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from vatti.domain.ids import new_id
 from vatti.domain.jobs import Job
@@ -20,6 +20,9 @@ from vatti.engine.logs import engine_logger
 from vatti.engine.notifications import webhook_notifications
 from vatti.engine.ports import Executor, Notifier, RetryPolicy, WorkAreas
 from vatti.store.base import JobStore, NotifyBuilder
+
+if TYPE_CHECKING:
+    from vatti.config import EngineSettings, RuntimeLaunch
 
 
 def job_run_argv(job_id: str) -> list[str]:
@@ -55,24 +58,55 @@ def holder_is_dead_here(holder: str, host: str | None = None) -> bool:
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """The engine's knobs, in plain units (seconds, MiB); built from ``EngineSettings``."""
+    """The engine's knobs, in plain units (seconds, MiB): :meth:`from_settings` derives them.
 
-    max_concurrent_jobs: int = 2
-    poll_interval_s: float = 2.0
-    reconcile_interval_s: float = 60.0
-    queue_timeout_s: float | None = None
-    provision_timeout_s: float = 300.0
-    default_memory_mb: int | None = None
-    default_wall_time_s: int | None = None
-    results_ttl_s: float = 7 * 24 * 3600.0
-    terminate_grace_s: float = 10.0
-    webhook_url: str | None = None
+    The settings' defaults are declared once, in :class:`vatti.config.EngineSettings`; the
+    fields with defaults here are the engine's own, which no setting exposes.
+    """
+
+    max_concurrent_jobs: int
+    poll_interval_s: float
+    reconcile_interval_s: float
+    queue_timeout_s: float | None
+    provision_timeout_s: float
+    default_memory_mb: int | None
+    default_wall_time_s: int | None
+    results_ttl_s: float
+    terminate_grace_s: float
+    webhook_url: str | None
+    #: what each job's runtime is given: plain ``VATTI_*`` variables, and the secret ones
+    runtime_env: Mapping[str, str] = field(default_factory=dict)
+    runtime_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
     outbox_batch: int = 50
     outbox_lease_s: float = 60.0
     lease_ttl_s: float = 60.0
-    runtime_env: Mapping[str, str] = field(default_factory=dict)
     job_argv: Callable[[str], list[str]] = job_run_argv
     holder: str = field(default_factory=replica_name)
+
+    @classmethod
+    def from_settings(
+        cls, settings: EngineSettings, runtime: RuntimeLaunch | None = None
+    ) -> EngineConfig:
+        """The config of ``settings``, passing ``runtime`` to each job it launches.
+
+        :func:`vatti.testing.config.engine_config` is the engine on default settings.
+        """
+        wall_time = settings.job_wall_time
+        return cls(
+            max_concurrent_jobs=settings.max_concurrent_jobs,
+            poll_interval_s=settings.poll_interval,
+            reconcile_interval_s=settings.reconcile_interval,
+            queue_timeout_s=settings.queue_timeout,
+            provision_timeout_s=settings.provision_timeout,
+            default_memory_mb=settings.job_memory_mb,
+            default_wall_time_s=int(wall_time) if wall_time else None,
+            results_ttl_s=settings.results_ttl,
+            terminate_grace_s=settings.terminate_grace,
+            webhook_url=settings.webhook_url,
+            lease_ttl_s=settings.engine_lease_ttl,
+            runtime_env=dict(runtime.env) if runtime is not None else {},
+            runtime_secrets=dict(runtime.secrets) if runtime is not None else {},
+        )
 
 
 class Outcomes(Protocol):

@@ -12,13 +12,51 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from vatti.pipelines.errors import InvalidParams, UnknownPipeline
 
+if TYPE_CHECKING:
+    from vatti.config import Settings
+
 P = TypeVar("P", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class PgsCatalogAccess:
+    """Where the PGS Catalog's scoring files are cached, fetched from, and whether to fetch."""
+
+    cache_dir: Path
+    url: str
+    offline: bool
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """The runtime's settings a pipeline may use, typed (:meth:`from_settings` derives them).
+
+    ``input_root``: local input paths of a request must lie under it (None: none are read);
+    ``pgs_catalog``: the PGS Catalog's cache and API (None: catalog ids cannot be resolved).
+    """
+
+    input_root: Path | None = None
+    pgs_catalog: PgsCatalogAccess | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> JobSettings:
+        """The job's view of the ``runtime`` component's validated settings."""
+        runtime = settings.runtime
+        if runtime is None:
+            return cls()
+        root = runtime.input_root
+        return cls(
+            input_root=root.resolve() if root is not None else None,
+            pgs_catalog=PgsCatalogAccess(
+                settings.pgs_catalog_dir(), runtime.pgs_catalog_url, runtime.pgs_offline
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -27,14 +65,14 @@ class RunContext:
 
     ``work_dir`` is private clear-text scratch space (deleted when the job process ends);
     ``output_dir`` is where the pipeline leaves the files to upload to the results area;
-    ``options`` carries runtime settings a pipeline may need (e.g. the PGS catalog cache).
+    ``settings`` are the runtime's settings a pipeline may need (input root, PGS Catalog).
     """
 
     job_id: str
     work_dir: Path
     output_dir: Path
     log: logging.LoggerAdapter[logging.Logger]
-    options: Mapping[str, str] = field(default_factory=dict)
+    settings: JobSettings = field(default_factory=JobSettings)
 
 
 @dataclass(frozen=True)

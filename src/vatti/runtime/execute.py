@@ -18,7 +18,7 @@ from vatti.domain.manifest import Manifest, OutputEntry
 from vatti.domain.outcome import Outcome
 from vatti.domain.times import utcnow
 from vatti.errors import VattiError
-from vatti.pipelines.base import PipelineRegistry, RegisteredPipeline, RunContext
+from vatti.pipelines.base import JobSettings, PipelineRegistry, RegisteredPipeline, RunContext
 from vatti.pipelines.errors import StepFailed
 from vatti.runtime.errors import InvalidSpec, Terminated
 
@@ -104,7 +104,7 @@ def execute(
     objects: Objects,
     registry: PipelineRegistry,
     scratch: Path,
-    options: Mapping[str, str],
+    settings: JobSettings,
     log: JobLog,
 ) -> Outcome:
     """Run the job in ``scratch`` (which the caller creates and deletes); write the outcome."""
@@ -115,7 +115,7 @@ def execute(
         work_dir, output_dir = scratch / "work", scratch / "out"
         work_dir.mkdir(mode=0o700)
         output_dir.mkdir(mode=0o700)
-        ctx = RunContext(job_id, work_dir, output_dir, log, options)
+        ctx = RunContext(job_id, work_dir, output_dir, log, settings)
         log.info("runtime.staging")
         stage_inputs(spec, work_dir, log)
         log.info("runtime.pipeline_start pipeline=%s", spec["pipeline"])

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from vatti.pipelines.base import PipelineRegistry
+from vatti.pipelines.base import JobSettings, PipelineRegistry
 from vatti.runtime.errors import Terminated
 from vatti.runtime.execute import Objects, execute, job_log
 from vatti.runtime.scratch import private_scratch
@@ -28,9 +28,12 @@ def run_job_in(
     objects: Objects,
     registry: PipelineRegistry,
     scratch_root: Path,
-    options: Mapping[str, str],
+    settings: JobSettings | None = None,
 ) -> int:
-    """Run job ``job_id`` against ``objects``; the process exit status."""
+    """Run job ``job_id`` against ``objects``; the process exit status.
+
+    ``settings`` (default: none, so no local input is read) are what the pipeline may use.
+    """
     log = job_log(job_id)
     log.info("runtime.start")
     try:
@@ -39,7 +42,7 @@ def run_job_in(
             private_scratch(scratch_root, job_id) as scratch,
             temporary_files_in(scratch / "tmp"),
         ):
-            outcome = execute(job_id, objects, registry, scratch, options, log)
+            outcome = execute(job_id, objects, registry, scratch, settings or JobSettings(), log)
     except Terminated as exc:  # arrived after the outcome was written, or during cleanup
         log.warning("runtime.terminated signal=%d", exc.signum)
         return exc.exit_code

@@ -26,7 +26,7 @@ from vatti.domain.jobs import Job
 from vatti.domain.manifest import Manifest
 from vatti.domain.outcome import Outcome
 from vatti.domain.states import JobState
-from vatti.engine.context import EngineConfig, EngineContext
+from vatti.engine.context import EngineContext
 from vatti.engine.ports import ExecStatus, Limits, Running
 from vatti.engine.service import Engine
 from vatti.pipelines.base import PipelineRegistry, default_registry
@@ -34,6 +34,7 @@ from vatti.service.jobs import JobService
 from vatti.staging.errors import ObjectNotFound
 from vatti.store.base import JobStore
 from vatti.store.sql import open_store
+from vatti.testing.config import engine_config
 
 TOKENS = {"submitter": "tok-submit-1", "reader": "tok-read-1", "admin": "tok-admin-1"}
 SCOPES = {"submitter": {"submit"}, "reader": {"read"}, "admin": {"admin"}}
@@ -181,7 +182,7 @@ def build_api(
         executor=InertExecutor(),
         areas=InertAreas(),
         outcomes=NoOutcomes(),
-        config=EngineConfig(poll_interval_s=0.05),
+        config=engine_config(poll_interval_s=0.05),
     )
     engine = Engine(ctx)
     tokens = {hash_token(TOKENS[who]): frozenset(SCOPES[who]) for who in TOKENS}

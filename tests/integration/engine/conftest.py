@@ -26,11 +26,12 @@ import pytest
 
 from vatti.domain.layout import outcome_key
 from vatti.domain.outcome import Outcome
-from vatti.engine.context import EngineConfig, EngineContext
+from vatti.engine.context import EngineContext
 from vatti.engine.ports import ExecStatus, Exited, Limits, Running, Vanished
 from vatti.engine.service import Engine
 from vatti.executors.local import LocalExecutor
 from vatti.store.sql import SqlJobStore, open_store
+from vatti.testing.config import engine_config
 
 RUNNER = """
 import shutil
@@ -64,7 +65,7 @@ class DirObjects:
 if __name__ == "__main__":
     configure_logging(replace=False)
     job_id, store, scratch = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
-    sys.exit(run_job_in(job_id, DirObjects(store), default_registry(), scratch, {}))
+    sys.exit(run_job_in(job_id, DirObjects(store), default_registry(), scratch))
 """
 
 
@@ -216,7 +217,7 @@ class Rig:
             executor=self.executor(),
             areas=DirAreas(self.objects),
             outcomes=DirOutcomes(self.objects),
-            config=EngineConfig(**{**defaults, **config}),  # type: ignore[arg-type]
+            config=engine_config(**{**defaults, **config}),
             scratch_root=self.scratch,
         )
 

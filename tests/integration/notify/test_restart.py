@@ -23,7 +23,7 @@ from vatti.domain.fingerprint import fingerprint
 from vatti.domain.jobs import Job
 from vatti.domain.requests import JobRequest
 from vatti.engine import ports
-from vatti.engine.context import EngineConfig, EngineContext
+from vatti.engine.context import EngineContext
 from vatti.engine.service import Engine
 from vatti.executors import base as executors
 from vatti.executors.local import LocalExecutor
@@ -34,6 +34,7 @@ from vatti.staging.areas import ObjectOutcomes, ObjectWorkAreas
 from vatti.staging.objects import ObjectStore
 from vatti.store.base import JobStore, NewJob
 from vatti.store.sql import open_store
+from vatti.testing.config import engine_config
 from vatti.testing.jobs import service_for
 
 from .conftest import Receiver
@@ -56,7 +57,7 @@ from vatti.staging.objects import ObjectStore
 if __name__ == "__main__":
     configure_logging(replace=False)
     job_id, url, scratch = sys.argv[1], sys.argv[2], Path(sys.argv[3])
-    sys.exit(run_job_in(job_id, ObjectStore.from_url(url), default_registry(), scratch, {}))
+    sys.exit(run_job_in(job_id, ObjectStore.from_url(url), default_registry(), scratch))
 """
 
 
@@ -119,7 +120,7 @@ def make_engine(store: JobStore, tmp: Path, webhook_url: str) -> Engine:
         objects.url,
         str(tmp / "scratch"),
     ]
-    config = EngineConfig(
+    config = engine_config(
         max_concurrent_jobs=JOBS,
         poll_interval_s=0.05,
         reconcile_interval_s=0.5,

@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from vatti.pipelines.base import RunContext
+from vatti.pipelines.base import JobSettings, PgsCatalogAccess, RunContext
 from vatti.pipelines.errors import StepFailed
 from vatti.pipelines.pgs import synthetic as syn
 from vatti.pipelines.pgs.catalog import CatalogUnavailable, harmonized_name
@@ -54,13 +54,18 @@ def expected_scores(spec: syn.CohortSpec, rows: syn.ScoreRows) -> tuple[np.ndarr
     return rows.weight[keep] @ dosage, denom
 
 
-def context(tmp_path: Path, **options: str) -> RunContext:
+def context(
+    tmp_path: Path, *, input_root: Path | None = None, catalog: Path | None = None
+) -> RunContext:
+    """A job's context: local inputs under ``input_root``; the catalog offline, cached in
+    ``catalog`` (default: an empty cache)."""
+    access = PgsCatalogAccess(catalog or tmp_path / "no-catalog", "http://127.0.0.1:9/", True)
     return RunContext(
         job_id="job-1",
         work_dir=tmp_path / "work",
         output_dir=tmp_path / "out",
         log=logging.LoggerAdapter(logging.getLogger("test.pgs"), {}),
-        options=options,
+        settings=JobSettings(input_root=input_root, pgs_catalog=access),
     )
 
 
@@ -99,7 +104,7 @@ def test_pipeline_scores_a_catalog_id_and_a_local_file(tmp_path: Path, cohort: s
     params = hattivatti_request(
         target_genome("cohort", "genomes/cohort"), scorefiles=["scores/PGS999902.txt.gz"]
     )
-    ctx = context(tmp_path, input_root=str(root), pgs_catalog_dir=str(cache), pgs_offline="1")
+    ctx = context(tmp_path, input_root=root, catalog=cache)
     outcome = PgsPipeline().run(params, ctx)
 
     assert "aggregated_scores.txt.gz" in outcome.outputs
@@ -140,7 +145,7 @@ def test_samplesets_and_chromosome_split_files(tmp_path: Path) -> None:
         target_genome("setB", "b/chr21") | {"chrom": "21"},
         target_genome("setB", "b/chr22"),
     )
-    ctx = context(tmp_path, input_root=str(root), pgs_catalog_dir=str(cache), pgs_offline="1")
+    ctx = context(tmp_path, input_root=root, catalog=cache)
     PgsPipeline().run(params, ctx)
     scores = pl.read_csv(ctx.output_dir / "aggregated_scores.txt.gz", separator="\t")
     a = scores.filter(pl.col("sampleset") == "setA")
@@ -157,7 +162,7 @@ def test_min_overlap_failure_is_a_step_failure(tmp_path: Path) -> None:
         cache / harmonized_name("PGS999901", "GRCh37"), variants, CATALOG_SCORE
     )
     params = hattivatti_request(target_genome("cohort", "g/cohort"), min_overlap=0.99)
-    ctx = context(tmp_path, input_root=str(root), pgs_catalog_dir=str(cache), pgs_offline="1")
+    ctx = context(tmp_path, input_root=root, catalog=cache)
     with pytest.raises(StepFailed) as caught:
         PgsPipeline().run(params, ctx)
     assert caught.value.step == "match"
@@ -182,7 +187,7 @@ def test_paths_outside_the_input_root_are_refused(tmp_path: Path, prefix: str) -
     if prefix.startswith("/"):
         prefix = str(outside / "cohort")
     params = hattivatti_request(target_genome("cohort", prefix))
-    ctx = context(tmp_path, input_root=str(root), pgs_catalog_dir=str(tmp_path), pgs_offline="1")
+    ctx = context(tmp_path, input_root=root, catalog=tmp_path)
     with pytest.raises(StepFailed) as caught:
         PgsPipeline().run(params, ctx)
     assert caught.value.code == "input_refused"
@@ -193,7 +198,7 @@ def test_paths_outside_the_input_root_are_refused(tmp_path: Path, prefix: str) -
 def test_no_input_root_means_no_local_files(tmp_path: Path) -> None:
     params = hattivatti_request(target_genome("cohort", "g/cohort"))
     with pytest.raises(StepFailed) as caught:
-        PgsPipeline().run(params, context(tmp_path, pgs_offline="1"))
+        PgsPipeline().run(params, context(tmp_path))
     assert caught.value.code == "input_refused"
     assert "VATTI_INPUT_ROOT" in caught.value.message
 
@@ -202,9 +207,7 @@ def test_offline_catalog_without_the_file_fails_clearly(tmp_path: Path) -> None:
     root = tmp_path / "inputs"
     syn.write_pfile(root / "g/cohort", COHORTS["small"])
     params = hattivatti_request(target_genome("cohort", "g/cohort"))
-    ctx = context(
-        tmp_path, input_root=str(root), pgs_catalog_dir=str(tmp_path / "empty"), pgs_offline="1"
-    )
+    ctx = context(tmp_path, input_root=root, catalog=tmp_path / "empty")
     with pytest.raises(CatalogUnavailable) as caught:
         PgsPipeline().run(params, ctx)
     assert "PGS999901" in caught.value.message
@@ -227,7 +230,7 @@ def test_reference_freqs_from_the_request(tmp_path: Path) -> None:
     params = hattivatti_request(
         target_genome("cohort", "genomes/cohort"), reference_freqs="ref.afreq"
     )
-    ctx = context(tmp_path, input_root=str(root), pgs_catalog_dir=str(cache), pgs_offline="1")
+    ctx = context(tmp_path, input_root=root, catalog=cache)
     PgsPipeline().run(params, ctx)
 
     scores = pl.read_csv(
@@ -255,6 +258,6 @@ def test_reference_freqs_outside_the_input_root_are_refused(tmp_path: Path) -> N
         target_genome("cohort", "genomes/cohort"), reference_freqs="../ref.afreq"
     )
     (tmp_path / "ref.afreq").write_text("ID\tREF\tALT\tALT_FREQS\n")
-    ctx = context(tmp_path, input_root=str(root), pgs_offline="1")
+    ctx = context(tmp_path, input_root=root)
     with pytest.raises(StepFailed, match="outside the input root"):
         PgsPipeline().run(params, ctx)

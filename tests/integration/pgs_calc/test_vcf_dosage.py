@@ -157,7 +157,7 @@ def test_pgs_job_honours_vcf_import_dosage_per_sampleset(tmp_path: Path) -> None
     (same file, flag off) has no calls, as plink2 imports it without ``dosage=DS``."""
     import logging
 
-    from vatti.pipelines.base import RunContext
+    from vatti.pipelines.base import JobSettings, RunContext
     from vatti.pipelines.pgs.params import PgsParams
     from vatti.pipelines.pgs.pipeline import PgsPipeline
 
@@ -181,7 +181,7 @@ def test_pgs_job_honours_vcf_import_dosage_per_sampleset(tmp_path: Path) -> None
         work_dir=tmp_path / "work",
         output_dir=tmp_path / "out",
         log=logging.LoggerAdapter(logging.getLogger("test.pgs"), {}),
-        options={"input_root": str(root)},
+        settings=JobSettings(input_root=root),
     )
     PgsPipeline().run(params, ctx)
     scores = pl.read_csv(ctx.output_dir / "aggregated_scores.txt.gz", separator="\t")

@@ -63,7 +63,7 @@ def put_spec(store: Path, job_id: str, params: dict[str, object]) -> None:
 def test_command_job_uploads_its_output_and_leaves_no_scratch(tmp_path: Path) -> None:
     store, scratch = tmp_path / "store", tmp_path / "scratch"
     put_spec(store, "j1", {"argv": ["sh", "-c", "echo hi > out.txt"], "outputs": ["out.txt"]})
-    code = run_job_in("j1", DirObjects(store), default_registry(), scratch, {})  # type: ignore[operator]
+    code = run_job_in("j1", DirObjects(store), default_registry(), scratch)  # type: ignore[operator]
     assert code == 0
     assert (store / result_key("j1", "out.txt")).read_text() == "hi\n"
     manifest = json.loads((store / manifest_key("j1")).read_text())
@@ -101,7 +101,7 @@ def test_temporary_files_stay_in_the_private_scratch(tmp_path: Path) -> None:
     registry.register("spill", lambda: pipeline)
     before = tempfile.gettempdir()
 
-    code = run_job_in("j4", DirObjects(store), registry, scratch, {})  # type: ignore[operator]
+    code = run_job_in("j4", DirObjects(store), registry, scratch)  # type: ignore[operator]
 
     assert code == 0
     assert Path(pipeline.spilled[0]).parent == scratch / "j4" / "tmp"
@@ -112,7 +112,7 @@ def test_temporary_files_stay_in_the_private_scratch(tmp_path: Path) -> None:
 def test_failing_command_reports_step_and_exit(tmp_path: Path) -> None:
     store, scratch = tmp_path / "store", tmp_path / "scratch"
     put_spec(store, "j2", {"argv": ["sh", "-c", "exit 3"], "outputs": ["out.txt"]})
-    code = run_job_in("j2", DirObjects(store), default_registry(), scratch, {})  # type: ignore[operator]
+    code = run_job_in("j2", DirObjects(store), default_registry(), scratch)  # type: ignore[operator]
     assert code == 1
     failure = Outcome.from_json((store / outcome_key("j2")).read_bytes()).failure
     assert failure is not None
@@ -124,7 +124,7 @@ def test_failing_command_reports_step_and_exit(tmp_path: Path) -> None:
 def test_command_killed_by_a_signal_reports_the_signal(tmp_path: Path) -> None:
     store, scratch = tmp_path / "store", tmp_path / "scratch"
     put_spec(store, "j5", {"argv": ["sh", "-c", "kill -KILL $$"]})
-    code = run_job_in("j5", DirObjects(store), default_registry(), scratch, {})  # type: ignore[operator]
+    code = run_job_in("j5", DirObjects(store), default_registry(), scratch)  # type: ignore[operator]
     assert code == 1
     failure = Outcome.from_json((store / outcome_key("j5")).read_bytes()).failure
     assert failure is not None
@@ -147,7 +147,7 @@ def test_sigterm_deletes_the_scratch_dir_and_records_the_stop(tmp_path: Path) ->
         from vatti.pipelines.base import default_registry
         from vatti.runtime.job import run_job_in
         sys.exit(run_job_in("j3", DirObjects(Path({str(store)!r})), default_registry(),
-                            Path({str(scratch)!r}), {{}}))
+                            Path({str(scratch)!r})))
         """
     )
     proc = subprocess.Popen([sys.executable, "-c", script])

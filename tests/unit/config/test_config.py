@@ -62,7 +62,7 @@ def test_durations_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("VATTI_RESULTS_TTL", "2d")
     monkeypatch.setenv("VATTI_JOB_WALL_TIME", "90m")
 
-    engine = EngineSettings()
+    engine = EngineSettings.from_environment()
 
     assert engine.results_ttl == 2 * 86400
     assert engine.job_wall_time == 5400
@@ -81,7 +81,7 @@ def test_zero_duration_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_token_scopes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VATTI_API_TOKENS", f" {DIGEST.upper()}:submit, read ;{OTHER};")
 
-    scopes = ApiSettings().token_scopes()
+    scopes = ApiSettings.from_environment().token_scopes()
 
     assert scopes == {DIGEST: frozenset({"submit", "read"}), OTHER: frozenset({"read"})}
 

@@ -12,10 +12,11 @@ from vatti.domain.fingerprint import fingerprint
 from vatti.domain.jobs import Job
 from vatti.domain.outcome import Outcome
 from vatti.domain.requests import JobRequest
-from vatti.engine.context import EngineConfig, EngineContext
+from vatti.engine.context import EngineContext
 from vatti.engine.ports import ExecStatus, Exited, Limits, Running
 from vatti.store.base import NewJob
 from vatti.store.memory import MemoryJobStore
+from vatti.testing.config import engine_config
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -154,7 +155,7 @@ def make_harness(**config: object) -> Harness:
         executor=executor,
         areas=areas,
         outcomes=outcomes,
-        config=EngineConfig(holder="test", **config),  # type: ignore[arg-type]
+        config=engine_config(holder="test", **config),
         clock=clock,
     )
     return Harness(ctx, store, executor, areas, outcomes, clock)

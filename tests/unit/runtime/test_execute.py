@@ -13,11 +13,13 @@ from vatti.domain.errors import UnreadableRecord
 from vatti.domain.failure import Failure
 from vatti.domain.layout import manifest_key, outcome_key, result_key, spec_key
 from vatti.domain.outcome import Outcome
-from vatti.pipelines.base import PipelineOutcome, PipelineRegistry, RunContext
+from vatti.pipelines.base import JobSettings, PipelineOutcome, PipelineRegistry, RunContext
 from vatti.pipelines.errors import StepFailed
 from vatti.runtime.execute import execute, job_log
 
 pytestmark = pytest.mark.unit
+
+SETTINGS = JobSettings(input_root=Path("/inputs"))
 
 
 class DictObjects:
@@ -77,7 +79,7 @@ def put_spec(objects: DictObjects, job_id: str, pipeline: str, params: dict[str,
 def test_success_uploads_outputs_manifest_and_outcome(setup: Any) -> None:
     objects, registry, pipeline, scratch = setup
     put_spec(objects, "j1", "echo", {"text": "hello\n"})
-    outcome = execute("j1", objects, registry, scratch, {"k": "v"}, job_log("j1"))
+    outcome = execute("j1", objects, registry, scratch, SETTINGS, job_log("j1"))
     assert outcome.ok
     assert outcome.outputs == ["sub/echo.txt"]
     assert objects.data[result_key("j1", "sub/echo.txt")] == b"hello\n"
@@ -87,7 +89,7 @@ def test_success_uploads_outputs_manifest_and_outcome(setup: Any) -> None:
     ]
     assert Outcome.from_json(objects.data[outcome_key("j1")]) == outcome
     (ctx,) = pipeline.seen
-    assert ctx.options == {"k": "v"}
+    assert ctx.settings is SETTINGS
     assert ctx.work_dir.parent == scratch
     assert ctx.work_dir.stat().st_mode & 0o777 == 0o700
 
@@ -95,7 +97,7 @@ def test_success_uploads_outputs_manifest_and_outcome(setup: Any) -> None:
 def test_step_failure_becomes_the_outcome(setup: Any) -> None:
     objects, registry, _, scratch = setup
     put_spec(objects, "j2", "echo", {"text": "x", "fail_with": 3})
-    outcome = execute("j2", objects, registry, scratch, {}, job_log("j2"))
+    outcome = execute("j2", objects, registry, scratch, JobSettings(), job_log("j2"))
     assert outcome.failure == Failure("pipeline_failed", "echo broke", "echo", 3)
     assert Outcome.from_json(objects.data[outcome_key("j2")]).failure == outcome.failure
     assert result_key("j2", "sub/echo.txt") not in objects.data
@@ -110,14 +112,14 @@ def test_bad_spec_fails_with_the_error_code(
 ) -> None:
     objects, registry, _, scratch = setup
     put_spec(objects, "j3", pipeline, params)
-    outcome = execute("j3", objects, registry, scratch, {}, job_log("j3"))
+    outcome = execute("j3", objects, registry, scratch, JobSettings(), job_log("j3"))
     assert outcome.failure is not None
     assert outcome.failure.code == code
 
 
 def test_missing_spec_fails(setup: Any) -> None:
     objects, registry, _, scratch = setup
-    outcome = execute("j4", objects, registry, scratch, {}, job_log("j4"))
+    outcome = execute("j4", objects, registry, scratch, JobSettings(), job_log("j4"))
     assert outcome.failure is not None
     assert outcome.failure.code == "invalid_spec"
     assert outcome_key("j4") in objects.data

@@ -19,11 +19,12 @@ import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from vatti.pipelines.errors import PipelineError
+
+if TYPE_CHECKING:
+    import httpx
 
 BUILDS = ("GRCh37", "GRCh38")
 PGS_ID = re.compile(r"^PGS[0-9]{6}$")
@@ -95,7 +96,7 @@ class Catalog:
         self,
         cache_dir: Path,
         *,
-        base_url: str = "https://www.pgscatalog.org/rest/",
+        base_url: str,
         ftp_url: str = "https://ftp.ebi.ac.uk/pub/databases/spot/pgs/",
         offline: bool = False,
         client: httpx.Client | None = None,
@@ -135,6 +136,8 @@ class Catalog:
                 f"{accession}: the PGS Catalog is needed to resolve it, but vatti is offline "
                 f"(cache: {self.cache_dir})"
             )
+        import httpx  # only when the catalog is asked (httpx imports rich, pygments, click)
+
         url = self.base_url + path
         try:
             response = self._http().get(url)
@@ -211,6 +214,8 @@ class Catalog:
         return token.lower()
 
     def _fetch_text(self, url: str, pgs_id: str) -> str:
+        import httpx
+
         try:
             response = self._http().get(url)
         except httpx.HTTPError as exc:
@@ -226,6 +231,8 @@ class Catalog:
 
     def _download(self, url: str, target: Path, expected: str, pgs_id: str) -> None:
         """Stream ``url`` into a temporary file next to ``target``; rename it once verified."""
+        import httpx
+
         handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=self.cache_dir)
         temp = Path(temp_name)
         digest = hashlib.md5(usedforsecurity=False)
@@ -254,6 +261,8 @@ class Catalog:
             temp.unlink(missing_ok=True)
 
     def _http(self) -> httpx.Client:
+        import httpx
+
         if self._client is None:
             self._client = httpx.Client(
                 timeout=httpx.Timeout(30.0, connect=10.0),

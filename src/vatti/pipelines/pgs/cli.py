@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Annotated
@@ -11,11 +10,13 @@ import typer
 from rich.console import Console
 
 from vatti.errors import VattiError
+from vatti.pipelines.base import JobSettings, PgsCatalogAccess
 from vatti.pipelines.pgs.calculate import CalcOptions, calculate
 from vatti.pipelines.pgs.catalog import Catalog
 from vatti.pipelines.pgs.targets.base import Format, GenotypeFile, Sampleset
 
-pgs_app = typer.Typer(help="Polygenic scores in the manner of the PGS Catalog Calculator.")
+#: registered lazily by :mod:`vatti.cli` as ``vatti pgs`` (which holds its help)
+pgs_app = typer.Typer()
 out = Console()
 err = Console(stderr=True)
 
@@ -50,6 +51,15 @@ def target_file(value: str) -> GenotypeFile:
     except VattiError as exc:
         raise typer.BadParameter(exc.message, param_hint="--target") from exc
     return file
+
+
+def catalog_access() -> PgsCatalogAccess:
+    """The PGS Catalog of the runtime's settings (``VATTI_PGS_CATALOG_DIR``, ``..._URL``...)."""
+    from vatti.config import Settings
+
+    access = JobSettings.from_settings(Settings.for_component("runtime")).pgs_catalog
+    assert access is not None, "the runtime settings were not loaded"
+    return access
 
 
 @pgs_app.command("score")
@@ -91,10 +101,12 @@ def score(
         if not path.is_file():
             raise typer.BadParameter(f"{path}: no such scoring file", param_hint="--scores")
     if ids:
-        cache = catalog_dir or Path(
-            os.environ.get("VATTI_PGS_CATALOG_DIR", "vatti-data/pgs-catalog")
+        access = catalog_access()
+        catalog = Catalog(
+            catalog_dir or access.cache_dir,
+            base_url=access.url,
+            offline=offline or access.offline,
         )
-        catalog = Catalog(cache, offline=offline)
         try:
             files += catalog.resolve(
                 pgs_ids=[i for i in ids if i.startswith("PGS")],

@@ -8,10 +8,9 @@ the local cache (``VATTI_PGS_CATALOG_DIR``) and downloaded from the PGS Catalog 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 
-from vatti.pipelines.base import PipelineOutcome, RunContext
+from vatti.pipelines.base import JobSettings, PipelineOutcome, RunContext
 from vatti.pipelines.errors import StepFailed
 from vatti.pipelines.pgs.calculate import CalcOptions, calculate
 from vatti.pipelines.pgs.catalog import Catalog
@@ -19,17 +18,16 @@ from vatti.pipelines.pgs.params import PgsParams, TargetGenome
 from vatti.pipelines.pgs.targets.base import GenotypeFile, Sampleset
 
 
-def resolve_input(value: str, options: Mapping[str, str]) -> Path:
+def resolve_input(value: str, settings: JobSettings) -> Path:
     """``value`` as a path under the input root; refuse anything outside it."""
-    root_text = options.get("input_root")
-    if not root_text:
+    if settings.input_root is None:
         raise StepFailed(
             "inputs",
             f"local input {value!r} refused: this server reads no local files "
             "(set VATTI_INPUT_ROOT to allow a directory)",
             code="input_refused",
         )
-    root = Path(root_text).resolve()
+    root = settings.input_root.resolve()
     path = (root / value).resolve()
     if not path.is_relative_to(root):
         raise StepFailed(
@@ -40,13 +38,13 @@ def resolve_input(value: str, options: Mapping[str, str]) -> Path:
     return path
 
 
-def samplesets(targets: list[TargetGenome], options: Mapping[str, str]) -> list[Sampleset]:
+def samplesets(targets: list[TargetGenome], settings: JobSettings) -> list[Sampleset]:
     """Group the samplesheet rows by sampleset, in first-seen order."""
     grouped: dict[str, list[GenotypeFile]] = {}
     for row in targets:
-        geno = resolve_input(row.geno, options)
-        variants = resolve_input(row.variants, options)
-        samples = resolve_input(row.pheno, options)
+        geno = resolve_input(row.geno, settings)
+        variants = resolve_input(row.variants, settings)
+        samples = resolve_input(row.pheno, settings)
         grouped.setdefault(row.sampleset, []).append(
             GenotypeFile(
                 row.format.value, geno, variants, samples, row.chrom, row.vcf_import_dosage
@@ -55,15 +53,17 @@ def samplesets(targets: list[TargetGenome], options: Mapping[str, str]) -> list[
     return [Sampleset(name, files) for name, files in grouped.items()]
 
 
-def scorefiles(params: PgsParams, options: Mapping[str, str], work_dir: Path) -> list[Path]:
-    paths = [resolve_input(p, options) for p in params.scorefiles]
+def scorefiles(params: PgsParams, settings: JobSettings) -> list[Path]:
+    paths = [resolve_input(p, settings) for p in params.scorefiles]
     if params.pgs_id or params.pgp_id or params.trait_efo:
-        cache = Path(options.get("pgs_catalog_dir") or work_dir / "pgs-catalog")
-        catalog = Catalog(
-            cache,
-            base_url=options.get("pgs_catalog_url") or "https://www.pgscatalog.org/rest/",
-            offline=options.get("pgs_offline") == "1",
-        )
+        access = settings.pgs_catalog
+        if access is None:
+            raise StepFailed(
+                "inputs",
+                "catalog ids given, but this runtime has no PGS Catalog configured",
+                code="input_refused",
+            )
+        catalog = Catalog(access.cache_dir, base_url=access.url, offline=access.offline)
         try:
             paths += catalog.resolve(
                 pgs_ids=params.pgs_id,
@@ -81,11 +81,11 @@ class PgsPipeline:
     params_model = PgsParams
 
     def run(self, params: PgsParams, ctx: RunContext) -> PipelineOutcome:
-        sets = samplesets(params.target_genomes, ctx.options)
+        sets = samplesets(params.target_genomes, ctx.settings)
         freqs = None
         if params.reference_freqs is not None:
-            freqs = resolve_input(params.reference_freqs, ctx.options)
-        files = scorefiles(params, ctx.options, ctx.work_dir)  # local inputs checked first
+            freqs = resolve_input(params.reference_freqs, ctx.settings)
+        files = scorefiles(params, ctx.settings)  # local inputs checked first
         ctx.log.info("pgs.start samplesets=%d scorefiles=%d", len(sets), len(files))
         result = calculate(
             files,
