@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,11 +19,6 @@ from vatti.engine.notifications import webhook_notifications
 from vatti.engine.ports import Executor, Notifier, RetryPolicy, WorkAreas
 from vatti.runtime.outcome import Outcome
 from vatti.store.base import JobStore, NotifyBuilder
-
-
-def job_run_argv(job_id: str) -> list[str]:
-    """The command every executor runs for a job: the job runtime under this interpreter."""
-    return [sys.executable, "-m", "vatti.runtime", "--job-id", job_id]
 
 
 def replica_name() -> str:
@@ -71,7 +65,7 @@ class EngineConfig:
     outbox_lease_s: float = 60.0
     lease_ttl_s: float = 60.0
     runtime_env: Mapping[str, str] = field(default_factory=dict)
-    job_argv: Callable[[str], list[str]] = job_run_argv
+    runtime_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
     holder: str = field(default_factory=replica_name)
 
 

@@ -25,6 +25,7 @@ from vatti.engine.errors import NotCancellable
 from vatti.engine.lifecycle import advance
 from vatti.engine.logs import log_event
 from vatti.engine.notifier import deliver_once
+from vatti.engine.ports import ReportsExits
 from vatti.engine.reconcile import cancel_once, poll_live
 from vatti.engine.supervisor import Loop, Supervisor
 from vatti.engine.sweeper import sweep_once
@@ -68,6 +69,8 @@ class Engine:
             logger=ctx.logger,
         )
         ctx.listeners.append(lambda _job: self.nudge())  # a change may free a slot, queue a message
+        if isinstance(ctx.executor, ReportsExits):  # a job's end is an event, not a poll away
+            ctx.executor.on_exit(lambda _job_id: self.nudge("poll"))
 
     @property
     def alive(self) -> bool:

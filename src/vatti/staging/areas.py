@@ -71,6 +71,11 @@ class ObjectWorkAreas:
         self.objects.delete_prefix(results_prefix(check_segment(job_id, "job id")))
         self.objects.delete(manifest_key(job_id))
 
+    def save_log(self, job_id: str, data: bytes) -> None:
+        """Keep the job's final log at ``logs/job.log`` in its area (overwrites)."""
+        key = f"{job_prefix(check_segment(job_id, 'job id'))}logs/job.log"
+        self.objects.put_bytes(key, data)
+
     def work_job_ids(self) -> list[str]:
         """The ids of the jobs that still have objects under ``work/``."""
         ids = set()
