@@ -21,7 +21,9 @@ from vatti.api.ports import OutputEntry, tail_lines
 from vatti.config import PREFIX, Settings
 from vatti.engine.context import EngineConfig, EngineContext
 from vatti.engine.service import Engine
-from vatti.executors.local import LocalExecutor
+from vatti.errors import VattiError
+from vatti.executors.base import Closeable, Executor
+from vatti.executors.registry import build_executor
 from vatti.notify.backoff import ExponentialBackoff
 from vatti.notify.webhook import WebhookNotifier
 from vatti.pipelines.base import PipelineRegistry, default_registry
@@ -103,21 +105,25 @@ class AreaOutputs:
 
 
 class ExecutorLogs:
-    """The API's view of a job's log: the file the local executor captures."""
+    """The API's view of a job's log: read through the executor's log port (its last bytes)."""
 
-    def __init__(self, executor: LocalExecutor) -> None:
+    def __init__(self, store: SqlJobStore, executor: Executor) -> None:
+        self.store = store
         self.executor = executor
 
     def read_log(self, job_id: str, tail: int | None) -> str | None:
         try:
-            path = self.executor.log_path(job_id)
-            with path.open("rb") as fh:
-                size = fh.seek(0, os.SEEK_END)
-                fh.seek(max(0, size - MAX_LOG_BYTES))
-                text = fh.read().decode("utf-8", errors="replace")
-        except (OSError, ValueError):
+            handle = self.store.get(job_id).executor_handle
+            if handle is None:
+                return None
+            kept, offset = b"", 0
+            while (chunk := self.executor.read_log(handle, offset)) is not None and chunk.data:
+                kept, offset = (kept + chunk.data)[-MAX_LOG_BYTES:], chunk.next_offset
+            if chunk is None and offset == 0:
+                return None
+        except (OSError, VattiError):
             return None
-        return tail_lines(text, tail)
+        return tail_lines(kept.decode("utf-8", errors="replace"), tail)
 
 
 @dataclass
@@ -126,11 +132,13 @@ class Service:
     store: SqlJobStore
     objects: ObjectStore
     areas: ObjectWorkAreas
-    executor: LocalExecutor
+    executor: Executor
     registry: PipelineRegistry
     engine: Engine
 
     def close(self) -> None:
+        if isinstance(self.executor, Closeable):
+            self.executor.close()
         self.store.close()
 
     def app(self) -> FastAPI:
@@ -143,7 +151,11 @@ class Service:
             dedup_window_s=api.dedup_window,
         )
         return create_app(
-            self.engine, self.registry, AreaOutputs(self.areas), ExecutorLogs(self.executor), config
+            self.engine,
+            self.registry,
+            AreaOutputs(self.areas),
+            ExecutorLogs(self.store, self.executor),
+            config,
         )
 
 
@@ -155,9 +167,9 @@ def open_service(settings: Settings, *, input_root: Path | None = None) -> Servi
     store = open_store(url)
     objects = ObjectStore.from_url(settings.object_store_url())
     areas = ObjectWorkAreas(objects)
-    executor = LocalExecutor(settings.data_dir)
     engine_settings = settings.engine
     assert engine_settings is not None
+    executor = build_executor(settings, engine_settings.executor)
     secret = engine_settings.webhook_secret
     env = runtime_env(settings, input_root=input_root)
     ctx = EngineContext(

@@ -145,9 +145,12 @@ def launch(ctx: EngineContext, job: Job) -> None:
         return
     job = ctx.store.set_handle(job.id, ctx.executor.name, handle, now=ctx.now())
     log_event(ctx.logger, "job.submitted", job_id=job.id, executor=ctx.executor.name)
-    if isinstance(ctx.executor.poll(handle), Pending):
+    try:
+        status = ctx.executor.poll(handle)
+    except Exception:  # the poll loop follows the job (and reports its executor's trouble)
         return
-    mark_started(ctx, job, handle)
+    if not isinstance(status, Pending):
+        mark_started(ctx, job, handle)
 
 
 def mark_started(ctx: EngineContext, job: Job, handle: str) -> Job | None:
