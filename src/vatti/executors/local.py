@@ -188,6 +188,9 @@ class LocalExecutor:
             return
         processes.signal_group(h, signal.SIGKILL)
         processes.wait_group_gone(h, KILL_WAIT_S)
+        if read_exit(h.run_path) is None:  # the wrapper went down with its group: say why
+            reason = f"killed by signal SIGKILL: still running {grace_s:g} s after SIGTERM"
+            launcher.write_status(h.run_path, 128 + signal.SIGKILL, reason)
 
     def cleanup(self, handle: str) -> None:
         """Kill what is left of the job's group; delete its scratch and exit status, not its log."""
