@@ -166,7 +166,8 @@ class ExecutorContract:
         assert order == sorted(order, key=[Pending, Running, Exited].index), seen
         assert seen[-1] == Exited(0), whole_log(ex, handle)
         outcome = ObjectOutcomes(ObjectStore.from_url(rig.objects_url)).read(job_id)
-        assert outcome is not None and outcome.ok
+        assert outcome is not None
+        assert outcome.ok
         assert list(outcome.outputs) == ["out.txt"]
 
     def test_a_failing_runtime_job_exits_non_zero(self, rig: ExecutorRig) -> None:
@@ -174,9 +175,11 @@ class ExecutorContract:
         self.provision(rig, job_id, ["sh", "-c", "exit 3"], [])
         handle = ex.submit(Launch(job_id=job_id, env=dict(rig.env)))
         status = final(ex, handle)
-        assert isinstance(status, Exited) and status.code != 0
+        assert isinstance(status, Exited)
+        assert status.code != 0
         outcome = ObjectOutcomes(ObjectStore.from_url(rig.objects_url)).read(job_id)
-        assert outcome is not None and outcome.failure is not None
+        assert outcome is not None
+        assert outcome.failure is not None
         assert outcome.failure.exit_code == 3
 
     def test_the_exit_status_is_the_jobs(self, rig: ExecutorRig) -> None:
@@ -198,9 +201,11 @@ class ExecutorContract:
         assert isinstance(ex.poll(handle), Running)
         ex.terminate(handle, 10.0)
         status = ex.poll(handle)
-        assert isinstance(status, Exited) and status.code != 0
+        assert isinstance(status, Exited)
+        assert status.code != 0
         if rig.local_processes:
-            assert pid_gone(int(match[1])) and pid_gone(int(match[2]))
+            assert pid_gone(int(match[1]))
+            assert pid_gone(int(match[2]))
         ex.terminate(handle, 10.0)  # idempotent
 
     def test_terminate_kills_a_job_that_ignores_sigterm_after_the_grace(
@@ -275,15 +280,19 @@ class ExecutorContract:
         wait_for_log(ex, handle, r"first line\n")
         assert isinstance(ex.poll(handle), Running)
         head = ex.read_log(handle, 0, 5)
-        assert head is not None and (head.data, head.next_offset) == (b"first", 5)
+        assert head is not None
+        assert (head.data, head.next_offset) == (b"first", 5)
         so_far = ex.read_log(handle, 0)
-        assert so_far is not None and so_far.data == b"first line\n"
+        assert so_far is not None
+        assert so_far.data == b"first line\n"
         go.touch()
         assert final(ex, handle) == Exited(0)
         rest = ex.read_log(handle, so_far.next_offset)
-        assert rest is not None and rest.data == b"go\n"
+        assert rest is not None
+        assert rest.data == b"go\n"
         end = ex.read_log(handle, rest.next_offset)
-        assert end is not None and (end.data, end.next_offset) == (b"", rest.next_offset)
+        assert end is not None
+        assert (end.data, end.next_offset) == (b"", rest.next_offset)
 
     # -- limits ---------------------------------------------------------------------------------
 
@@ -296,7 +305,8 @@ class ExecutorContract:
         big = ex.submit(scripted(new_job_id(), {"allocate_mb": 4096}, limits=limits))
         assert final(ex, small) == Exited(0), whole_log(ex, small)
         status = final(ex, big)
-        assert isinstance(status, Exited) and status.code != 0
+        assert isinstance(status, Exited)
+        assert status.code != 0
         assert b"allocated" not in whole_log(ex, big)
 
     def test_the_executors_own_wall_time_limit_is_the_deadline_plus_its_margin(
@@ -307,7 +317,8 @@ class ExecutorContract:
         handle = ex.submit(scripted(new_job_id(), {"sleep": 1000}, limits=Limits(wall_time_s=wall)))
         status = final(ex, handle, timeout_s=wall + rig.wall_time_margin_s + WAIT_S)
         assert time.monotonic() - started >= wall + rig.wall_time_margin_s
-        assert isinstance(status, Exited) and status.limit == WALL_TIME, status
+        assert isinstance(status, Exited), status
+        assert status.limit == WALL_TIME, status
 
     # -- secrets --------------------------------------------------------------------------------
 

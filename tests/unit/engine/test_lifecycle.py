@@ -304,7 +304,8 @@ def test_wall_time_counts_from_the_start_not_from_the_submission(harness_factory
     poll_once(h.ctx)
     failed = h.store.get(job.id)
     assert failed.state is JobState.FAILED
-    assert failed.failure is not None and failed.failure.code == "timeout"
+    assert failed.failure is not None
+    assert failed.failure.code == "timeout"
     assert h.executor.terminated == [f"h-{job.id}"]
 
 
@@ -322,7 +323,8 @@ def test_a_job_pending_past_the_provision_timeout_fails_and_is_stopped(
     poll_once(h.ctx)
     failed = h.store.get(job.id)
     assert failed.state is JobState.FAILED
-    assert failed.failure is not None and failed.failure.code == "provision_failed"
+    assert failed.failure is not None
+    assert failed.failure.code == "provision_failed"
     assert "did not start" in failed.failure.message
     assert h.executor.terminated == [f"h-{job.id}"]
     assert h.executor.cleaned == [f"h-{job.id}"]
@@ -338,7 +340,8 @@ def test_a_job_stopped_by_the_executors_own_wall_time_limit_fails_with_timeout(
     poll_once(h.ctx)
     failed = h.store.get(job.id)
     assert failed.state is JobState.FAILED
-    assert failed.failure is not None and failed.failure.code == "timeout"
+    assert failed.failure is not None
+    assert failed.failure.code == "timeout"
 
 
 def test_a_job_that_ended_before_its_first_poll_is_started_then_finished(

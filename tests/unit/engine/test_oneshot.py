@@ -11,8 +11,8 @@ from vatti.engine.errors import LoopCrashed
 from vatti.engine.oneshot import follow_new_job
 from vatti.engine.ports import Exited
 from vatti.engine.service import Engine
-from vatti.runtime.outcome import Outcome
 from vatti.executors.base import Launch
+from vatti.runtime.outcome import Outcome
 from vatti.store.base import NewJob
 
 pytestmark = pytest.mark.unit
