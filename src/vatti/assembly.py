@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +17,8 @@ from fastapi import FastAPI
 
 from vatti.api.app import create_app
 from vatti.api.config import ApiConfig
-from vatti.api.ports import OutputEntry, tail_lines
 from vatti.config import PREFIX, Settings
+from vatti.domain.jobs import Job
 from vatti.engine.context import EngineConfig, EngineContext
 from vatti.engine.service import Engine
 from vatti.errors import VattiError
@@ -27,17 +27,14 @@ from vatti.executors.registry import build_executor
 from vatti.notify.backoff import ExponentialBackoff
 from vatti.notify.webhook import WebhookNotifier
 from vatti.pipelines.base import PipelineRegistry, default_registry
+from vatti.service.jobs import JobService, NudgeWakeups
 from vatti.staging.areas import ObjectOutcomes, ObjectWorkAreas
-from vatti.staging.errors import ObjectNotFound
 from vatti.staging.objects import ObjectStore
 from vatti.store.connect import sqlite_url
 from vatti.store.migrate import migrate
 from vatti.store.sql import SqlJobStore, open_store
 
 log = logging.getLogger("vatti.service")
-
-#: the number of log bytes the API returns at most (the end of the log)
-MAX_LOG_BYTES = 4 << 20
 
 
 def database_url(settings: Settings) -> str:
@@ -84,46 +81,29 @@ def engine_config(settings: Settings, env: Mapping[str, str]) -> EngineConfig:
     )
 
 
-class AreaOutputs:
-    """The API's view of results: the manifest's entries, streamed from the object store."""
+class JobLogs:
+    """A job's log: the one saved in its area once it ended, else the executor's live one."""
 
-    def __init__(self, areas: ObjectWorkAreas) -> None:
+    def __init__(self, areas: ObjectWorkAreas, executor: Executor) -> None:
         self.areas = areas
-
-    def list_outputs(self, job_id: str) -> list[OutputEntry] | None:
-        try:
-            entries = self.areas.list_outputs(job_id)
-        except ObjectNotFound:
-            return None
-        return [OutputEntry(e.name, e.size, e.sha256) for e in entries]
-
-    def open_output(self, job_id: str, name: str) -> Iterator[bytes] | None:
-        try:
-            return self.areas.open_output(job_id, name)
-        except ObjectNotFound:
-            return None
-
-
-class ExecutorLogs:
-    """The API's view of a job's log: read through the executor's log port (its last bytes)."""
-
-    def __init__(self, store: SqlJobStore, executor: Executor) -> None:
-        self.store = store
         self.executor = executor
 
-    def read_log(self, job_id: str, tail: int | None) -> str | None:
+    def read_log(self, job: Job, max_bytes: int) -> bytes | None:
+        saved = self.areas.read_log(job.id)
+        if saved is not None:
+            return saved[-max_bytes:]
         try:
-            handle = self.store.get(job_id).executor_handle
+            handle = job.executor_handle
             if handle is None:
                 return None
             kept, offset = b"", 0
             while (chunk := self.executor.read_log(handle, offset)) is not None and chunk.data:
-                kept, offset = (kept + chunk.data)[-MAX_LOG_BYTES:], chunk.next_offset
-            if chunk is None and offset == 0:
-                return None
+                kept, offset = (kept + chunk.data)[-max_bytes:], chunk.next_offset
         except (OSError, VattiError):
             return None
-        return tail_lines(kept.decode("utf-8", errors="replace"), tail)
+        if chunk is None and offset == 0:
+            return None
+        return kept
 
 
 @dataclass
@@ -135,6 +115,7 @@ class Service:
     executor: Executor
     registry: PipelineRegistry
     engine: Engine
+    jobs: JobService
 
     def close(self) -> None:
         if isinstance(self.executor, Closeable):
@@ -150,13 +131,7 @@ class Service:
             max_body_bytes=api.max_body_bytes,
             dedup_window_s=api.dedup_window,
         )
-        return create_app(
-            self.engine,
-            self.registry,
-            AreaOutputs(self.areas),
-            ExecutorLogs(self.store, self.executor),
-            config,
-        )
+        return create_app(self.jobs, config, engine_alive=lambda: self.engine.alive)
 
 
 def open_service(settings: Settings, *, input_root: Path | None = None) -> Service:
@@ -182,4 +157,15 @@ def open_service(settings: Settings, *, input_root: Path | None = None) -> Servi
         retry=ExponentialBackoff(),
         scratch_root=settings.scratch_dir(),
     )
-    return Service(settings, store, objects, areas, executor, default_registry(), Engine(ctx))
+    engine = Engine(ctx)
+    registry = default_registry()
+    jobs = JobService(
+        store=store,
+        registry=registry,
+        results=areas,
+        logs=JobLogs(areas, executor),
+        wakeups=NudgeWakeups(engine.nudge),
+        notify=ctx.notify,
+        dedup_window_s=settings.api.dedup_window if settings.api is not None else 0.0,
+    )
+    return Service(settings, store, objects, areas, executor, registry, engine, jobs)

@@ -7,9 +7,7 @@ Exit statuses: 0 success; 1 the job failed or was cancelled; 2 bad usage or requ
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
-import secrets
 import signal
 import sys
 import time
@@ -125,8 +123,10 @@ def token(
     ] = "submit,read",
 ) -> None:
     """Make a new bearer token and the VATTI_API_TOKENS entry (its hash) for the server."""
-    value = secrets.token_urlsafe(32)
-    digest = hashlib.sha256(value.encode()).hexdigest()
+    from vatti.tokens import hash_token, new_token
+
+    value = new_token()
+    digest = hash_token(value)
     out.print(f"token (give it to the client, store it nowhere else): {value}")
     out.print(f"{PREFIX}API_TOKENS entry: {digest}:{scopes}")
 
@@ -251,7 +251,7 @@ def describe_failure(job: Job) -> str:
 
 
 def results_location(settings: Settings, job_id: str) -> str:
-    from vatti.runtime.layout import results_prefix
+    from vatti.domain.layout import results_prefix
 
     return settings.object_store_url().rstrip("/") + "/" + results_prefix(job_id)
 
@@ -271,36 +271,50 @@ def run(
     if url:
         _run_remote(raw, url, token)
         return
-    from vatti.api.errors import ApiError
-    from vatti.api.submission import new_job, parse_job_request
     from vatti.assembly import open_service
     from vatti.engine.oneshot import run_one
 
     settings = load_settings("cli")
     # the outcome is printed below; the engine's own lines only when asked for (DEBUG)
     configure_logging("ERROR" if settings.common.log_level != "DEBUG" else "DEBUG")
+    from vatti.service.errors import DuplicateClientId
+
     try:
         service = open_service(settings, input_root=Path.cwd())
-        new = new_job(parse_job_request(raw), service.registry)
-    except ApiError as exc:
-        details = "; ".join(f"{d['field']}: {d['message']}" for d in exc.details)
-        fail(f"{request}: {exc.message}" + (f": {details}" if details else ""), EXIT_USAGE)
     except VattiError as exc:
-        fail(f"{request}: {exc.message}", exc.exit_code)
+        fail(exc.message, exc.exit_code)
+
+    def submit() -> Job:
+        try:
+            return service.jobs.submit(raw).job
+        except DuplicateClientId as exc:  # follow the job that has this client_id
+            err.print(f"a job with this client_id exists already: {exc.job.id}")
+            return exc.job
+
     progress = Progress()
     try:
+        service.jobs.validate(raw)  # an invalid request is told before anything starts
         with Live(progress, console=err, refresh_per_second=4, transient=False):
-            job = run_one(service.engine, new, lambda j: progress.update(j.id, j.state.value))
+            job = run_one(service.engine, submit, lambda j: progress.update(j.id, j.state.value))
         if not err.is_terminal:
             err.print()
         outputs = []
         if job.state.value == "succeeded":
-            outputs = [(e.name, e.size) for e in service.areas.list_outputs(job.id)]
+            outputs = [(e.name, e.size) for e in service.jobs.outputs(job.id)]
+    except VattiError as exc:
+        fail(f"{request}: {request_error_message(exc)}", exc.exit_code)
     finally:
         service.close()
     _finish(job.id, job.state.value, describe_failure(job), results_location(settings, job.id))
     for name, size in outputs:
         out.print(f"  {name}  ({size:,} bytes)", soft_wrap=True, highlight=False)
+
+
+def request_error_message(exc: VattiError) -> str:
+    """An error of a submission, with each bad field named."""
+    details = getattr(exc, "details", None) or getattr(exc, "errors", None) or []
+    lines = "; ".join(f"{d['field']}: {d['message']}" for d in details)
+    return exc.message + (f": {lines}" if lines and lines not in exc.message else "")
 
 
 def _finish(job_id: str, state: str, failure: str, results: str) -> None:
@@ -350,6 +364,8 @@ def _submit(client: Client, raw: bytes) -> dict[str, Any]:
         job: dict[str, Any] = body["job"]
         err.print(f"a job with this client_id exists already: {job['id']}")
         return job
+    if response.headers.get("X-Vatti-Deduplicated") == "true":
+        err.print(f"an identical request was submitted already: job {body['id']} (not run again)")
     return body
 
 
@@ -402,16 +418,29 @@ def logs(
     sys.stdout.write(Client(url, token).call("GET", f"/jobs/{job_id}/logs", params=params).text)
 
 
+def _job_action(job_id: str, action: str, url: str | None, token: str | None) -> None:
+    """POST a job action; a 409 (the job's state does not allow it) exits 1 with the reason."""
+    response = Client(url, token).call("POST", f"/jobs/{job_id}/{action}")
+    if response.status_code == 409:
+        fail(api_error_message(response), EXIT_JOB_FAILED)
+    job = response.json()
+    out.print(f"job {job['id']}: {job['state']}")
+
+
 @app.command("cancel")
 def cancel(
     job_id: Annotated[str, typer.Argument()], url: UrlOption = None, token: TokenOption = None
 ) -> None:
     """Cancel a job."""
-    response = Client(url, token).call("POST", f"/jobs/{job_id}/cancel")
-    if response.status_code == 409:
-        fail(api_error_message(response), EXIT_JOB_FAILED)
-    job = response.json()
-    out.print(f"job {job['id']}: {job['state']}")
+    _job_action(job_id, "cancel", url, token)
+
+
+@app.command("retry")
+def retry(
+    job_id: Annotated[str, typer.Argument()], url: UrlOption = None, token: TokenOption = None
+) -> None:
+    """Run a failed or cancelled job again: a new attempt of the same job (same client_id)."""
+    _job_action(job_id, "retry", url, token)
 
 
 def _register_pgs() -> None:

@@ -121,6 +121,34 @@ def test_client_commands_against_a_server(served: Server, workdir: Path) -> None
     assert "409" in finished.stderr
 
 
+def test_deduplication_and_retry_from_the_command_line(served: Server, workdir: Path) -> None:
+    env = server_env(served)
+    request = write_request(workdir, {"pipeline": "command", "params": {"argv": ["sleep", "60"]}})
+    first = vatti("submit", request.name, cwd=workdir, env=env)
+    assert first.returncode == 0, first.stderr
+    job_id = json.loads(first.stdout)["id"]
+    assert "identical" not in first.stderr
+
+    again = vatti("submit", request.name, cwd=workdir, env=env)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["id"] == job_id
+    assert f"an identical request was submitted already: job {job_id}" in again.stderr
+
+    early = vatti("retry", job_id, cwd=workdir, env=env)
+    assert early.returncode == 1
+    assert "only a failed or cancelled job can be retried" in early.stderr
+
+    assert vatti("cancel", job_id, cwd=workdir, env=env).returncode == 0
+    assert served.wait_state(job_id)["state"] == "cancelled"
+    retried = vatti("retry", job_id, cwd=workdir, env=env)
+    assert retried.returncode == 0, retried.stderr
+    assert retried.stdout.strip() in {f"job {job_id}: queued", f"job {job_id}: provisioning"}
+    assert served.wait_state(job_id, frozenset({"running"}))["state"] == "running"
+    assert vatti("cancel", job_id, cwd=workdir, env=env).returncode == 0
+    events = served.http.get(f"/api/v1/jobs/{job_id}/events").json()["events"]
+    assert [e["attempt"] for e in events if e["event"] == "start"] == [1, 2]
+
+
 def test_cancel_from_the_command_line(served: Server, workdir: Path, tmp_path: Path) -> None:
     env = server_env(served)
     pid_file = tmp_path / "pid"

@@ -1,9 +1,8 @@
-"""The HTTP API: ``create_app`` builds the FastAPI application over an engine."""
+"""The HTTP API: ``create_app`` builds the FastAPI application over the job service."""
 
 from __future__ import annotations
 
 from vatti.api.app import create_app
 from vatti.api.config import ApiConfig
-from vatti.api.ports import LogsReader, OutputEntry, OutputsReader
 
-__all__ = ["ApiConfig", "LogsReader", "OutputEntry", "OutputsReader", "create_app"]
+__all__ = ["ApiConfig", "create_app"]

@@ -1,7 +1,8 @@
-"""The application factory: ``create_app(engine, registry, outputs, logs, config)``."""
+"""The application factory: ``create_app(service, config, engine_alive=...)``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -12,24 +13,22 @@ from vatti.api.config import ApiConfig
 from vatti.api.deps import ApiState
 from vatti.api.errors import install_error_handlers
 from vatti.api.limits import BodySizeLimit
-from vatti.api.ports import LogsReader, OutputsReader
 from vatti.api.routes_health import router as health_router
 from vatti.api.routes_jobs import router as jobs_router
 from vatti.domain.requests import JobRequest
-from vatti.engine.service import Engine
-from vatti.pipelines.base import PipelineRegistry
+from vatti.service.jobs import JobService
 
 __all__ = ["ApiConfig", "create_app"]
 
 
 def create_app(
-    engine: Engine,
-    registry: PipelineRegistry,
-    outputs: OutputsReader,
-    logs: LogsReader,
+    service: JobService,
     config: ApiConfig,
+    *,
+    engine_alive: Callable[[], bool] | None = None,
 ) -> FastAPI:
-    """The API over ``engine`` (which the caller runs and stops; the app only reads ``alive``)."""
+    """The API over the job service. ``engine_alive`` reports on the engine this process runs
+    (the caller runs and stops it), for ``/readyz``; None for an API-only process."""
     app = FastAPI(
         title="vatti",
         version=_version(),
@@ -37,7 +36,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    app.state.vatti = ApiState(engine, registry, outputs, logs, config)
+    app.state.vatti = ApiState(service, config, engine_alive)
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(jobs_router)

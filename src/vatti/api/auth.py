@@ -7,7 +7,6 @@ error message repeats one.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import ipaddress
 from collections.abc import Awaitable, Callable, Mapping
@@ -17,15 +16,11 @@ from fastapi import Request
 from vatti.api.config import ApiConfig
 from vatti.api.errors import ApiError
 from vatti.errors import ConfigError
+from vatti.tokens import hash_token
 
 ADMIN = "admin"
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 _MAX_TOKEN_LEN = 4096
-
-
-def hash_token(token: str) -> str:
-    """The SHA-256 hex digest under which a token is configured."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def bearer_token(authorization: str | None) -> str:

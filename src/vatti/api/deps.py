@@ -1,30 +1,23 @@
-"""What route handlers get injected: the API's collaborators, as one frozen state object."""
+"""What route handlers get injected: the job service and the API's settings, as one object."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from vatti.api.config import ApiConfig
-from vatti.api.ports import LogsReader, OutputsReader
-from vatti.engine.service import Engine
-from vatti.pipelines.base import PipelineRegistry
-from vatti.store.base import JobStore
+from vatti.service.jobs import JobService
 
 
 @dataclass(frozen=True)
 class ApiState:
-    engine: Engine
-    registry: PipelineRegistry
-    outputs: OutputsReader
-    logs: LogsReader
+    service: JobService
     config: ApiConfig
-
-    @property
-    def store(self) -> JobStore:
-        return self.engine.ctx.store
+    #: whether the engine this process runs is alive (None: an API-only process, no engine)
+    engine_alive: Callable[[], bool] | None = None
 
 
 def get_state(request: Request) -> ApiState:

@@ -16,10 +16,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from vatti.api.views import job_view
 from vatti.domain.errors import InvalidRequest
-from vatti.engine.errors import NotCancellable
 from vatti.errors import VattiError
 from vatti.pipelines.errors import InvalidParams, UnknownPipeline
+from vatti.service.errors import (
+    DuplicateClientId,
+    InvalidJobRequest,
+    LogNotFound,
+    MalformedRequest,
+    OutputMissing,
+    ResultsNotFound,
+    StateConflict,
+)
 from vatti.store.errors import InvalidCursor, JobNotFound
 
 logger = logging.getLogger("vatti.api")
@@ -80,10 +89,17 @@ def error_response(err: ApiError) -> JSONResponse:
 
 def translate(exc: VattiError) -> ApiError:
     """A vatti error as the API error a client sees."""
-    if isinstance(exc, JobNotFound):
+    if isinstance(exc, JobNotFound | ResultsNotFound | OutputMissing | LogNotFound):
         return ApiError(404, exc.code, exc.message)
-    if isinstance(exc, NotCancellable):
+    if isinstance(exc, StateConflict):
         return ApiError(409, exc.code, exc.message)
+    if isinstance(exc, DuplicateClientId):
+        view = job_view(exc.job).model_dump(mode="json")
+        return ApiError(409, exc.code, exc.message, extra={"job": view})
+    if isinstance(exc, MalformedRequest):
+        return ApiError(400, exc.code, exc.message)
+    if isinstance(exc, InvalidJobRequest):
+        return ApiError(422, exc.code, exc.message, details=exc.details)
     if isinstance(exc, InvalidParams):
         return ApiError(422, "invalid_request", exc.message, details=exc.errors)
     if isinstance(exc, UnknownPipeline):

@@ -66,6 +66,8 @@ class JobList(BaseModel):
 
 class EventOut(BaseModel):
     seq: int
+    #: the attempt the event belongs to: 1, and one more after each retry
+    attempt: int
     event: str
     from_state: str | None
     to_state: str

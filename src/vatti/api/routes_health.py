@@ -25,12 +25,15 @@ async def healthz() -> Health:
 async def readyz(state: State) -> JSONResponse:
     try:
         await asyncio.wait_for(
-            asyncio.to_thread(state.store.count_in_states, [JobState.QUEUED]), READY_TIMEOUT_S
+            asyncio.to_thread(state.service.store.count_in_states, [JobState.QUEUED]),
+            READY_TIMEOUT_S,
         )
         database = True
     except Exception:  # any failure means "not ready"; the probe reports, it does not raise
         database = False
-    checks = {"database": database, "engine": state.engine.alive}
+    checks = {"database": database}
+    if state.engine_alive is not None:
+        checks["engine"] = state.engine_alive()
     ready = all(checks.values())
     body = Health(status="ready" if ready else "unavailable", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)

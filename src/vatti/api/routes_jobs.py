@@ -1,6 +1,7 @@
 """``/api/v1/jobs``: submit, list, read, cancel, events, logs and outputs.
 
-The store is synchronous: every call to it (and to the engine) runs in a worker thread.
+Every handler calls the job service (synchronous: in a worker thread); its errors become the
+JSON error envelope in :mod:`vatti.api.errors`.
 """
 
 from __future__ import annotations
@@ -17,14 +18,11 @@ from vatti.api.auth import require
 from vatti.api.deps import State
 from vatti.api.errors import ApiError
 from vatti.api.models import ErrorBody, EventList, JobList, JobOut, OutputList
-from vatti.api.submission import new_job, parse_job_request
 from vatti.api.views import API_PREFIX, event_view, job_view, output_view
-from vatti.domain.ids import ID_PATTERN as JOB_ID
-from vatti.domain.jobs import Job
+from vatti.domain.jobs import event_attempts
 from vatti.domain.requests import PIPELINE_PATTERN
 from vatti.domain.states import JobState
 from vatti.pipelines.paths import safe_relative_path
-from vatti.store.errors import JobNotFound
 
 DEDUP_HEADER = "X-Vatti-Deduplicated"
 
@@ -36,17 +34,6 @@ router = APIRouter(prefix=f"{API_PREFIX}/jobs", tags=["jobs"], responses=_ERRORS
 
 Submit = Depends(require("submit"))
 Read = Depends(require("read"))
-
-
-async def _job(state: State, job_id: str) -> Job:
-    return await asyncio.to_thread(state.store.get, known_id(job_id))
-
-
-def known_id(job_id: str) -> str:
-    """``job_id``, or :class:`JobNotFound` at once when no job could have it (ids are UUIDs)."""
-    if not JOB_ID.fullmatch(job_id):
-        raise JobNotFound(job_id)
-    return job_id
 
 
 @router.post(
@@ -67,22 +54,11 @@ def known_id(job_id: str) -> str:
 async def submit_job(request: Request, response: Response, state: State) -> JobOut:
     """Submit a job. 409 names the existing job of a known ``client_id``; an identical request
     within the dedup window returns the existing job with 200 and ``X-Vatti-Deduplicated``."""
-    job_request = parse_job_request(await request.body())
-    new = await asyncio.to_thread(new_job, job_request, state.registry)
-    result = await asyncio.to_thread(
-        state.engine.submit, new, dedup_window_s=state.config.dedup_window_s
-    )
-    view = job_view(result.job)
-    if result.created:
+    submission = await asyncio.to_thread(state.service.submit, await request.body())
+    view = job_view(submission.job)
+    if submission.created:
         response.headers["Location"] = view.links.self
         return view
-    if result.conflict == "client_id":
-        raise ApiError(
-            409,
-            "duplicate_client_id",
-            f"a job with client_id {new.client_id!r} already exists",
-            extra={"job": view.model_dump(mode="json")},
-        )
     response.status_code = 200
     response.headers[DEDUP_HEADER] = "true"
     return view
@@ -106,28 +82,35 @@ async def list_jobs(
             details=[{"field": "limit", "message": f"must be at most {cap}"}],
         )
     page = await asyncio.to_thread(
-        state.store.list_jobs, state=job_state, pipeline=pipeline, limit=limit, cursor=cursor
+        state.service.list_jobs, state=job_state, pipeline=pipeline, limit=limit, cursor=cursor
     )
     return JobList(jobs=[job_view(j) for j in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/{job_id}", response_model=JobOut, dependencies=[Read])
 async def get_job(job_id: str, state: State) -> JobOut:
-    return job_view(await _job(state, job_id))
+    return job_view(await asyncio.to_thread(state.service.get, job_id))
 
 
 @router.post("/{job_id}/cancel", status_code=202, response_model=JobOut, dependencies=[Submit])
 async def cancel_job(job_id: str, state: State) -> JobOut:
     """Cancel a job; 409 when it already finished."""
-    return job_view(await asyncio.to_thread(state.engine.cancel, known_id(job_id)))
+    return job_view(await asyncio.to_thread(state.service.cancel, job_id))
+
+
+@router.post("/{job_id}/retry", status_code=202, response_model=JobOut, dependencies=[Submit])
+async def retry_job(job_id: str, state: State) -> JobOut:
+    """Queue a failed or cancelled job again: a new attempt of the same job, under the same
+    ``client_id``, with its own events; 409 when the job did not end failed or cancelled."""
+    return job_view(await asyncio.to_thread(state.service.retry, job_id))
 
 
 @router.get("/{job_id}/events", response_model=EventList, dependencies=[Read])
 async def job_events(job_id: str, state: State) -> EventList:
     """The job's audit trail, oldest first."""
-    await _job(state, job_id)
-    records = await asyncio.to_thread(state.store.events, job_id)
-    return EventList(events=[event_view(r) for r in records])
+    records = await asyncio.to_thread(state.service.events, job_id)
+    attempts = event_attempts(records)
+    return EventList(events=[event_view(r, a) for r, a in zip(records, attempts, strict=True)])
 
 
 @router.get(
@@ -140,20 +123,13 @@ async def job_logs(
     job_id: str, state: State, tail: Annotated[int | None, Query(ge=0, le=1_000_000)] = None
 ) -> PlainTextResponse:
     """The job's log as text; ``tail`` keeps only the last lines."""
-    await _job(state, job_id)
-    text = await asyncio.to_thread(state.logs.read_log, job_id, tail)
-    if text is None:
-        raise ApiError(404, "logs_not_found", f"job {job_id} has no logs")
-    return PlainTextResponse(text)
+    return PlainTextResponse(await asyncio.to_thread(state.service.log, job_id, tail))
 
 
 @router.get("/{job_id}/outputs", response_model=OutputList, dependencies=[Read])
 async def job_outputs(job_id: str, state: State) -> OutputList:
     """The files of the job's results (name, size, sha256), from its manifest."""
-    job = await _job(state, job_id)
-    entries = await asyncio.to_thread(state.outputs.list_outputs, job_id)
-    if entries is None:
-        raise ApiError(404, "outputs_not_found", f"job {job_id} has no results ({job.state})")
+    entries = await asyncio.to_thread(state.service.outputs, job_id)
     return OutputList(outputs=[output_view(job_id, e) for e in entries])
 
 
@@ -174,12 +150,7 @@ async def download_output(job_id: str, name: str, state: State) -> StreamingResp
             "invalid output name",
             details=[{"field": "name", "message": str(exc)}],
         ) from exc
-    await _job(state, job_id)
-    entries = await asyncio.to_thread(state.outputs.list_outputs, job_id) or []
-    entry = next((e for e in entries if e.name == name), None)
-    chunks = await asyncio.to_thread(state.outputs.open_output, job_id, name) if entry else None
-    if entry is None or chunks is None:
-        raise ApiError(404, "output_not_found", f"job {job_id} has no output {name!r}")
+    entry, chunks = await asyncio.to_thread(state.service.open_output, job_id, name)
     return StreamingResponse(
         chunks,
         media_type="application/octet-stream",

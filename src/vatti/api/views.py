@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 from vatti.api.models import EventOut, FailureOut, JobLinks, JobOut, OutputOut
-from vatti.api.ports import OutputEntry
 from vatti.domain.jobs import Job, JobEventRecord
+from vatti.domain.manifest import OutputEntry
+from vatti.domain.urls import redact_url
 
 API_PREFIX = "/api/v1"
 
 
 def job_path(job_id: str) -> str:
     return f"{API_PREFIX}/jobs/{job_id}"
-
-
-def redact_url(url: str | None) -> str | None:
-    """``url`` without user info, query or fragment (they may hold tokens).
-
-    >>> redact_url("https://user:pw@hooks.example.org:8443/h/1?token=s3cret#x")
-    'https://hooks.example.org:8443/h/1'
-    >>> redact_url(None) is None
-    True
-    """
-    if url is None:
-        return None
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port is not None else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def job_view(job: Job) -> JobOut:
@@ -49,7 +32,7 @@ def job_view(job: Job) -> JobOut:
         finished_at=job.finished_at,
         failure=FailureOut(**job.failure.to_dict()) if job.failure else None,
         labels={str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {},
-        webhook_url=redact_url(job.webhook_url),
+        webhook_url=redact_url(job.webhook_url) if job.webhook_url else None,
         results_expire_at=job.results_expire_at,
         links=JobLinks(
             self=base, events=f"{base}/events", logs=f"{base}/logs", outputs=f"{base}/outputs"
@@ -57,9 +40,10 @@ def job_view(job: Job) -> JobOut:
     )
 
 
-def event_view(record: JobEventRecord) -> EventOut:
+def event_view(record: JobEventRecord, attempt: int) -> EventOut:
     return EventOut(
         seq=record.seq,
+        attempt=attempt,
         event=record.event.value,
         from_state=record.from_state.value if record.from_state else None,
         to_state=record.to_state.value,

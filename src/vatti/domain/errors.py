@@ -34,3 +34,9 @@ class InvalidRequest(DomainError):
 
     code = "invalid_request"
     exit_code = 2
+
+
+class UnreadableRecord(DomainError):
+    """A record that vatti wrote (a manifest, an outcome) cannot be parsed."""
+
+    code = "unreadable_record"

@@ -72,3 +72,22 @@ class OutboxMessage:
     delivered_at: datetime | None = None
     dead_at: datetime | None = None
     last_error: str | None = None
+
+
+def event_attempts(records: list[JobEventRecord]) -> list[int]:
+    """The attempt each event (oldest first) belongs to: 1, and one more after each ``retry``.
+
+    >>> from datetime import UTC, datetime
+    >>> t = datetime(2025, 1, 1, tzinfo=UTC)
+    >>> def ev(event: JobEvent) -> JobEventRecord:
+    ...     return JobEventRecord("e", "j", 1, None, JobState.QUEUED, event, t)
+    >>> events = [JobEvent.SUBMIT, JobEvent.FAIL, JobEvent.RETRY, JobEvent.ADMIT]
+    >>> event_attempts([ev(e) for e in events])
+    [1, 1, 2, 2]
+    """
+    attempt, out = 1, []
+    for record in records:
+        if record.event is JobEvent.RETRY:
+            attempt += 1
+        out.append(attempt)
+    return out

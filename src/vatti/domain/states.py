@@ -6,8 +6,10 @@ terminal ones CLEANUP_WORK, ``failed``/``cancelled`` also DELETE_RESULTS). The s
 same table a second time with a compare-and-set on the state column.
 
 A job is created ``requested`` and accepted into ``queued`` in the same transaction (the
-``submit`` event has no table entry: it only creates). A job that finishes (succeeds or fails)
-while ``cancelling`` ends ``cancelled``: the user asked for it to stop, and it stopped.
+``submit`` event has no table entry: it only creates). A ``failed`` or ``cancelled`` job may be
+retried: ``retry`` queues it again, and its next admission starts a new attempt. A job that
+finishes (succeeds or fails) while ``cancelling`` ends ``cancelled``: the user asked for it to
+stop, and it stopped.
 
 Next to the table: the hattivatti message spelling and the GA4GH WES state of each state.
 """
@@ -41,6 +43,7 @@ class JobEvent(StrEnum):
     FAIL = "fail"
     CANCEL = "cancel"
     CANCELLED = "cancelled"  # the executor confirmed a cancellation
+    RETRY = "retry"  # a failed or cancelled job is queued again, for a new attempt
 
 
 class Effect(StrEnum):
@@ -81,7 +84,12 @@ TRANSITIONS: dict[tuple[JobState, JobEvent], tuple[JobState, tuple[Effect, ...]]
     (_S.PROVISIONING, _E.CANCEL): (_S.CANCELLING, (_F.TERMINATE,)),
     (_S.RUNNING, _E.CANCEL): (_S.CANCELLING, (_F.TERMINATE,)),
     (_S.CANCELLING, _E.CANCELLED): (_S.CANCELLED, ()),
+    (_S.FAILED, _E.RETRY): (_S.QUEUED, ()),
+    (_S.CANCELLED, _E.RETRY): (_S.QUEUED, ()),
 }
+
+#: The states a job may be retried from (a new attempt of the same job, same ``client_id``).
+RETRYABLE_STATES: frozenset[JobState] = frozenset(s for (s, e) in TRANSITIONS if e is _E.RETRY)
 
 #: hattivatti's message event spelling of each state.
 HATTIVATTI_EVENTS: dict[JobState, str] = {
@@ -140,11 +148,6 @@ def apply(state: JobState, event: JobEvent) -> Transition:
         raise InvalidTransition(state, event) from None
     wanted = set(particular) | _shared_effects(new_state)
     return Transition(state, new_state, tuple(e for e in Effect if e in wanted))
-
-
-def allowed_from(event: JobEvent) -> frozenset[JobState]:
-    """The states from which ``event`` is allowed (the compare-and-set's ``state IN (...)``)."""
-    return frozenset(s for (s, e) in TRANSITIONS if e is event)
 
 
 def hattivatti_event(state: JobState) -> str:

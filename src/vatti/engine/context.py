@@ -13,11 +13,11 @@ from typing import Protocol
 
 from vatti.domain.ids import new_id
 from vatti.domain.jobs import Job
+from vatti.domain.outcome import Outcome
 from vatti.domain.times import utcnow
 from vatti.engine.logs import engine_logger
 from vatti.engine.notifications import webhook_notifications
 from vatti.engine.ports import Executor, Notifier, RetryPolicy, WorkAreas
-from vatti.runtime.outcome import Outcome
 from vatti.store.base import JobStore, NotifyBuilder
 
 

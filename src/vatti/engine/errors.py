@@ -22,23 +22,10 @@ class LoopCrashed(EngineError):
         self.loop = loop
 
 
-class NotCancellable(EngineError):
-    """The job is already finished."""
-
-    code = "not_cancellable"
-    exit_code = 1
-
-    def __init__(self, job_id: str, state: str) -> None:
-        super().__init__(f"job {job_id} is {state}; it cannot be cancelled")
-        self.job_id = job_id
-        self.state = state
-
-
 class ServiceWebhookUnset(EngineError):
     """An outbox message for the service webhook, while VATTI_WEBHOOK_URL is not set any more."""
 
     code = "service_webhook_unset"
-    retryable = False
 
     def __init__(self) -> None:
         super().__init__("the service webhook (VATTI_WEBHOOK_URL) is not configured any more")

@@ -14,9 +14,9 @@ import logging
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from vatti.domain.jobs import OutboxMessage
+from vatti.domain.urls import redact_url
 from vatti.engine.context import EngineContext
 from vatti.engine.errors import ServiceWebhookUnset
 from vatti.engine.logs import log_event
@@ -30,24 +30,18 @@ Settled = Literal["delivered", "dead", "retry"]
 
 
 def redacted(url: str) -> str:
-    """Only scheme, host and port of a destination URL: its path or query may hold a token.
+    """Only the origin of a destination URL (its path or query may hold a token).
 
     >>> redacted("https://u:pw@hooks.example.org/t/abc?token=x"), redacted("service-webhook")
     ('https://hooks.example.org', 'service-webhook')
     """
-    if url == SERVICE_WEBHOOK:
-        return url
-    try:
-        parts = urlsplit(url)
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<invalid url>"
-    return f"{parts.scheme}://{parts.hostname or ''}{port}"
+    return url if url == SERVICE_WEBHOOK else redact_url(url, keep_path=False)
 
 
 def is_retryable(exc: Exception) -> bool:
-    """Whether a delivery error may succeed later (``retryable`` attribute; default: yes)."""
-    return bool(getattr(exc, "retryable", True))
+    """Whether a delivery error may succeed later: a vatti error says so (``transient``); an
+    unforeseen one is tried again, since it may well be."""
+    return exc.transient if isinstance(exc, VattiError) else True
 
 
 def deliver_once(ctx: EngineContext) -> int:

@@ -1,7 +1,8 @@
 """Run one job in-process and follow it to the end (what ``vatti run`` needs).
 
-The engine's loops run in this process; state changes reach ``on_change`` as they happen (no
-polling of the store). The outbox is drained once more before the engine stops.
+The engine's loops run in this process; ``submit`` (the job service's submission, called once
+the engine runs) stores the job; state changes reach ``on_change`` as they happen (no polling of
+the store). The outbox is drained once more before the engine stops.
 """
 
 from __future__ import annotations
@@ -13,17 +14,15 @@ from collections.abc import Callable
 from vatti.domain.jobs import Job
 from vatti.engine.notifier import deliver_once
 from vatti.engine.service import Engine
-from vatti.store.base import NewJob
 
 
 async def follow_new_job(
-    engine: Engine,
-    new: NewJob,
-    on_change: Callable[[Job], None],
-    *,
-    dedup_window_s: float = 0.0,
+    engine: Engine, submit: Callable[[], Job], on_change: Callable[[Job], None]
 ) -> Job:
-    """Start the engine, submit ``new``, report each state change, return the finished job."""
+    """Start the engine, ``submit`` the job, report each state change, return the finished job.
+
+    An error ``submit`` raises (an invalid request) stops the engine and propagates.
+    """
     loop = asyncio.get_running_loop()
     changes: asyncio.Queue[Job] = asyncio.Queue()
 
@@ -33,8 +32,7 @@ async def follow_new_job(
     engine.ctx.listeners.append(listener)
     runner = asyncio.create_task(engine.run())
     try:
-        submitted = await asyncio.to_thread(engine.submit, new, dedup_window_s=dedup_window_s)
-        job = submitted.job
+        job = await asyncio.to_thread(submit)
         on_change(job)
         while not job.terminal:
             getter = asyncio.create_task(changes.get())
@@ -59,6 +57,6 @@ async def follow_new_job(
                 runner.result()  # already raised above if it mattered
 
 
-def run_one(engine: Engine, new: NewJob, on_change: Callable[[Job], None]) -> Job:
+def run_one(engine: Engine, submit: Callable[[], Job], on_change: Callable[[Job], None]) -> Job:
     """Synchronous wrapper of :func:`follow_new_job` for the CLI."""
-    return asyncio.run(follow_new_job(engine, new, on_change))
+    return asyncio.run(follow_new_job(engine, submit, on_change))

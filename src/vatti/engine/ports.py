@@ -30,7 +30,6 @@ from vatti.executors.base import (
 __all__ = [
     "LOG_CHUNK_BYTES",
     "WALL_TIME",
-    "DeliveryFailed",
     "ExecStatus",
     "Executor",
     "Exited",
@@ -81,9 +80,3 @@ class GiveUp:
 
 class RetryPolicy(Protocol):
     def decide(self, attempt: int) -> Retry | GiveUp: ...
-
-
-class DeliveryFailed(Protocol):
-    """The shape of a delivery error: a message and whether trying again may help."""
-
-    retryable: bool

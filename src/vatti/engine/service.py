@@ -1,4 +1,4 @@
-"""The engine: its loops under one supervisor, plus the calls the API and the CLI make.
+"""The engine: its loops under one supervisor (callers change jobs through the job service).
 
 Loops (each pass runs in a worker thread; the store is synchronous):
 
@@ -17,12 +17,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from vatti.domain.jobs import Job
-from vatti.domain.states import JobEvent
 from vatti.engine.admission import admit_once
 from vatti.engine.context import EngineContext, holder_is_dead_here
-from vatti.engine.errors import NotCancellable
-from vatti.engine.lifecycle import advance
 from vatti.engine.logs import log_event
 from vatti.engine.notifier import deliver_once
 from vatti.engine.ports import ReportsExits
@@ -30,7 +26,6 @@ from vatti.engine.reconcile import cancel_once, poll_live
 from vatti.engine.supervisor import Loop, Supervisor
 from vatti.engine.sweeper import sweep_once
 from vatti.engine.timeouts import enforce_timeouts
-from vatti.store.base import NewJob, SubmitResult
 
 T = TypeVar("T")
 
@@ -80,38 +75,6 @@ class Engine:
     def nudge(self, *loops: str) -> None:
         """Wake the named loops now, or all of them (thread-safe)."""
         self.supervisor.wakeup.nudge(*loops)
-
-    def submit(self, new: NewJob, *, dedup_window_s: float) -> SubmitResult:
-        """Store a new job with its notifications, then wake the admission loop (blocking)."""
-        result = self.ctx.store.submit(
-            new, now=self.ctx.now(), dedup_window_s=dedup_window_s, notify=self.ctx.notify
-        )
-        if result.created:
-            # wake only the loops with new work: admission, and the notifier when the job's
-            # submission queued a webhook message (state changes later wake every loop)
-            job = result.job
-            notifies = self.ctx.config.webhook_url or job.webhook_url
-            self.nudge(*(("admission", "notifier") if notifies else ("admission",)))
-        return result
-
-    def cancel(self, job_id: str) -> Job:
-        """Cancel a job (blocking; call through ``asyncio.to_thread`` from async code).
-
-        Queued → cancelled at once; provisioning/running → cancelling, and the cancel loop
-        terminates the process. Raises ``JobNotFound``, or :class:`NotCancellable` when the job
-        already finished.
-        """
-        job = self.ctx.store.get(job_id)
-        if job.terminal:
-            raise NotCancellable(job_id, job.state.value)
-        result = advance(self.ctx, job_id, JobEvent.CANCEL)
-        if result is None:  # it moved meanwhile
-            job = self.ctx.store.get(job_id)
-            if job.terminal:
-                raise NotCancellable(job_id, job.state.value)
-            return job
-        self.nudge()
-        return result.job
 
     async def run(self) -> None:
         """Run the loops until :meth:`stop`; raises ``LoopCrashed`` if a loop fails."""

@@ -6,11 +6,11 @@ from vatti.errors import VattiError
 
 
 class DeliveryError(VattiError):
-    """A notification was not delivered; ``retryable`` says whether trying later may help."""
+    """A notification was not delivered; ``transient`` says whether trying later may help."""
 
     code = "delivery_failed"
 
-    def __init__(self, message: str, *, retryable: bool, status: int | None = None) -> None:
+    def __init__(self, message: str, *, transient: bool, status: int | None = None) -> None:
         super().__init__(message)
-        self.retryable = retryable
+        self.transient = transient
         self.status = status

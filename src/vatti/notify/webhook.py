@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from vatti.domain.jobs import OutboxMessage
+from vatti.domain.urls import redact_url
 from vatti.notify.errors import DeliveryError
 from vatti.notify.signature import SIGNATURE_HEADER, sign, signature_header, verify_signature
 
@@ -51,14 +52,7 @@ def origin(url: str) -> str:
     >>> origin("not a url")
     '<invalid url>'
     """
-    try:
-        parts = urlsplit(url)
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        return "<invalid url>"
-    if not parts.scheme or not host:
-        return "<invalid url>"
-    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+    return redact_url(url, keep_path=False)
 
 
 def is_retryable_status(status: int) -> bool:
@@ -102,10 +96,10 @@ class WebhookNotifier:
         return headers
 
     def deliver(self, message: OutboxMessage) -> None:
-        """Deliver ``message`` or raise :class:`DeliveryError` (``retryable`` set)."""
+        """Deliver ``message`` or raise :class:`DeliveryError` (``transient`` set)."""
         where = origin(message.destination)
         if urlsplit(message.destination).scheme.lower() not in ("http", "https"):
-            raise DeliveryError(f"webhook URL for {where} is not http(s)", retryable=False)
+            raise DeliveryError(f"webhook URL for {where} is not http(s)", transient=False)
         body = encode_payload(message.payload)
         try:
             response = self._client.post(
@@ -116,21 +110,21 @@ class WebhookNotifier:
             )
         except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError):
             # ValueError: e.g. the IDNA encoding of a host with a label over 63 characters
-            raise DeliveryError(f"invalid webhook URL for {where}", retryable=False) from None
+            raise DeliveryError(f"invalid webhook URL for {where}", transient=False) from None
         except httpx.TimeoutException as exc:
             raise DeliveryError(
-                f"webhook {where} timed out ({type(exc).__name__})", retryable=True
+                f"webhook {where} timed out ({type(exc).__name__})", transient=True
             ) from None
         except httpx.TransportError as exc:
             raise DeliveryError(
-                f"webhook {where} unreachable ({type(exc).__name__})", retryable=True
+                f"webhook {where} unreachable ({type(exc).__name__})", transient=True
             ) from None
         status = response.status_code
         if 200 <= status <= 299:
             return
         raise DeliveryError(
             f"webhook {where} answered HTTP {status}",
-            retryable=is_retryable_status(status),
+            transient=is_retryable_status(status),
             status=status,
         )
 

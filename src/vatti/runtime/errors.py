@@ -27,9 +27,3 @@ class InvalidSpec(RuntimeFailure):
 
     code = "invalid_spec"
     exit_code = 2
-
-
-class InvalidOutcome(RuntimeFailure):
-    """An outcome record cannot be parsed."""
-
-    code = "invalid_outcome"

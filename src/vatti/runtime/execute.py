@@ -9,18 +9,18 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from vatti.domain.failure import Failure, FailureCode
+from vatti.domain.layout import manifest_key, outcome_key, result_key, spec_key
+from vatti.domain.manifest import Manifest, OutputEntry
+from vatti.domain.outcome import Outcome
 from vatti.domain.times import utcnow
 from vatti.errors import VattiError
 from vatti.pipelines.base import PipelineRegistry, RegisteredPipeline, RunContext
 from vatti.pipelines.errors import StepFailed
 from vatti.runtime.errors import InvalidSpec, Terminated
-from vatti.runtime.layout import manifest_key, result_key, spec_key
-from vatti.runtime.outcome import Outcome, outcome_key
 
 CHUNK = 1 << 20
 
@@ -47,21 +47,14 @@ def job_log(job_id: str) -> JobLog:
     return JobLog(logging.getLogger("vatti.job"), {"job_id": job_id})
 
 
-@dataclass(frozen=True)
-class ManifestEntry:
-    name: str
-    size: int
-    sha256: str
-
-
-def file_entry(path: Path, name: str) -> ManifestEntry:
+def file_entry(path: Path, name: str) -> OutputEntry:
     digest = hashlib.sha256()
     size = 0
     with path.open("rb") as fh:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
             size += len(chunk)
-    return ManifestEntry(name, size, digest.hexdigest())
+    return OutputEntry(name, size, digest.hexdigest())
 
 
 def read_spec(objects: Objects, job_id: str) -> dict[str, Any]:
@@ -85,15 +78,14 @@ def stage_inputs(spec: Mapping[str, Any], work_dir: Path, log: JobLog) -> None:
 
 def upload_results(
     objects: Objects, job_id: str, output_dir: Path, names: list[str]
-) -> list[ManifestEntry]:
+) -> list[OutputEntry]:
     """Upload each output to ``results/`` and write the manifest (name, size, sha256)."""
     entries = []
     for name in names:
         path = output_dir / name
         entries.append(file_entry(path, name))
         objects.put_file(result_key(job_id, name), path)
-    body = {"job_id": job_id, "outputs": [vars(e) for e in entries]}
-    objects.put_bytes(manifest_key(job_id), json.dumps(body, indent=2).encode())
+    objects.put_bytes(manifest_key(job_id), Manifest(job_id, tuple(entries)).to_json())
     return entries
 
 

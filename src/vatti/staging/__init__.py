@@ -1,6 +1,7 @@
 """Object stores (obstore, URL-addressed) and the per-job work and results areas in them."""
 
-from vatti.staging.areas import ObjectOutcomes, ObjectWorkAreas, OutputEntry
+from vatti.domain.manifest import OutputEntry
+from vatti.staging.areas import ObjectOutcomes, ObjectWorkAreas
 from vatti.staging.errors import InvalidKey, ObjectNotFound, OutputNotFound, StorageError
 from vatti.staging.objects import ObjectStore
 

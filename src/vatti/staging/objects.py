@@ -19,6 +19,7 @@ import obstore
 from obstore.exceptions import BaseError, NotFoundError
 from obstore.store import LocalStore, MemoryStore, from_url
 
+from vatti.domain.urls import redact_url
 from vatti.errors import ConfigError
 from vatti.staging.errors import ObjectNotFound, StorageError
 from vatti.staging.keys import check_key, check_prefix
@@ -31,21 +32,6 @@ CHUNK = 8 << 20
 #: objects per delete request (S3 accepts up to 1000)
 DELETE_BATCH = 1000
 SCHEMES = ("file", "s3", "gs", "memory")
-
-
-def redact_url(url: str) -> str:
-    """``url`` without credentials or query, for logs and messages.
-
-    >>> redact_url("s3://KEY:SECRET@bucket/prefix?x=1")
-    's3://bucket/prefix'
-    """
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port is not None else ""
-    except ValueError:
-        return "<invalid url>"
-    return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
 def _fail(op: str, key: str, exc: Exception) -> NoReturn:

@@ -25,9 +25,8 @@ from vatti.store.errors import InvalidCursor
 
 Conflict = Literal["client_id", "fingerprint"]
 
-#: an identical request deduplicates onto a job in any state but these: a request whose job
-#: failed or was cancelled runs again when it is sent again
-RETRYABLE_STATES = frozenset({JobState.FAILED, JobState.CANCELLED})
+#: an identical request deduplicates onto a job in any state but the retryable ones: a request
+#: whose job failed or was cancelled runs again when it is sent again
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,9 @@ from vatti.domain.errors import InvalidTransition
 from vatti.domain.failure import Failure
 from vatti.domain.ids import new_id
 from vatti.domain.jobs import Job, JobEventRecord, OutboxMessage
-from vatti.domain.states import JobEvent, JobState, apply
+from vatti.domain.states import RETRYABLE_STATES, JobEvent, JobState, apply
 from vatti.domain.times import as_utc
 from vatti.store.base import (
-    RETRYABLE_STATES,
     Changes,
     NewJob,
     NotifyBuilder,

@@ -11,6 +11,17 @@ from vatti.domain.states import INITIAL_STATE, JobEvent, JobState, Transition, a
 from vatti.domain.times import as_utc
 from vatti.store.base import Changes, NewJob
 
+#: The job fields a retry clears: the last attempt's run, failure and (deleted) results.
+RETRY_RESETS: dict[str, Any] = {
+    "started_at": None,
+    "finished_at": None,
+    "executor": None,
+    "executor_handle": None,
+    "failure": None,
+    "results_expire_at": None,
+    "results_deleted_at": None,
+}
+
 
 def transition_fields(
     job: Job, transition: Transition, event: JobEvent, now: datetime, changes: Changes
@@ -18,6 +29,8 @@ def transition_fields(
     """The :class:`Job` fields that change when ``transition`` is applied at ``now``."""
     now = as_utc(now)
     fields: dict[str, Any] = {"state": transition.new_state, "updated_at": now}
+    if event is JobEvent.RETRY:  # a new attempt: nothing of the last one stays on the job
+        fields.update(RETRY_RESETS)
     if event is JobEvent.ADMIT:
         fields["attempt"] = job.attempt + 1
     if transition.new_state is JobState.QUEUED:

@@ -2,7 +2,7 @@
 
 A test module of an executor subclasses :class:`ExecutorContract` and defines the ``rig``
 fixture, returning an :class:`ExecutorRig` for the executor under test, built to run
-:data:`vatti.testing.jobs.ENTRY` as each job's entry point (the real job runtime unless the
+:data:`vatti.testing.job_scripts.ENTRY` as each job's entry point (the real job runtime unless the
 launch's ``VATTI_TEST_JOB`` scripts the job)::
 
     class TestLocalExecutor(ExecutorContract):
@@ -44,7 +44,7 @@ from vatti.executors.base import (
 from vatti.executors.errors import BadHandle
 from vatti.staging.areas import ObjectOutcomes, ObjectWorkAreas
 from vatti.staging.objects import ObjectStore
-from vatti.testing.jobs import TEST_JOB_VAR
+from vatti.testing.job_scripts import TEST_JOB_VAR
 
 WAIT_S = 60.0
 STEP_S = 0.01

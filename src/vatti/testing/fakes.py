@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from vatti.domain.outcome import Outcome
 from vatti.executors.base import (
     LOG_CHUNK_BYTES,
     ExecStatus,
@@ -21,7 +22,6 @@ from vatti.executors.base import (
     Pending,
     Running,
 )
-from vatti.runtime.outcome import Outcome
 
 
 @dataclass

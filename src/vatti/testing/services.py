@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+from pathlib import Path
 from typing import NoReturn
 
 import pytest
@@ -54,4 +55,15 @@ def plink2_path() -> str:
     path = os.environ.get("VATTI_PLINK2") or shutil.which("plink2")
     if not path:
         missing("plink2", "run scripts/install-plink2.sh (Debian package plink2)")
+    return path
+
+
+def shared_pgs_data() -> Path:
+    """The shared PGS test data (``../shared/data/pgs`` beside the repository, or
+    ``$VATTI_SHARED_DATA/pgs``), or skip/fail when it is not there."""
+    root = os.environ.get("VATTI_SHARED_DATA")
+    base = Path(root) if root else Path(__file__).resolve().parents[3] / "../shared/data"
+    path = (base / "pgs").resolve()
+    if not (path / "README.md").is_file():
+        missing(f"the shared PGS data at {path}", "set VATTI_SHARED_DATA to the shared data dir")
     return path

@@ -20,13 +20,16 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from vatti.api import ApiConfig, OutputEntry, create_app
+from vatti.api import ApiConfig, create_app
 from vatti.api.auth import hash_token
-from vatti.api.ports import parse_manifest, tail_lines
+from vatti.domain.jobs import Job
+from vatti.domain.manifest import Manifest
 from vatti.domain.states import JobState
 from vatti.engine.context import EngineConfig, EngineContext
 from vatti.engine.service import Engine
 from vatti.pipelines.base import PipelineRegistry, default_registry
+from vatti.service.jobs import JobService, NudgeWakeups
+from vatti.staging.errors import ObjectNotFound
 from vatti.store.base import JobStore
 from vatti.store.sql import open_store
 from vatti.testing.fakes import InertAreas, InertExecutor, NoOutcomes
@@ -56,14 +59,16 @@ class DirOutputs:
         manifest = {"job_id": job_id, "outputs": entries}
         (self.root / job_id / "manifest.json").write_text(json.dumps(manifest))
 
-    def list_outputs(self, job_id: str) -> list[OutputEntry] | None:
+    def manifest(self, job_id: str) -> Manifest:
         path = self.root / job_id / "manifest.json"
-        return parse_manifest(path.read_bytes()) if path.is_file() else None
+        if not path.is_file():
+            raise ObjectNotFound(job_id)
+        return Manifest.from_json(job_id, path.read_bytes())
 
-    def open_output(self, job_id: str, name: str) -> Iterator[bytes] | None:
+    def open_output(self, job_id: str, name: str) -> Iterator[bytes]:
         path = self.root / job_id / "results" / name
         if not path.is_file():
-            return None
+            raise ObjectNotFound(name)
 
         def chunks() -> Iterator[bytes]:
             with path.open("rb") as fh:
@@ -77,9 +82,9 @@ class DirOutputs:
 class DirLogs:
     root: Path
 
-    def read_log(self, job_id: str, tail: int | None) -> str | None:
-        path = self.root / f"{job_id}.log"
-        return tail_lines(path.read_text(), tail) if path.is_file() else None
+    def read_log(self, job: Job, max_bytes: int) -> bytes | None:
+        path = self.root / f"{job.id}.log"
+        return path.read_bytes()[-max_bytes:] if path.is_file() else None
 
 
 @dataclass
@@ -87,6 +92,7 @@ class Api:
     app: FastAPI
     engine: Engine
     store: JobStore
+    jobs: JobService
     outputs: DirOutputs
     logs: DirLogs
     config: ApiConfig
@@ -141,8 +147,17 @@ def build_api(
     api_config = ApiConfig(**{"tokens": tokens, **config})
     outputs = DirOutputs(tmp_path / "results")
     logs = DirLogs(tmp_path / "logs")
-    app = create_app(engine, registry or default_registry(), outputs, logs, api_config)
-    return Api(app, engine, store, outputs, logs, api_config)
+    jobs = JobService(
+        store=store,
+        registry=registry or default_registry(),
+        results=outputs,
+        logs=logs,
+        wakeups=NudgeWakeups(engine.nudge),
+        notify=ctx.notify,
+        dedup_window_s=api_config.dedup_window_s,
+    )
+    app = create_app(jobs, api_config, engine_alive=lambda: engine.alive)
+    return Api(app, engine, store, jobs, outputs, logs, api_config)
 
 
 @pytest.fixture

@@ -204,6 +204,7 @@ async def test_admin_may_do_everything(client: httpx.AsyncClient) -> None:
     [
         ("GET", ""),
         ("POST", "/cancel"),
+        ("POST", "/retry"),
         ("GET", "/events"),
         ("GET", "/logs"),
         ("GET", "/outputs"),
@@ -228,6 +229,43 @@ async def test_cancel_then_cancel_again(client: httpx.AsyncClient) -> None:
     again = await client.post(f"{JOBS}/{job['id']}/cancel", headers=auth("submitter"))
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "not_cancellable"
+
+
+async def test_retry_a_cancelled_job_is_a_new_attempt(api: Api, client: httpx.AsyncClient) -> None:
+    job = await submit(client, client_id="INTP00000042")
+    await client.post(f"{JOBS}/{job['id']}/cancel", headers=auth("submitter"))
+    # the backend's INTP id keeps naming this job: sending it again is still a conflict
+    resp = await client.post(
+        JOBS, json=command_body(client_id="INTP00000042"), headers=auth("submitter")
+    )
+    assert resp.status_code == 409
+
+    resp = await client.post(f"{JOBS}/{job['id']}/retry", headers=auth("reader"))
+    assert resp.status_code == 403
+    resp = await client.post(f"{JOBS}/{job['id']}/retry", headers=auth("submitter"))
+    assert resp.status_code == 202, resp.text
+    again = resp.json()
+    assert (again["id"], again["client_id"], again["state"]) == (
+        job["id"],
+        "INTP00000042",
+        "queued",
+    )
+    assert again["failure"] is None
+    assert again["finished_at"] is None
+
+    events = (await client.get(f"{JOBS}/{job['id']}/events", headers=auth("reader"))).json()
+    trail = [(e["event"], e["to_state"], e["attempt"]) for e in events["events"]]
+    assert trail == [
+        ("submit", "requested", 1),
+        ("accept", "queued", 1),
+        ("cancel", "cancelled", 1),
+        ("retry", "queued", 2),
+    ]
+    assert api.job_count() == 1
+
+    twice = await client.post(f"{JOBS}/{job['id']}/retry", headers=auth("submitter"))
+    assert twice.status_code == 409
+    assert twice.json()["error"]["code"] == "not_retryable"
 
 
 async def test_events_trail(client: httpx.AsyncClient) -> None:

@@ -23,6 +23,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from vatti.domain.layout import outcome_key
+from vatti.domain.outcome import Outcome
 from vatti.engine.context import EngineConfig, EngineContext
 from vatti.engine.ports import (
     LOG_CHUNK_BYTES,
@@ -35,7 +37,6 @@ from vatti.engine.ports import (
 )
 from vatti.engine.service import Engine
 from vatti.executors.local import LocalExecutor
-from vatti.runtime.outcome import Outcome, outcome_key
 from vatti.store.sql import SqlJobStore, open_store
 
 

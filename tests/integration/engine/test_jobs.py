@@ -15,12 +15,13 @@ import pytest
 
 from vatti.domain.fingerprint import fingerprint
 from vatti.domain.jobs import Job
+from vatti.domain.layout import result_key
 from vatti.domain.requests import JobRequest
 from vatti.domain.states import JobState
 from vatti.engine.oneshot import follow_new_job
 from vatti.engine.service import Engine
-from vatti.runtime.layout import result_key
 from vatti.store.base import NewJob
+from vatti.testing.jobs import service_for
 
 pytestmark = pytest.mark.integration
 
@@ -36,6 +37,12 @@ def new_job(argv: list[str], outputs: list[str] | None = None, **request: Any) -
         spec=req.model_dump(mode="json", exclude={"webhook_url", "client_id"}),
         fingerprint=fingerprint(req),
         webhook_url=str(req.webhook_url) if req.webhook_url else None,
+    )
+
+
+async def follow(engine: Engine, new: NewJob) -> Job:
+    return await follow_new_job(
+        engine, lambda: service_for(engine).submit_new(new).job, lambda _job: None
     )
 
 
@@ -91,7 +98,7 @@ def pid_gone(pid: int) -> bool:
 
 async def test_command_job_succeeds_with_its_output(rig: Any) -> None:
     new = new_job(["sh", "-c", "echo hi > out.txt"], ["out.txt"])
-    job = await follow_new_job(rig.engine(), new, lambda _job: None)
+    job = await follow(rig.engine(), new)
     assert job.state is JobState.SUCCEEDED, job.failure
     assert (rig.objects / result_key(job.id, "out.txt")).read_text() == "hi\n"
     assert not (rig.objects / "jobs" / job.id / "work").exists()
@@ -105,7 +112,7 @@ async def test_command_job_succeeds_with_its_output(rig: Any) -> None:
 
 async def test_failing_command_fails_with_step_and_exit_code(rig: Any) -> None:
     new = new_job(["sh", "-c", "echo partial > out.txt; exit 3"], ["out.txt"])
-    job = await follow_new_job(rig.engine(), new, lambda _job: None)
+    job = await follow(rig.engine(), new)
     assert job.state is JobState.FAILED
     assert job.failure is not None
     assert (job.failure.code, job.failure.step, job.failure.exit_code) == (
@@ -134,12 +141,12 @@ async def test_cancel_kills_the_whole_process_group(
     engine, watcher = running
     fifo = tmp_path / "up"
     os.mkfifo(fifo)
-    job = (await asyncio.to_thread(engine.submit, forking_job(fifo), dedup_window_s=0)).job
+    job = (await asyncio.to_thread(service_for(engine).submit_new, forking_job(fifo))).job
     child = await started_child(rig, job.id, fifo)
     running_job = await watcher.until(job.id, lambda j: j.state is JobState.RUNNING)
     wrapper = int(json.loads(running_job.executor_handle or "{}")["pid"])
 
-    await asyncio.to_thread(engine.cancel, job.id)
+    await asyncio.to_thread(service_for(engine).cancel, job.id)
     done = await watcher.until(job.id, lambda j: j.terminal)
 
     assert done.state is JobState.CANCELLED
@@ -159,7 +166,7 @@ async def test_wall_time_exceeded_fails_with_timeout(
         ["sh", "-c", f"sleep 1000 & echo $! > {pid_file}.tmp; mv {pid_file}.tmp {pid_file}; wait"],
         resources={"wall_time_s": 1},
     )
-    job = (await asyncio.to_thread(engine.submit, new, dedup_window_s=0)).job
+    job = (await asyncio.to_thread(service_for(engine).submit_new, new)).job
     done = await watcher.until(job.id, lambda j: j.terminal)
     assert done.state is JobState.FAILED
     assert done.failure is not None
@@ -175,7 +182,7 @@ async def test_restart_finds_the_vanished_job_and_cleans_up(rig: Any, tmp_path: 
     first = rig.engine()
     watcher = Watcher(first)
     task = asyncio.create_task(first.run())
-    job = (await asyncio.to_thread(first.submit, forking_job(fifo), dedup_window_s=0)).job
+    job = (await asyncio.to_thread(service_for(first).submit_new, forking_job(fifo))).job
     child = await started_child(rig, job.id, fifo)
     running_job = await watcher.until(job.id, lambda j: j.state is JobState.RUNNING)
     # the server dies: its loops stop without any cleanup, and the job's wrapper is killed

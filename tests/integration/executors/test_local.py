@@ -27,7 +27,7 @@ from vatti.testing.executors import (
     wait_until,
     whole_log,
 )
-from vatti.testing.jobs import ENTRY
+from vatti.testing.job_scripts import ENTRY
 
 pytestmark = pytest.mark.integration
 

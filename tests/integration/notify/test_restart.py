@@ -30,6 +30,7 @@ from vatti.staging.areas import ObjectOutcomes, ObjectWorkAreas
 from vatti.staging.objects import ObjectStore
 from vatti.store.base import JobStore, NewJob
 from vatti.store.sql import open_store
+from vatti.testing.jobs import service_for
 
 from .conftest import Receiver
 
@@ -113,7 +114,7 @@ async def test_events_queued_while_down_arrive_in_order_after_a_restart(
     first = make_engine(store, tmp_path, receiver.url)
     first.ctx.listeners.append(changed)
     ids = [
-        (await asyncio.to_thread(first.submit, new_job(n), dedup_window_s=0)).job.id
+        (await asyncio.to_thread(service_for(first).submit_new, new_job(n))).job.id
         for n in range(JOBS)
     ]
 

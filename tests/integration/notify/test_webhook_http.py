@@ -48,14 +48,14 @@ def test_error_answers_are_classified(receiver: Receiver, status: int, retryable
     receiver.start()
     with WebhookNotifier(SECRET) as notifier, pytest.raises(DeliveryError) as info:
         notifier.deliver(message(receiver.url))
-    assert info.value.retryable is retryable
+    assert info.value.transient is retryable
     assert info.value.status == status
 
 
 def test_endpoint_down_is_retryable(receiver: Receiver) -> None:
     with WebhookNotifier(SECRET) as notifier, pytest.raises(DeliveryError) as info:
         notifier.deliver(message(receiver.url))  # nothing listens on the port
-    assert info.value.retryable
+    assert info.value.transient
 
 
 def test_a_receiver_that_hangs_times_out_retryably(receiver: Receiver) -> None:
@@ -75,7 +75,7 @@ def test_a_receiver_that_hangs_times_out_retryably(receiver: Receiver) -> None:
             notifier.deliver(message(receiver.url))
     finally:
         release.set()
-    assert info.value.retryable
+    assert info.value.transient
     assert "timed out" in str(info.value)
 
 
@@ -83,5 +83,5 @@ def test_undeliverable_host_name_is_a_permanent_failure() -> None:
     # the real client raises UnicodeError (IDNA: a label over 63 characters) before connecting
     with WebhookNotifier(SECRET) as notifier, pytest.raises(DeliveryError) as info:
         notifier.deliver(message(f"http://{'a' * 64}.invalid/hook"))
-    assert not info.value.retryable
+    assert not info.value.transient
     assert "invalid webhook URL" in str(info.value)

@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from vatti.testing.services import missing
+from vatti.testing.services import shared_pgs_data
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -31,12 +31,7 @@ COLUMNS = ["sampleset", "FID", "IID", "PGS", "SUM", "DENOM", "AVG"]
 
 @pytest.fixture(scope="module")
 def data() -> Path:
-    root = os.environ.get("VATTI_SHARED_DATA")
-    base = Path(root) if root else Path(__file__).resolve().parents[3] / "../shared/data"
-    path = base / "pgs"
-    if not (path / "README.md").is_file():
-        missing(f"the shared PGS data at {path}", "set VATTI_SHARED_DATA to the shared data dir")
-    return path
+    return shared_pgs_data()
 
 
 def target(data: Path, fmt: str) -> str:

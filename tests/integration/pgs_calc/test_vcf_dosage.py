@@ -126,3 +126,98 @@ def test_cli_use_dosage(tmp_path: Path) -> None:
     # the file holds 6 significant digits, as plink2 prints them
     np.testing.assert_allclose(ours["SUM"], theirs["SUM"], rtol=1e-5, atol=1e-9)
     assert ours["DENOM"].to_list() == theirs["DENOM"].to_list()
+
+
+def dosage_only(vcf: Path, out: Path) -> None:
+    """``vcf`` with its GT removed from every call: the records carry DS alone."""
+    lines = []
+    for line in vcf.read_text().splitlines():
+        if line.startswith("##FORMAT=<ID=GT"):
+            continue
+        if line.startswith("#"):
+            lines.append(line)
+            continue
+        fields = line.split("\t")
+        fields[8] = "DS"
+        fields[9:] = [cell.split(":")[1] for cell in fields[9:]]
+        lines.append("\t".join(fields))
+    out.write_text("\n".join(lines) + "\n")
+
+
+def vcf_row(sampleset: str, path: str, **extra: object) -> dict[str, object]:
+    return {"sampleset": sampleset, "geno": path, "pheno": path, "variants": path} | {
+        "format": "vcf",
+        **extra,
+    }
+
+
+def test_pgs_job_honours_vcf_import_dosage_per_sampleset(tmp_path: Path) -> None:
+    """hattivatti's per-row ``vcf_import_dosage`` reads DS for that sampleset only: on a VCF
+    holding DS alone the flagged sampleset gets plink2's ``dosage=DS`` scores, the other one
+    (same file, flag off) has no calls, as plink2 imports it without ``dosage=DS``."""
+    import logging
+
+    from vatti.pipelines.base import RunContext
+    from vatti.pipelines.pgs.params import PgsParams
+    from vatti.pipelines.pgs.pipeline import PgsPipeline
+
+    frame = write_dosage_vcf(tmp_path / "d.vcf", 60, 80, seed=11)
+    root = tmp_path / "inputs"
+    root.mkdir()
+    dosage_only(tmp_path / "d.vcf", root / "ds.vcf")
+    write_scorefile(root / "score.txt", frame)
+    params = PgsParams.model_validate(
+        {
+            "target_genomes": [
+                vcf_row("dosed", "ds.vcf", vcf_import_dosage=True),
+                vcf_row("called", "ds.vcf"),
+            ],
+            "scorefiles": ["score.txt"],
+            "target_build": "GRCh37",
+        }
+    )
+    ctx = RunContext(
+        job_id="job-1",
+        work_dir=tmp_path / "work",
+        output_dir=tmp_path / "out",
+        log=logging.LoggerAdapter(logging.getLogger("test.pgs"), {}),
+        options={"input_root": str(root)},
+    )
+    PgsPipeline().run(params, ctx)
+    scores = pl.read_csv(ctx.output_dir / "aggregated_scores.txt.gz", separator="\t")
+    dosed = scores.filter(pl.col("sampleset") == "dosed")
+    called = scores.filter(pl.col("sampleset") == "called")
+    subprocess.run(
+        [plink2_path(), "--vcf", str(root / "ds.vcf"), "dosage=DS", "--make-pgen",
+         "--out", str(tmp_path / "ds")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    frame.select("ID", A1="effect", WEIGHT="weight").write_csv(tmp_path / "w.tsv", separator="\t")
+    subprocess.run(
+        [plink2_path(), "--pfile", str(tmp_path / "ds"), "--score", str(tmp_path / "w.tsv"),
+         "1", "2", "3", "header-read", "cols=+scoresums,+denom", "--out", str(tmp_path / "q")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    plink_ds = pl.read_csv(tmp_path / "q.sscore", separator="\t")
+    assert dosed["IID"].to_list() == plink_ds["#IID"].to_list()
+    np.testing.assert_allclose(dosed["SUM"], plink_ds["WEIGHT_SUM"], rtol=1e-5, atol=1e-9)
+    assert dosed["DENOM"].to_list() == plink_ds["DENOM"].to_list()
+    assert (dosed["SUM"].abs() > 0).all()
+    assert (called["SUM"] == 0.0).all()  # no GT: no calls, as plink2 without dosage=DS
+
+
+@pytest.mark.parametrize("fmt", ["pfile", "bfile"])
+def test_vcf_import_dosage_on_plink_files_is_refused(fmt: str) -> None:
+    from pydantic import ValidationError
+
+    from vatti.pipelines.pgs.params import PgsParams
+
+    suffixes = {"pfile": (".pgen", ".psam", ".pvar"), "bfile": (".bed", ".fam", ".bim")}[fmt]
+    row = dict(zip(("geno", "pheno", "variants"), (f"c{s}" for s in suffixes), strict=True))
+    request = {
+        "target_genomes": [{"sampleset": "c", "format": fmt, "vcf_import_dosage": True, **row}],
+        "pgs_id": "PGS000001",
+        "target_build": "GRCh37",
+    }
+    with pytest.raises(ValidationError, match="vcf_import_dosage applies to format 'vcf' only"):
+        PgsParams.model_validate(request)

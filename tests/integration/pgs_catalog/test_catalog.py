@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from vatti.pipelines.pgs.catalog import (
     UnknownCatalogId,
 )
 from vatti.pipelines.pgs.scorefile import read_scoring_file
-from vatti.testing.services import missing
+from vatti.testing.services import shared_pgs_data
 
 pytestmark = pytest.mark.integration
 
@@ -31,12 +30,7 @@ CORE = "pygscatalog/pgscatalog.utils/packages/pgscatalog.core/tests/data"
 
 
 def _shared() -> Path:
-    root = os.environ.get("VATTI_SHARED_DATA")
-    base = Path(root) if root else Path(__file__).resolve().parents[3] / "../shared/data"
-    path = base / "pgs"
-    if not (path / "README.md").is_file():
-        missing(f"the shared PGS data at {path}", "set VATTI_SHARED_DATA to the shared data dir")
-    return path
+    return shared_pgs_data()
 
 
 @dataclass

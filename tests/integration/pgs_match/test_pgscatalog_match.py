@@ -11,7 +11,6 @@ The CINECA test compares with pgsc_calc's own log and scorefile stored in the sh
 from __future__ import annotations
 
 import io
-import os
 import re
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from vatti.pipelines.pgs.match import (
 from vatti.pipelines.pgs.scoring import score_samplesets
 from vatti.pipelines.pgs.targets import GenotypeFile, Sampleset, read_variants
 from vatti.pipelines.pgs.targets.pvar import read_pvar
-from vatti.testing.services import missing
+from vatti.testing.services import shared_pgs_data
 
 pytestmark = pytest.mark.integration
 
@@ -60,12 +59,7 @@ PGSCATALOG_MATCH: dict[tuple[str, bool, bool], dict[str, tuple[int, int, float]]
 
 @pytest.fixture(scope="module")
 def data() -> Path:
-    root = os.environ.get("VATTI_SHARED_DATA")
-    base = Path(root) if root else Path(__file__).resolve().parents[3] / "../shared/data"
-    path = base / "pgs"
-    if not (path / "README.md").is_file():
-        missing(f"the shared PGS data at {path}", "set VATTI_SHARED_DATA to the shared data dir")
-    return path
+    return shared_pgs_data()
 
 
 def _normalised(path: Path) -> pl.DataFrame:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
 import subprocess
 from pathlib import Path
 
@@ -17,18 +16,13 @@ import zstandard
 from vatti.pipelines.pgs.aggregate import format_rows
 from vatti.pipelines.pgs.scoring import ScoringOptions, score_samplesets
 from vatti.pipelines.pgs.targets import GenotypeFile, Sampleset, read_variants
-from vatti.testing.services import missing, plink2_path
+from vatti.testing.services import plink2_path, shared_pgs_data
 
 pytestmark = pytest.mark.integration
 
 
 def _shared() -> Path:
-    root = os.environ.get("VATTI_SHARED_DATA")
-    base = Path(root) if root else Path(__file__).resolve().parents[3] / "../shared/data"
-    path = base / "pgs"
-    if not (path / "README.md").is_file():
-        missing(f"the shared PGS data at {path}", "set VATTI_SHARED_DATA to the shared data dir")
-    return path
+    return shared_pgs_data()
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
+from vatti.domain.layout import manifest_key, outcome_key, result_key, spec_key
+from vatti.domain.outcome import Outcome
 from vatti.pipelines.base import (
     PipelineOutcome,
     PipelineRegistry,
@@ -21,8 +23,6 @@ from vatti.pipelines.base import (
     default_registry,
 )
 from vatti.runtime.job import run_job_in
-from vatti.runtime.layout import manifest_key, result_key, spec_key
-from vatti.runtime.outcome import Outcome, outcome_key
 
 pytestmark = pytest.mark.integration
 

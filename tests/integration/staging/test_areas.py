@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from vatti.domain.layout import outcome_key, spec_key
+from vatti.domain.outcome import Outcome
 from vatti.runtime.execute import upload_results
-from vatti.runtime.layout import spec_key
-from vatti.runtime.outcome import Outcome, outcome_key
 from vatti.staging.areas import ObjectOutcomes, ObjectWorkAreas, OutputEntry
 from vatti.staging.errors import InvalidKey, OutputNotFound
 from vatti.staging.objects import ObjectStore

@@ -1,12 +1,9 @@
 from __future__ import annotations
 
-import doctest
 from datetime import UTC, datetime
-from types import ModuleType
 
 import pytest
 
-from vatti.api import auth, ports, views
 from vatti.api.views import job_view, redact_url
 from vatti.domain.failure import Failure
 from vatti.domain.jobs import Job
@@ -15,13 +12,6 @@ from vatti.domain.states import JobState
 pytestmark = pytest.mark.unit
 
 T = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
-
-
-@pytest.mark.parametrize("module", [auth, ports, views])
-def test_doctests(module: ModuleType) -> None:
-    result = doctest.testmod(module)
-    assert result.attempted > 0
-    assert result.failed == 0
 
 
 @pytest.mark.parametrize(

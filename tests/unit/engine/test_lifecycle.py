@@ -7,16 +7,17 @@ from typing import Any
 import pytest
 
 from vatti.domain.failure import Failure
+from vatti.domain.outcome import Outcome
 from vatti.domain.states import JobEvent, JobState
 from vatti.engine.admission import admit_once
-from vatti.engine.errors import NotCancellable
 from vatti.engine.lifecycle import advance
 from vatti.engine.notifications import SERVICE_WEBHOOK
 from vatti.engine.ports import WALL_TIME, Exited, Running, Vanished
 from vatti.engine.reconcile import cancel_once, reconcile_once
 from vatti.engine.service import Engine, poll_once
 from vatti.engine.timeouts import enforce_timeouts
-from vatti.runtime.outcome import Outcome
+from vatti.service.errors import NotCancellable
+from vatti.testing.jobs import service_for
 
 pytestmark = pytest.mark.unit
 
@@ -162,22 +163,22 @@ def test_vanished_process_fails_with_reason(harness: Any) -> None:
 
 def test_cancel_queued_job_is_immediate(harness: Any) -> None:
     job = harness.submit()
-    engine = Engine(harness.ctx)
-    assert engine.cancel(job.id).state is JobState.CANCELLED
+    jobs = service_for(Engine(harness.ctx))
+    assert jobs.cancel(job.id).state is JobState.CANCELLED
     assert states(harness, job.id) == ["requested", "queued", "cancelled"]
     assert admit_once(harness.ctx) == 0
     assert harness.executor.submitted == []
     with pytest.raises(NotCancellable):
-        engine.cancel(job.id)
+        jobs.cancel(job.id)
 
 
 def test_cancel_running_job_terminates_then_cancels(harness: Any) -> None:
     job = harness.submit()
     admit_once(harness.ctx)
-    engine = Engine(harness.ctx)
-    assert engine.cancel(job.id).state is JobState.CANCELLING
+    jobs = service_for(Engine(harness.ctx))
+    assert jobs.cancel(job.id).state is JobState.CANCELLING
     assert harness.executor.terminated == []  # the loop does it, not the API call
-    assert engine.cancel(job.id).state is JobState.CANCELLING  # repeat is harmless
+    assert jobs.cancel(job.id).state is JobState.CANCELLING  # repeat is harmless
     reconcile_once(harness.ctx)
     done = harness.store.get(job.id)
     assert done.state is JobState.CANCELLED
@@ -192,9 +193,9 @@ def test_cancelled_jobs_are_terminated_in_parallel_apart_from_the_poll(
     h = harness_factory(max_concurrent_jobs=2)
     a, b = h.submit(), h.submit()
     admit_once(h.ctx)
-    engine = Engine(h.ctx)
+    jobs = service_for(Engine(h.ctx))
     for job in (a, b):
-        engine.cancel(job.id)
+        jobs.cancel(job.id)
     # each termination waits for the other to start: done one after the other, they would hang
     both_terminating = threading.Barrier(2, timeout=5)
     terminate = h.executor.terminate
@@ -264,7 +265,7 @@ def test_stuck_provisioning_without_handle_fails_after_timeout(harness_factory: 
 
 def test_refused_transition_is_quiet(harness: Any) -> None:
     job = harness.submit()
-    Engine(harness.ctx).cancel(job.id)
+    service_for(Engine(harness.ctx)).cancel(job.id)
     # a writer that read "queued" before the cancel tries to admit: refused, nothing raised
     assert advance(harness.ctx, job.id, JobEvent.ADMIT) is None
     assert harness.store.get(job.id).state is JobState.CANCELLED
@@ -372,7 +373,7 @@ def test_the_log_is_saved_to_the_job_area_before_cleanup(harness_factory: Any, e
         h.executor.finish(job.id, Exited(3))
         poll_once(h.ctx)
     else:
-        Engine(h.ctx).cancel(job.id)
+        service_for(Engine(h.ctx)).cancel(job.id)
         cancel_once(h.ctx)
     assert h.store.get(job.id).terminal
     assert h.areas.saved_logs[job.id] == b"line 1\n" * 200_000 + b"the end\n"

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.unit
 class Undeliverable(VattiError):
     def __init__(self, message: str, *, retryable: bool) -> None:
         super().__init__(message)
-        self.retryable = retryable
+        self.transient = retryable
 
 
 @dataclass

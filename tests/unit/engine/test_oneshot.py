@@ -6,18 +6,23 @@ import pytest
 
 from vatti.domain.failure import Failure
 from vatti.domain.jobs import Job
+from vatti.domain.outcome import Outcome
 from vatti.domain.states import JobState
 from vatti.engine.errors import LoopCrashed
 from vatti.engine.oneshot import follow_new_job
 from vatti.engine.ports import Exited
 from vatti.engine.service import Engine
 from vatti.executors.base import Launch
-from vatti.runtime.outcome import Outcome
 from vatti.store.base import NewJob
+from vatti.testing.jobs import service_for
 
 pytestmark = pytest.mark.unit
 
 NEW = NewJob(pipeline="command", spec={"params": {"argv": ["true"]}}, fingerprint="f" * 64)
+
+
+async def follow(engine: Engine, on_change: Any) -> Job:
+    return await follow_new_job(engine, lambda: service_for(engine).submit_new(NEW).job, on_change)
 
 
 def finishing(h: Any, failure: Failure | None = None) -> None:
@@ -44,7 +49,7 @@ async def test_follows_a_job_to_success_without_waiting_for_intervals(
     def on_change(job: Job) -> None:
         seen.append(job.state)
 
-    done = await follow_new_job(Engine(h.ctx), NEW, on_change)
+    done = await follow(Engine(h.ctx), on_change)
     assert done.state is JobState.SUCCEEDED
     assert seen == [JobState.QUEUED, JobState.PROVISIONING, JobState.RUNNING, JobState.SUCCEEDED]
 
@@ -53,7 +58,7 @@ async def test_follows_a_failing_job(harness_factory: Any) -> None:
     h = harness_factory(poll_interval_s=3600, reconcile_interval_s=3600)
     failure = Failure("pipeline_failed", "exit 3", "command", 3)
     finishing(h, failure)
-    done = await follow_new_job(Engine(h.ctx), NEW, lambda _job: None)
+    done = await follow(Engine(h.ctx), lambda _job: None)
     assert done.state is JobState.FAILED
     assert done.failure == failure
 
@@ -66,4 +71,4 @@ async def test_a_crashing_loop_ends_the_follow_with_an_error(harness_factory: An
 
     h.executor.poll = broken_poll
     with pytest.raises(LoopCrashed, match="poll"):
-        await follow_new_job(Engine(h.ctx), NEW, lambda _job: None)
+        await follow(Engine(h.ctx), lambda _job: None)

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from vatti.domain.failure import Failure
+from vatti.domain.outcome import Outcome
 from vatti.domain.states import JobEvent, JobState
 from vatti.engine.admission import admit_once
 from vatti.engine.ports import Exited
 from vatti.engine.reconcile import reconcile_once
 from vatti.engine.sweeper import sweep_once
-from vatti.runtime.outcome import Outcome
 from vatti.store.base import Changes
 
 pytestmark = pytest.mark.unit

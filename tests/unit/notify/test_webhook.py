@@ -67,7 +67,7 @@ def test_no_signature_header_without_a_secret() -> None:
 def test_transient_answers_are_retryable(status: int) -> None:
     with pytest.raises(DeliveryError) as info:
         notifier(lambda _r: httpx.Response(status)).deliver(message())
-    assert info.value.retryable
+    assert info.value.transient
     assert info.value.status == status
 
 
@@ -75,7 +75,7 @@ def test_transient_answers_are_retryable(status: int) -> None:
 def test_client_errors_are_permanent(status: int) -> None:
     with pytest.raises(DeliveryError) as info:
         notifier(lambda _r: httpx.Response(status)).deliver(message())
-    assert not info.value.retryable
+    assert not info.value.transient
     assert isinstance(info.value, VattiError)
 
 
@@ -89,13 +89,13 @@ def test_transport_failures_are_retryable(exc: Exception) -> None:
 
     with pytest.raises(DeliveryError) as info:
         notifier(handler).deliver(message())
-    assert info.value.retryable
+    assert info.value.transient
 
 
 def test_invalid_destination_is_permanent() -> None:
     with pytest.raises(DeliveryError) as info:
         notifier(lambda _r: httpx.Response(200)).deliver(message("ftp://x.example/"))
-    assert not info.value.retryable
+    assert not info.value.transient
 
 
 @pytest.mark.parametrize("status", [404, 503])

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import os
 import re
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from vatti.pipelines.pgs.scorefile import (
     read_scoring_file,
     read_scoring_files,
 )
-from vatti.testing.services import missing
+from vatti.testing.services import shared_pgs_data
 
 pytestmark = pytest.mark.unit
 
@@ -32,12 +31,7 @@ CORE = "pygscatalog/pgscatalog.utils/packages/pgscatalog.core/tests/data"
 
 @pytest.fixture(scope="module")
 def data() -> Path:
-    root = os.environ.get("VATTI_SHARED_DATA")
-    base = Path(root) if root else Path(__file__).resolve().parents[3] / "../shared/data"
-    path = base / "pgs"
-    if not (path / "README.md").is_file():
-        missing(f"the shared PGS data at {path}", "set VATTI_SHARED_DATA to the shared data dir")
-    return path
+    return shared_pgs_data()
 
 
 def _text(path: Path) -> str:

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from vatti.domain.errors import UnreadableRecord
 from vatti.domain.failure import Failure
+from vatti.domain.layout import manifest_key, outcome_key, result_key, spec_key
+from vatti.domain.outcome import Outcome
 from vatti.pipelines.base import PipelineOutcome, PipelineRegistry, RunContext
 from vatti.pipelines.errors import StepFailed
-from vatti.runtime.errors import InvalidOutcome
 from vatti.runtime.execute import execute, job_log
-from vatti.runtime.layout import manifest_key, result_key, spec_key
-from vatti.runtime.outcome import Outcome, outcome_key
 
 pytestmark = pytest.mark.unit
 
@@ -128,7 +128,7 @@ def test_outcome_round_trip_and_garbage() -> None:
     failed = Outcome(at, failure=Failure("timeout", "too slow", None, None))
     assert Outcome.from_json(failed.to_json()) == failed
     assert not failed.ok
-    with pytest.raises(InvalidOutcome):
+    with pytest.raises(UnreadableRecord):
         Outcome.from_json(b"{not json")
-    with pytest.raises(InvalidOutcome):
+    with pytest.raises(UnreadableRecord):
         Outcome.from_json(b'{"finished_at": "2025-01-01T00:00:00"}')

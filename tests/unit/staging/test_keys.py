@@ -1,10 +1,7 @@
 from __future__ import annotations
 
-import doctest
-
 import pytest
 
-from vatti.staging import areas, keys, objects
 from vatti.staging.errors import InvalidKey
 from vatti.staging.keys import check_key, check_prefix, check_segment
 
@@ -34,10 +31,3 @@ def test_unsafe_prefixes_are_refused(prefix: str) -> None:
 def test_job_ids_are_single_segments(name: str) -> None:
     with pytest.raises(InvalidKey):
         check_segment(name, "job id")
-
-
-@pytest.mark.parametrize("module", [areas, keys, objects])
-def test_doctests(module: object) -> None:
-    result = doctest.testmod(module)  # type: ignore[arg-type]
-    assert result.attempted > 0
-    assert result.failed == 0

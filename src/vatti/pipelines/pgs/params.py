@@ -68,6 +68,15 @@ class TargetGenome(BaseModel):
         return value
 
     @model_validator(mode="after")
+    def _dosage_only_for_vcf(self) -> Self:
+        if self.vcf_import_dosage and self.format is not TargetFormat.VCF:
+            raise ValueError(
+                f"vcf_import_dosage applies to format 'vcf' only, not {self.format.value!r} "
+                "(PLINK files are scored with the dosages they store)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _suffixes_fit_format(self) -> Self:
         wanted = _SUFFIXES[self.format]
         for name, value, suffixes in zip(

@@ -48,7 +48,9 @@ def samplesets(targets: list[TargetGenome], options: Mapping[str, str]) -> list[
         variants = resolve_input(row.variants, options)
         samples = resolve_input(row.pheno, options)
         grouped.setdefault(row.sampleset, []).append(
-            GenotypeFile(row.format.value, geno, variants, samples, row.chrom)
+            GenotypeFile(
+                row.format.value, geno, variants, samples, row.chrom, row.vcf_import_dosage
+            )
         )
     return [Sampleset(name, files) for name, files in grouped.items()]
 

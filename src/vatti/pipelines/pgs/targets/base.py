@@ -73,9 +73,19 @@ class GenotypeFile:
     variants: Path
     samples: Path
     chrom: str | None = None
+    #: Read a VCF's ``DS`` dosages rather than its ``GT`` calls (the calculator's per-row
+    #: ``vcf_import_dosage``); meaningless for PLINK files, which store what they store.
+    use_dosage: bool = False
 
     @classmethod
-    def from_prefix(cls, format: Format, prefix: str | Path, chrom: str | None = None) -> Self:
+    def from_prefix(
+        cls,
+        format: Format,
+        prefix: str | Path,
+        chrom: str | None = None,
+        *,
+        use_dosage: bool = False,
+    ) -> Self:
         """Resolve a PGS Catalog Calculator ``path_prefix`` (for a VCF: the path itself)."""
         if format == "vcf":
             path = Path(prefix)
@@ -85,12 +95,12 @@ class GenotypeFile:
                     if candidate.exists():
                         path = candidate
                         break
-            return cls(format, path, path, path, chrom)
+            return cls(format, path, path, path, chrom, use_dosage)
         found: list[Path] = []
         for suffixes in _SUFFIXES[format]:
             candidates = [Path(f"{prefix}{s}") for s in suffixes]
             found.append(next((c for c in candidates if c.exists()), candidates[0]))
-        return cls(format, found[0], found[1], found[2], chrom)
+        return cls(format, found[0], found[1], found[2], chrom, use_dosage)
 
     def check_exists(self) -> None:
         for path in {self.geno, self.variants, self.samples}:
@@ -202,7 +212,8 @@ def normalise_chrom(chrom: pl.Expr) -> pl.Expr:
 
 
 def open_reader(file: GenotypeFile, *, use_dosage: bool = False) -> GenotypeReader:
-    """Open the reader for ``file``'s format (``use_dosage`` reads VCF ``DS`` instead of ``GT``)."""
+    """Open the reader for ``file``'s format; a VCF's ``DS`` is read instead of its ``GT`` when
+    ``use_dosage`` (the whole job's setting) or the file's own ``use_dosage`` is set."""
     file.check_exists()
     if file.format == "pfile":
         from vatti.pipelines.pgs.targets.plink2 import PgenReader
@@ -214,7 +225,7 @@ def open_reader(file: GenotypeFile, *, use_dosage: bool = False) -> GenotypeRead
         return BedReader(file)
     from vatti.pipelines.pgs.targets.vcf import VcfReader
 
-    return VcfReader(file, use_dosage=use_dosage)
+    return VcfReader(file, use_dosage=use_dosage or file.use_dosage)
 
 
 def read_samples(sampleset: Sampleset) -> pl.DataFrame:

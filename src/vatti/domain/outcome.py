@@ -1,7 +1,7 @@
 """The outcome record: how ``vatti job-run`` tells the engine what happened.
 
-The runtime writes it to ``jobs/<id>/outcome.json`` in the object store (outside ``work/``, so
-cleaning the work area does not lose it); the engine reads it once the process has exited and
+The runtime writes it to :func:`vatti.domain.layout.outcome_key` (outside ``work/``, so cleaning
+the work area does not lose it); the engine reads it once the process has exited and
 deletes it with the rest of the job's transient files. Plain JSON, no secrets.
 """
 
@@ -12,15 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from vatti.domain.errors import UnreadableRecord
 from vatti.domain.failure import Failure
-from vatti.runtime.errors import InvalidOutcome
 
 OUTCOME_VERSION = 1
-
-
-def outcome_key(job_id: str) -> str:
-    """The object-store key of a job's outcome record."""
-    return f"jobs/{job_id}/outcome.json"
 
 
 @dataclass(frozen=True)
@@ -68,7 +63,7 @@ class Outcome:
                     exit_code=None if exit_code is None else int(exit_code),
                 )
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise InvalidOutcome(f"unreadable outcome record: {exc}") from exc
+            raise UnreadableRecord(f"unreadable outcome record: {exc}") from exc
         if finished_at.tzinfo is None:
-            raise InvalidOutcome("unreadable outcome record: naive finished_at")
+            raise UnreadableRecord("unreadable outcome record: naive finished_at")
         return cls(finished_at=finished_at, outputs=outputs, failure=failure)

@@ -1,0 +1,109 @@
+"""Declared inputs staged into a job's scratch: local paths under the input root, verified."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from vatti.domain.inputs import DeclaredInput
+from vatti.pipelines.errors import StepFailed
+from vatti.staging.sources import stage_inputs
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    (tmp_path / "in" / "genomes").mkdir(parents=True)
+    (tmp_path / "in" / "genomes" / "c.pgen").write_bytes(b"pgen")
+    (tmp_path / "in" / "scores.txt").write_bytes(b"score")
+    (tmp_path / "secret.txt").write_text("not yours")
+    (tmp_path / "scratch").mkdir()
+    return tmp_path
+
+
+def stage(root: Path, *declared: DeclaredInput) -> dict[str, Path]:
+    return stage_inputs(declared, root / "scratch", input_root=root / "in")
+
+
+def refusal(root: Path, declared: DeclaredInput) -> StepFailed:
+    with pytest.raises(StepFailed) as info:
+        stage(root, declared)
+    assert info.value.step == "inputs"
+    return info.value
+
+
+def test_local_inputs_appear_in_scratch_under_their_names(root: Path) -> None:
+    digest = hashlib.sha256(b"pgen").hexdigest()
+    staged = stage(
+        root,
+        DeclaredInput("geno", "genomes/c.pgen", size=4, sha256=digest),
+        DeclaredInput("score", "scores.txt"),
+    )
+    assert set(staged) == {"geno", "score"}
+    for key, name, data in (("geno", "c.pgen", b"pgen"), ("score", "scores.txt", b"score")):
+        assert staged[key].name == name
+        assert staged[key].is_relative_to(root / "scratch" / "inputs")
+        assert staged[key].read_bytes() == data
+
+
+def test_the_same_file_twice_gets_two_places(root: Path) -> None:
+    staged = stage(root, DeclaredInput("a", "scores.txt"), DeclaredInput("b", "./scores.txt"))
+    assert staged["a"] != staged["b"]
+    assert staged["a"].read_bytes() == staged["b"].read_bytes()
+
+
+@pytest.mark.parametrize("location", ["../secret.txt", "/etc/passwd", "genomes/../../secret.txt"])
+def test_nothing_outside_the_input_root(root: Path, location: str) -> None:
+    failure = refusal(root, DeclaredInput("x", location))
+    assert failure.code == "input_refused"
+    assert "outside the input root" in failure.message
+
+
+def test_a_symlink_out_of_the_root_is_refused(root: Path) -> None:
+    (root / "in" / "link.txt").symlink_to(root / "secret.txt")
+    assert refusal(root, DeclaredInput("x", "link.txt")).code == "input_refused"
+
+
+def test_missing_file(root: Path) -> None:
+    failure = refusal(root, DeclaredInput("x", "genomes/none.pgen"))
+    assert (failure.code, failure.message) == (
+        "input_missing",
+        "input file 'genomes/none.pgen' does not exist",
+    )
+
+
+def test_no_input_root_reads_no_local_file(root: Path) -> None:
+    with pytest.raises(StepFailed, match="reads no local files") as info:
+        stage_inputs([DeclaredInput("x", "scores.txt")], root / "scratch", input_root=None)
+    assert info.value.code == "input_refused"
+
+
+@pytest.mark.parametrize(
+    ("declared", "what"),
+    [
+        (DeclaredInput("x", "scores.txt", size=99), "has 5 bytes, 99 were declared"),
+        (DeclaredInput("x", "scores.txt", sha256="0" * 64), "does not match its declared SHA-256"),
+    ],
+)
+def test_declared_size_and_checksum_are_verified(
+    root: Path, declared: DeclaredInput, what: str
+) -> None:
+    failure = refusal(root, declared)
+    assert failure.code == "input_mismatch"
+    assert what in failure.message
+
+
+@pytest.mark.parametrize(
+    ("declared", "what"),
+    [
+        (DeclaredInput("x", "https://data.example/c.pgen"), "https:// sources are not available"),
+        (DeclaredInput("x", "c.pgen.c4gh", encrypted=True), "crypt4gh staging is not available"),
+    ],
+)
+def test_sources_not_available_yet_are_refused_clearly(
+    root: Path, declared: DeclaredInput, what: str
+) -> None:
+    assert what in refusal(root, declared).message
