@@ -1,29 +1,30 @@
-"""Submissions per second through the HTTP API, and submission-to-succeeded latency.
+"""No-op jobs through the HTTP API on default settings, against direct Celery tasks as the peer.
 
-Starts a real ``vatti serve`` (embedded engine, local executor; ``VATTI_AUTH=none``,
-``VATTI_MAX_CONCURRENT_JOBS=2``, ``VATTI_POLL_INTERVAL=0.05``) on SQLite and on PostgreSQL (a
-fresh database created and dropped here), and for each backend measures:
+Starts a real ``vatti serve`` (embedded engine, local executor, SQLite, token auth with one
+token, every engine setting at its default: 2 slots, 1 s poll interval) and prints, in one run:
 
-- latency: sequential single no-op ``command`` jobs (``argv: ["true"]``) on the otherwise idle
-  server, each submitted then watched with ``GET /api/v1/jobs/{id}`` every ``--poll-ms``; the
-  median and p95 client-side time from the POST to seeing ``succeeded``, with the server's own
-  split of it (from the job's events): queued -> admitted, admitted -> running, running -> done;
-- throughput: ``--jobs`` such jobs POSTed by ``--clients`` concurrent clients (each with its own
-  ``client_id``, so none deduplicates): submissions/s; then the rate at which the server drains
-  them (jobs run per second end to end, bounded by ``VATTI_MAX_CONCURRENT_JOBS``).
+- drain: ``--jobs`` no-op ``command`` jobs (``argv: ["true"]``) POSTed at once, then the rate at
+  which the server runs them to ``succeeded`` (jobs/s);
+- latency: ``--latency-jobs`` sequential jobs on the otherwise idle server, each POSTed then
+  watched (``GET`` every ``--poll-ms``): p50 and p95 of POST → ``succeeded`` seen, with the
+  server's own medians of queued → admitted → running → succeeded (from the job's events);
+- submit p99: ``--clients`` concurrent clients (one token) each POSTing ``--per-client`` jobs
+  back to back: p50/p99 of one POST's latency;
+- the peer: ``--jobs`` no-op Celery tasks sent at once to a prefork worker of the same
+  concurrency (2) over the machine's Redis, drained per second, and p50/p95 of one task's send →
+  result, run by ``_celery_peer.py`` in a side virtualenv (``<workdir>/celery-venv``, created
+  once and reused while :data:`CELERY_REQUIREMENTS` is unchanged; ``--no-peer`` skips it).
 
-For scale, the "floor" line is what every job pays before it does anything: one start of
-``python -m vatti.runtime --help`` (the job's own process, as executors launch it) on this
-machine. No peer queue is installed here (Celery, arq, ...), so no peer row is printed.
-
-    .venv/bin/python benchmarks/api_throughput.py [--jobs 100] [--clients 8] [--latency-jobs 20]
+    .venv/bin/python benchmarks/api_throughput.py [--jobs 200] [--workdir DIR] [--no-peer]
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -40,16 +41,12 @@ from typing import Any
 
 import httpx
 
-PG_ADMIN = os.environ.get(
-    "VATTI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 TERMINAL = ("succeeded", "failed", "cancelled")
-SERVER_ENV = {
-    "VATTI_AUTH": "none",
-    "VATTI_MAX_CONCURRENT_JOBS": "2",
-    "VATTI_POLL_INTERVAL": "0.05",
-    "VATTI_LOG_LEVEL": "WARNING",
-}
+TOKEN = "bench-token-" + uuid.uuid4().hex
+SERVER_ENV = {"VATTI_LOG_LEVEL": "WARNING"}
+CELERY_REQUIREMENTS = ("celery==5.4.0", "kombu==5.7.0", "redis==6.2.0", "packaging")
+REDIS_URL = os.environ.get("VATTI_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+HERE = Path(__file__).resolve().parent
 
 
 def free_port() -> int:
@@ -59,29 +56,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def postgres_database() -> Iterator[str]:
-    """A fresh, empty database on the test server; dropped afterwards."""
-    import psycopg
-
-    name = f"vatti_bench_{uuid.uuid4().hex[:8]}"
-    admin = PG_ADMIN.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextmanager
-def server(data_dir: Path, database_url: str | None) -> Iterator[str]:
+def server(data_dir: Path) -> Iterator[str]:
     """``vatti serve`` on a free loopback port until the block ends; yields its base URL."""
+    from vatti.api.auth import hash_token
+
     port = free_port()
-    env = {**os.environ, **SERVER_ENV, "VATTI_DATA_DIR": str(data_dir)}
-    env.pop("VATTI_DATABASE_URL", None)
-    if database_url:
-        env["VATTI_DATABASE_URL"] = database_url
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VATTI_")}
+    env.update(SERVER_ENV, VATTI_DATA_DIR=str(data_dir))
+    env["VATTI_API_TOKENS"] = f"{hash_token(TOKEN)}:submit,read"
     cmd = [sys.executable, "-m", "vatti", "serve", "--host", "127.0.0.1", "--port", str(port)]
     errors = data_dir / "server.stderr"
     with errors.open("wb") as err:
@@ -162,13 +144,13 @@ def phases(client: httpx.Client, base: str, job: dict[str, Any]) -> tuple[float,
 
 def sequential_latency(base: str, n: int, poll_s: float) -> Latency:
     lat = Latency([], [], [], [])
-    with httpx.Client(timeout=30) as client:
-        wait_terminal(client, base, submit(client, base, "warmup"), poll_s, 120)
+    with client() as c:
+        wait_terminal(c, base, submit(c, base, "warmup"), poll_s, 120)
         for _ in range(n):
             sent = time.perf_counter()
-            job = wait_terminal(client, base, submit(client, base, "latency"), poll_s, 120)
+            job = wait_terminal(c, base, submit(c, base, "latency"), poll_s, 120)
             lat.total.append(time.perf_counter() - sent)
-            admit, start, run = phases(client, base, job)
+            admit, start, run = phases(c, base, job)
             lat.admit.append(admit)
             lat.start.append(start)
             lat.run.append(run)
@@ -178,34 +160,20 @@ def sequential_latency(base: str, n: int, poll_s: float) -> Latency:
 def concurrent_submissions(base: str, n: int, clients: int) -> tuple[float, list[str]]:
     """POST ``n`` jobs from ``clients`` threads; (seconds taken, job ids)."""
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    with httpx.Client(timeout=60, limits=limits) as client:
+    with client(limits=limits) as c:
         start = time.perf_counter()
         with concurrent.futures.ThreadPoolExecutor(clients) as pool:
-            ids = list(pool.map(lambda _i: submit(client, base, "burst"), range(n)))
+            ids = list(pool.map(lambda _i: submit(c, base, "burst"), range(n)))
         return time.perf_counter() - start, ids
 
 
 def drain(base: str, ids: Sequence[str], timeout_s: float) -> float:
     """Wait for every job to succeed; seconds from now until the last did."""
     start = time.perf_counter()
-    with httpx.Client(timeout=30) as client:
+    with client() as c:
         for job_id in ids:
-            wait_terminal(client, base, job_id, 0.1, timeout_s)
+            wait_terminal(c, base, job_id, 0.1, timeout_s)
     return time.perf_counter() - start
-
-
-def floor_s(runs: int = 5) -> float:
-    """Median wall time of starting the job process itself (``python -m vatti.runtime --help``)."""
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "vatti.runtime", "--help"],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def p95(values: Sequence[float]) -> float:
@@ -217,48 +185,120 @@ def ms(value: float) -> str:
     return f"{value * 1000:.0f}"
 
 
-def run_backend(name: str, args: argparse.Namespace) -> None:
-    with ExitStack() as stack:
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vatti-bench-")))
-        url = stack.enter_context(postgres_database()) if name == "postgres" else None
-        base = stack.enter_context(server(tmp, url))
-        lat = sequential_latency(base, args.latency_jobs, args.poll_ms / 1000)
-        elapsed, ids = concurrent_submissions(base, args.jobs, args.clients)
-        drained = drain(base, ids, timeout_s=max(300.0, args.jobs * 5.0))
-    med = statistics.median
-    print(
-        f"{name:<9} {args.jobs / elapsed:>9.1f} {len(ids) / drained:>8.2f}"
-        f" {ms(med(lat.total)):>7} {ms(p95(lat.total)):>7}"
-        f" {ms(med(lat.admit)):>6} {ms(med(lat.start)):>6} {ms(med(lat.run)):>6}",
-        flush=True,
+def client(**kwargs: Any) -> httpx.Client:
+    return httpx.Client(timeout=60, headers={"Authorization": f"Bearer {TOKEN}"}, **kwargs)
+
+
+def submit_latencies(base: str, clients: int, per_client: int) -> list[float]:
+    """Each of ``clients`` threads POSTs ``per_client`` jobs back to back; every POST's time."""
+
+    def one_client(_i: int) -> list[float]:
+        times = []
+        with client() as c:
+            for _ in range(per_client):
+                t0 = time.perf_counter()
+                submit(c, base, "p99")
+                times.append(time.perf_counter() - t0)
+        return times
+
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        return [t for times in pool.map(one_client, range(clients)) for t in times]
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+def ensure_celery(workdir: Path) -> Path:
+    """The side environment's python, created when missing or its requirements changed."""
+    venv = workdir / "celery-venv"
+    python = venv / "bin" / "python"
+    stamp = venv / (".installed-" + "-".join(CELERY_REQUIREMENTS).replace("/", "_"))
+    if stamp.exists() and python.exists():
+        return python
+    print(f"installing {' '.join(CELERY_REQUIREMENTS)} into {venv} ...", flush=True)
+    base = getattr(sys, "_base_executable", None) or shutil.which("python3") or "python3"
+    subprocess.run([base, "-m", "venv", "--clear", str(venv)], check=True)
+    subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            *CELERY_REQUIREMENTS,
+        ],
+        check=True,
     )
+    stamp.touch()
+    return python
+
+
+def celery_peer(workdir: Path, tasks: int, latency_tasks: int) -> dict[str, float]:
+    python = ensure_celery(workdir)
+    done = subprocess.run(
+        [
+            str(python),
+            str(HERE / "_celery_peer.py"),
+            REDIS_URL,
+            str(tasks),
+            str(latency_tasks),
+            "2",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"the Celery peer failed:\n{done.stderr[-3000:]}")
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--jobs", type=int, default=100, help="jobs in the concurrent burst")
-    parser.add_argument("--clients", type=int, default=8, help="concurrent submitting clients")
-    parser.add_argument("--latency-jobs", type=int, default=20, help="sequential jobs timed")
+    parser.add_argument("--jobs", type=int, default=200, help="jobs drained (and peer tasks)")
+    parser.add_argument("--latency-jobs", type=int, default=30, help="sequential jobs timed")
     parser.add_argument("--poll-ms", type=float, default=10.0, help="GET interval when waiting")
-    parser.add_argument("--backend", default="sqlite,postgres", help="comma-separated")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent submitting clients")
+    parser.add_argument("--per-client", type=int, default=25, help="POSTs of each client")
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "vatti-bench")
+    parser.add_argument("--no-peer", action="store_true", help="skip the Celery peer")
     args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    med = statistics.median
 
+    print("vatti serve: SQLite, local executor, token auth, default engine settings (2 slots)")
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vatti-bench-")))
+        base = stack.enter_context(server(tmp))
+        lat = sequential_latency(base, args.latency_jobs, args.poll_ms / 1000)
+        elapsed, ids = concurrent_submissions(base, args.jobs, 4)
+        drained = drain(base, ids, timeout_s=max(300.0, args.jobs * 5.0))
+        submits = submit_latencies(base, args.clients, args.per_client)
     print(
-        f"server: {' '.join(f'{k}={v}' for k, v in SERVER_ENV.items())}; "
-        f"burst {args.jobs} jobs from {args.clients} clients; "
-        f"latency over {args.latency_jobs} sequential jobs, polled every {args.poll_ms:g} ms"
+        f"  drain: {args.jobs} no-op jobs at {args.jobs / (elapsed + drained):.1f} jobs/s"
+        f" (first POST to last succeeded; the POSTs took {elapsed:.1f} s)"
     )
-    print(f"floor: one start of the job process (python -m vatti.runtime) = {ms(floor_s())} ms")
     print(
-        f"{'backend':<9} {'submit/s':>9} {'drain/s':>8} {'med ms':>7} {'p95 ms':>7}"
-        f" {'admit':>6} {'start':>6} {'run':>6}"
+        f"  submit -> succeeded ({args.latency_jobs} sequential): p50 {ms(med(lat.total))} ms,"
+        f" p95 {ms(p95(lat.total))} ms; server medians: admit {ms(med(lat.admit))} ms,"
+        f" start {ms(med(lat.start))} ms, run {ms(med(lat.run))} ms"
     )
-    for name in args.backend.split(","):
-        run_backend(name.strip(), args)
     print(
-        "submit/s: POSTs accepted per second; drain/s: burst jobs finished per second;\n"
-        "med/p95 ms: POST -> succeeded seen by the client; admit/start/run: server-side medians\n"
-        "of created -> provisioning -> running -> succeeded (ms)"
+        f"  submit latency, {args.clients} clients x {args.per_client} POSTs, one token:"
+        f" p50 {ms(med(submits))} ms, p99 {ms(percentile(submits, 0.99))} ms"
+    )
+    if args.no_peer:
+        return
+    peer = celery_peer(args.workdir, args.jobs, args.latency_jobs)
+    print(f"celery peer ({', '.join(CELERY_REQUIREMENTS)}, prefork x2, Redis {REDIS_URL}):")
+    print(
+        f"  drain: {args.jobs} no-op tasks at {peer['drain_per_s']:.1f} tasks/s;"
+        f" send -> result p50 {ms(peer['p50_s'])} ms, p95 {ms(peer['p95_s'])} ms"
     )
 
 

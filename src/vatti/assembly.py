@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,9 @@ from vatti.domain.jobs import Job
 from vatti.engine.context import EngineConfig, EngineContext
 from vatti.engine.service import Engine
 from vatti.engine.wakeups import InProcessWakeups, PostgresWakeups, Wakeups
-from vatti.executors.local import LocalExecutor
+from vatti.errors import VattiError
+from vatti.executors.base import Closeable, Executor
+from vatti.executors.registry import build_executor
 from vatti.notify.backoff import ExponentialBackoff
 from vatti.notify.webhook import WebhookNotifier
 from vatti.pipelines.base import PipelineRegistry, default_registry
@@ -54,7 +55,7 @@ def engine_config(settings: Settings, *, input_root: Path | None = None) -> Engi
 class JobLogs:
     """A job's log: the one saved in its area once it ended, else the executor's live one."""
 
-    def __init__(self, areas: ObjectWorkAreas, executor: LocalExecutor) -> None:
+    def __init__(self, areas: ObjectWorkAreas, executor: Executor) -> None:
         self.areas = areas
         self.executor = executor
 
@@ -63,12 +64,17 @@ class JobLogs:
         if saved is not None:
             return saved[-max_bytes:]
         try:
-            with self.executor.log_path(job.id).open("rb") as fh:
-                size = fh.seek(0, os.SEEK_END)
-                fh.seek(max(0, size - max_bytes))
-                return fh.read()
-        except (OSError, ValueError):
+            handle = job.executor_handle
+            if handle is None:
+                return None
+            kept, offset = b"", 0
+            while (chunk := self.executor.read_log(handle, offset)) is not None and chunk.data:
+                kept, offset = (kept + chunk.data)[-max_bytes:], chunk.next_offset
+        except (OSError, VattiError):
             return None
+        if chunk is None and offset == 0:
+            return None
+        return kept
 
 
 @dataclass
@@ -77,7 +83,7 @@ class Service:
     store: SqlJobStore
     objects: ObjectStore
     areas: ObjectWorkAreas
-    executor: LocalExecutor
+    executor: Executor
     registry: PipelineRegistry
     engine: Engine
     jobs: JobService
@@ -88,6 +94,8 @@ class Service:
         return self.engine.wakeups
 
     def close(self) -> None:
+        if isinstance(self.executor, Closeable):
+            self.executor.close()
         self.store.close()
 
     def app(self, runner: EngineRunner | None = None) -> FastAPI:
@@ -157,9 +165,9 @@ def open_service(settings: Settings, *, input_root: Path | None = None) -> Servi
     store = open_store(url)
     objects = ObjectStore.from_url(settings.object_store_url())
     areas = ObjectWorkAreas(objects)
-    executor = LocalExecutor(settings.data_dir)
     engine_settings = settings.engine
     assert engine_settings is not None
+    executor = build_executor(settings, engine_settings.executor)
     secret = engine_settings.webhook_secret
     ctx = EngineContext(
         store=store,

@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from vatti.errors import ConfigError
+from vatti.executors.registry import DEFAULT_EXECUTOR, EXECUTORS
 
 PREFIX = "VATTI_"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -196,8 +197,11 @@ class EngineSettings(_Settings):
     group: ClassVar[str] = "engine"
 
     max_concurrent_jobs: int = Field(2, ge=1, description="Jobs running at once; others queue.")
-    executor: Literal["local"] = Field(
-        "local", description="Where jobs run: local (one transient process group per job)."
+    executor: str = Field(
+        DEFAULT_EXECUTOR,
+        description="Where jobs run: "
+        + "; ".join(f"{name} ({entry.description})" for name, entry in EXECUTORS.items())
+        + ".",
     )
     job_memory_mb: int | None = Field(
         None,
@@ -240,6 +244,13 @@ class EngineSettings(_Settings):
         description="Key of the HMAC-SHA256 signature in the X-Vatti-Signature header. "
         "Required when WEBHOOK_URL is set.",
     )
+
+    @field_validator("executor")
+    @classmethod
+    def _known_executor(cls, value: str) -> str:
+        if value not in EXECUTORS:
+            raise ValueError(f"unknown executor: choose from {', '.join(EXECUTORS)}")
+        return value
 
     @field_validator("webhook_url")
     @classmethod

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,11 +22,6 @@ from vatti.store.base import JobStore, NotifyBuilder
 
 if TYPE_CHECKING:
     from vatti.config import EngineSettings, RuntimeLaunch
-
-
-def job_run_argv(job_id: str) -> list[str]:
-    """The command every executor runs for a job: the job runtime under this interpreter."""
-    return [sys.executable, "-m", "vatti.runtime", "--job-id", job_id]
 
 
 def replica_name() -> str:
@@ -80,7 +74,6 @@ class EngineConfig:
     outbox_batch: int = 50
     outbox_lease_s: float = 60.0
     lease_ttl_s: float = 60.0
-    job_argv: Callable[[str], list[str]] = job_run_argv
     holder: str = field(default_factory=replica_name)
 
     @classmethod

@@ -76,3 +76,10 @@ def provision_expired(job: Job, now: datetime, provision_timeout_s: float) -> bo
     if job.state is not JobState.PROVISIONING or job.executor_handle is not None:
         return False
     return now >= job.updated_at + timedelta(seconds=provision_timeout_s)
+
+
+def pending_expired(job: Job, now: datetime, provision_timeout_s: float) -> bool:
+    """A job its executor accepted but kept pending (not started) past the provision timeout."""
+    if job.state is not JobState.PROVISIONING or job.executor_handle is None:
+        return False
+    return now >= job.updated_at + timedelta(seconds=provision_timeout_s)

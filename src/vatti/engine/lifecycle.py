@@ -9,7 +9,6 @@ effects run after the commit and are idempotent, so replaying them after a crash
 from __future__ import annotations
 
 import logging
-import shutil
 from typing import Any
 
 from vatti.domain.errors import InvalidTransition
@@ -19,7 +18,7 @@ from vatti.domain.states import Effect, JobEvent, JobState
 from vatti.engine.context import EngineContext
 from vatti.engine.deadlines import limits_for
 from vatti.engine.logs import log_event
-from vatti.engine.ports import Limits
+from vatti.engine.ports import LOG_CHUNK_BYTES, Executor, Launch, Limits, LogChunk, Pending
 from vatti.store.base import Changes, TransitionResult
 
 #: the stable log event name of arriving in each state
@@ -105,19 +104,29 @@ def runtime_spec(job: Job) -> dict[str, Any]:
     }
 
 
-def launch(ctx: EngineContext, job: Job) -> None:
-    """Provision the work area and submit the job's process; then ``start`` (or ``fail``)."""
+def launch_of(ctx: EngineContext, job: Job) -> Launch:
+    """What the executor gets for one attempt of ``job``: its limits, the runtime's settings."""
     memory_mb, wall_time_s = limits_for(
         job, ctx.config.default_memory_mb, ctx.config.default_wall_time_s
     )
+    return Launch(
+        job_id=job.id,
+        attempt=job.attempt,
+        limits=Limits(memory_mb=memory_mb, wall_time_s=wall_time_s),
+        env=dict(ctx.config.runtime_env),
+        secrets=dict(ctx.config.runtime_secrets),
+    )
+
+
+def launch(ctx: EngineContext, job: Job) -> None:
+    """Provision the work area and submit the job; ``start`` it once the executor runs it.
+
+    A job the executor accepted but has not started yet (``Pending``: queued on a cluster)
+    stays ``provisioning``; the reconcile loop starts it when the executor reports it running.
+    """
     try:
         ctx.areas.provision(job.id, runtime_spec(job))
-        handle = ctx.executor.submit(
-            job.id,
-            ctx.config.job_argv(job.id),
-            dict(ctx.config.runtime_env),
-            Limits(memory_mb=memory_mb, wall_time_s=wall_time_s),
-        )
+        handle = ctx.executor.submit(launch_of(ctx, job))
     except Exception as exc:  # any provisioning problem fails this job, not the engine
         log_event(
             ctx.logger,
@@ -134,8 +143,18 @@ def launch(ctx: EngineContext, job: Job) -> None:
         )
         advance(ctx, job.id, JobEvent.FAIL, Changes(failure=failure))
         return
-    ctx.store.set_handle(job.id, ctx.executor.name, handle, now=ctx.now())
+    job = ctx.store.set_handle(job.id, ctx.executor.name, handle, now=ctx.now())
     log_event(ctx.logger, "job.submitted", job_id=job.id, executor=ctx.executor.name)
+    try:
+        status = ctx.executor.poll(handle)
+    except Exception:  # the poll loop follows the job (and reports its executor's trouble)
+        return
+    if not isinstance(status, Pending):
+        mark_started(ctx, job, handle)
+
+
+def mark_started(ctx: EngineContext, job: Job, handle: str) -> Job | None:
+    """Record the start of a job its executor reports running (or ended); None if it moved."""
     started = advance(
         ctx, job.id, JobEvent.START, Changes(executor=ctx.executor.name, handle=handle)
     )
@@ -145,6 +164,8 @@ def launch(ctx: EngineContext, job: Job) -> None:
         if current.terminal:
             terminate(ctx, current)
             cleanup_work(ctx, current)
+        return None
+    return started.job
 
 
 def terminate(ctx: EngineContext, job: Job) -> None:
@@ -155,15 +176,39 @@ def terminate(ctx: EngineContext, job: Job) -> None:
 
 
 def cleanup_work(ctx: EngineContext, job: Job) -> None:
-    """Delete the job's clear-text leftovers: ``work/``, the outcome record, local scratch."""
+    """Save the job's log to its area, then delete its clear-text leftovers: ``work/``, the
+    outcome record, and (the executor's cleanup) its scratch."""
+    if job.executor_handle is not None:
+        save_log(ctx, job, job.executor_handle)
     ctx.areas.delete_work(job.id)
     ctx.outcomes.forget(job.id)
-    scratch = ctx.scratch_dir(job.id)
-    if scratch is not None:
-        shutil.rmtree(scratch, ignore_errors=True)
     if job.executor_handle is not None:
         ctx.executor.cleanup(job.executor_handle)
     log_event(ctx.logger, "job.work_cleaned", job_id=job.id)
+
+
+def read_whole_log(executor: Executor, handle: str) -> bytes | None:
+    """The job's whole log through the executor's log port (None when it has none)."""
+    chunk = executor.read_log(handle, 0, LOG_CHUNK_BYTES)
+    if chunk is None:
+        return None
+    parts = [chunk.data]
+    while chunk.data:
+        chunk = executor.read_log(handle, chunk.next_offset, LOG_CHUNK_BYTES) or LogChunk(b"", 0)
+        parts.append(chunk.data)
+    return b"".join(parts)
+
+
+def save_log(ctx: EngineContext, job: Job, handle: str) -> None:
+    """Copy the job's log from the executor to the job's area (a failure is logged, not fatal)."""
+    try:
+        data = read_whole_log(ctx.executor, handle)
+        if data is not None:
+            ctx.areas.save_log(job.id, data)
+    except Exception:  # the log is worth keeping, not worth leaving clear text behind for
+        log_event(
+            ctx.logger, "job.log_not_saved", job_id=job.id, level=logging.WARNING, exc_info=True
+        )
 
 
 def delete_results(ctx: EngineContext, job: Job) -> None:

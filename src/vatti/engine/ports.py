@@ -11,16 +11,35 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from vatti.domain.jobs import OutboxMessage
-from vatti.executors.base import ExecStatus, Executor, Exited, Limits, Running, Vanished
+from vatti.executors.base import (
+    LOG_CHUNK_BYTES,
+    WALL_TIME,
+    ExecStatus,
+    Executor,
+    Exited,
+    Launch,
+    Limits,
+    LogChunk,
+    Pending,
+    ReportsExits,
+    Running,
+    Vanished,
+)
 
 # The executor protocol and its status types live with the executors; the engine uses those.
 __all__ = [
+    "LOG_CHUNK_BYTES",
+    "WALL_TIME",
     "ExecStatus",
     "Executor",
     "Exited",
     "GiveUp",
+    "Launch",
     "Limits",
+    "LogChunk",
     "Notifier",
+    "Pending",
+    "ReportsExits",
     "Retry",
     "RetryPolicy",
     "Running",
@@ -38,6 +57,10 @@ class WorkAreas(Protocol):
 
     def work_job_ids(self) -> Iterable[str]:
         """The ids of the jobs that still have a ``work/`` area."""
+        ...
+
+    def save_log(self, job_id: str, data: bytes) -> None:
+        """Keep the job's final log in its area (read back by ``GET /jobs/{id}/logs``)."""
         ...
 
 

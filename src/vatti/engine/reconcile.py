@@ -3,11 +3,12 @@
 An engine follows only the jobs it owns (and those nobody owns); it takes over those of an engine
 whose lease expired first (:mod:`vatti.engine.ownership`).
 
-- ``provisioning`` with a handle: the start was interrupted; ``start`` it now. Without a handle
-  past the provision timeout: the admitter died; fail it.
+- ``provisioning`` with a handle: ``start`` it once the executor reports it running (or ended);
+  still ``Pending`` past the provision timeout → ``fail``. Without a handle past the provision
+  timeout: the admitter died; fail it.
 - ``running``: Exited(0) + a success outcome → ``succeed`` (results expire after the TTL);
-  Exited(n) → ``fail`` with the outcome's failure, or a generic one; Vanished → ``fail``
-  ("vanished").
+  Exited(n) → ``fail`` with the outcome's failure, or a generic one (``timeout`` when the
+  executor's own wall-time limit stopped it); Vanished → ``fail`` ("vanished").
 - ``cancelling``: terminate the process group, then ``cancelled`` (:func:`cancel_once`). A
   termination may wait the whole grace period, so the engine runs it in a loop of its own, for
   all cancelling jobs at once: the poll of the other jobs never waits for it.
@@ -22,15 +23,13 @@ from vatti.domain.failure import Failure, FailureCode
 from vatti.domain.jobs import Job
 from vatti.domain.states import JobEvent, JobState
 from vatti.engine.context import EngineContext
-from vatti.engine.deadlines import provision_expired, wall_expired
-from vatti.engine.lifecycle import advance, terminate
-from vatti.engine.ports import Exited, Vanished
+from vatti.engine.deadlines import pending_expired, provision_expired
+from vatti.engine.lifecycle import advance, mark_started, terminate
+from vatti.engine.ports import WALL_TIME, Exited, Pending, Vanished
 from vatti.engine.timeouts import fail_timed_out, wall_time_of
 from vatti.store.base import Changes
 
 POLLED_STATES = (JobState.PROVISIONING, JobState.RUNNING)
-#: an executor's wall-time deadline counts from its submission, a moment before ``started_at``
-WALL_TIME_SLACK_S = 1.0
 
 
 #: Cancelled jobs terminated at once, at most.
@@ -78,41 +77,59 @@ def reconcile_job(ctx: EngineContext, job: Job) -> None:
             )
             advance(ctx, job.id, JobEvent.FAIL, Changes(failure=failure))
         return
+    status = ctx.executor.poll(handle)
     if job.state is JobState.PROVISIONING:
-        started = advance(ctx, job.id, JobEvent.START)
+        if isinstance(status, Pending):
+            if pending_expired(job, ctx.now(), ctx.config.provision_timeout_s):
+                fail_never_started(ctx, job)
+            return
+        if isinstance(status, Vanished):
+            failure = Failure(FailureCode.VANISHED, f"{status.reason} (it never started)")
+            advance(ctx, job.id, JobEvent.FAIL, Changes(failure=failure))
+            return
+        started = mark_started(ctx, job, handle)
         if started is None:
             return
-        job = started.job
-    status = ctx.executor.poll(handle)
+        job = started
     if isinstance(status, Exited):
-        finish(ctx, job, status.code)
+        finish(ctx, job, status)
     elif isinstance(status, Vanished):
         failure = Failure(FailureCode.VANISHED, f"{status.reason} (server restarted?)")
         advance(ctx, job.id, JobEvent.FAIL, Changes(failure=failure))
 
 
-def finish(ctx: EngineContext, job: Job, exit_code: int) -> None:
-    """The job's process exited with ``exit_code``: succeed or fail according to its outcome."""
+def fail_never_started(ctx: EngineContext, job: Job) -> None:
+    """The executor kept the job pending past the provision timeout: give up on it."""
+    timeout = ctx.config.provision_timeout_s
+    failure = Failure(
+        FailureCode.PROVISION_FAILED,
+        f"executor {ctx.executor.name!r} did not start the job within {timeout:g} s",
+    )
+    # the ``fail`` effects terminate the job on the executor (it may still start later)
+    advance(ctx, job.id, JobEvent.FAIL, Changes(failure=failure))
+
+
+def finish(ctx: EngineContext, job: Job, status: Exited) -> None:
+    """The job's runtime exited: succeed or fail according to its outcome."""
     outcome = ctx.outcomes.read(job.id)
-    if exit_code == 0 and outcome is not None and outcome.ok:
+    if status.code == 0 and outcome is not None and outcome.ok:
         expire = ctx.now() + timedelta(seconds=ctx.config.results_ttl_s)
         detail = {"outputs": list(outcome.outputs)}
         advance(ctx, job.id, JobEvent.SUCCEED, Changes(results_expire_at=expire, detail=detail))
         return
     failure = outcome.failure if outcome is not None else None
-    # a running job stopped by a signal past its wall time: the executor's own deadline got
-    # there first (a user's cancel goes through ``cancelling``, never through here)
-    if failure is None or failure.code == FailureCode.CANCELLED:
+    # the executor's own wall-time limit (vatti's deadline plus a margin) stopped it: that is
+    # vatti's timeout, whatever the runtime managed to record while being stopped
+    if status.limit == WALL_TIME:
         wall = wall_time_of(ctx, job)
-        now = ctx.now() + timedelta(seconds=WALL_TIME_SLACK_S)
-        if wall is not None and wall_expired(job, now, wall):
-            fail_timed_out(ctx, job, wall)
-            return
+        fail_timed_out(ctx, job, wall)
+        return
     if failure is None:
         what = "without an outcome record" if outcome is None else "with an unusable outcome"
+        reason = f": {status.reason}" if status.reason else ""
         failure = Failure(
             FailureCode.INTERNAL,
-            f"job process exited with status {exit_code} {what} (see the job log)",
-            exit_code=exit_code,
+            f"job process exited with status {status.code} {what}{reason} (see the job log)",
+            exit_code=status.code,
         )
     advance(ctx, job.id, JobEvent.FAIL, Changes(failure=failure))

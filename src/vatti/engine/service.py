@@ -33,6 +33,7 @@ from vatti.engine.errors import SecondEngine
 from vatti.engine.logs import log_event
 from vatti.engine.notifier import deliver_once
 from vatti.engine.ownership import hand_over, heartbeat_interval, heartbeat_once
+from vatti.engine.ports import ReportsExits
 from vatti.engine.reconcile import cancel_once, poll_live
 from vatti.engine.supervisor import Loop, Supervisor
 from vatti.engine.sweeper import sweep_once
@@ -98,6 +99,8 @@ class Engine:
         )
         self.wakeups.subscribe(self.nudge)
         ctx.listeners.append(self._changed)
+        if isinstance(ctx.executor, ReportsExits):  # a job's end is an event, not a poll away
+            ctx.executor.on_exit(lambda _job_id: self.nudge("poll"))
 
     def _changed(self, job: Job) -> None:
         self.nudge()  # a change may free a slot, queue a message

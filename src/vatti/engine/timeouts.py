@@ -1,4 +1,10 @@
-"""Enforce deadlines: queued too long → ``queue_timeout``; running too long → ``timeout``."""
+"""Enforce deadlines: queued too long → ``queue_timeout``; running too long → ``timeout``.
+
+Wall time is one rule: a job's wall time counts from its start (when its executor first
+reported it running, so time queued on a cluster does not count), and the engine enforces it
+here. An executor's own limit, where it has one, is set to this deadline plus a margin; a job
+it stops fails with ``timeout`` too (:func:`vatti.engine.reconcile.finish`).
+"""
 
 from __future__ import annotations
 
@@ -15,11 +21,10 @@ def wall_time_of(ctx: EngineContext, job: Job) -> int | None:
     return limits_for(job, ctx.config.default_memory_mb, ctx.config.default_wall_time_s)[1]
 
 
-def fail_timed_out(ctx: EngineContext, job: Job, wall_time_s: int) -> None:
+def fail_timed_out(ctx: EngineContext, job: Job, wall_time_s: int | None) -> None:
     """Fail ``job`` for exceeding its wall time (the ``fail`` effects terminate its process)."""
-    failure = Failure(
-        FailureCode.TIMEOUT, f"job exceeded its wall time of {wall_time_s} s and was stopped"
-    )
+    limit = f" of {wall_time_s} s" if wall_time_s is not None else ""
+    failure = Failure(FailureCode.TIMEOUT, f"job exceeded its wall time{limit} and was stopped")
     advance(ctx, job.id, JobEvent.FAIL, Changes(failure=failure))
 
 

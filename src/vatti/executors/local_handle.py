@@ -8,14 +8,16 @@ from pathlib import Path
 
 from vatti.executors.errors import BadHandle
 
-HANDLE_VERSION = 1
+HANDLE_VERSION = 2
 
 
 @dataclass(frozen=True)
 class LocalHandle:
-    """A wrapper process: pid, group, start time (against pid reuse), run dir, deadline.
+    """A wrapper process: pid, group, start time (against pid reuse), run and scratch dirs,
+    deadline.
 
-    ``deadline`` is a Unix time (wall clock, so it survives restarts), or None for no limit.
+    ``deadline`` is a Unix time (wall clock, so it survives restarts), or None for no limit: the
+    executor's own limit, vatti's wall time plus a margin.
     """
 
     job_id: str
@@ -23,16 +25,21 @@ class LocalHandle:
     pgid: int
     create_time: float
     run_dir: str
+    scratch_dir: str
     deadline: float | None = None
 
     @property
     def run_path(self) -> Path:
         return Path(self.run_dir)
 
+    @property
+    def scratch_path(self) -> Path:
+        return Path(self.scratch_dir)
+
     def dumps(self) -> str:
         """The JSON form stored by the engine.
 
-        >>> h = LocalHandle("j1", 10, 10, 1.5, "/d/runs/j1", None)
+        >>> h = LocalHandle("j1", 10, 10, 1.5, "/d/runs/j1", "/d/scratch/j1", None)
         >>> LocalHandle.loads(h.dumps()) == h
         True
         """
@@ -51,6 +58,7 @@ class LocalHandle:
                 pgid=int(body["pgid"]),
                 create_time=float(body["create_time"]),
                 run_dir=str(body["run_dir"]),
+                scratch_dir=str(body["scratch_dir"]),
                 deadline=None if deadline is None else float(deadline),
             )
         except (ValueError, TypeError, KeyError, AttributeError) as exc:

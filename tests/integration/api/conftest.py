@@ -10,7 +10,7 @@ import hashlib
 import json
 import socket
 import threading
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,10 +24,8 @@ from vatti.api import ApiConfig, create_app
 from vatti.api.auth import hash_token
 from vatti.domain.jobs import Job
 from vatti.domain.manifest import Manifest
-from vatti.domain.outcome import Outcome
 from vatti.domain.states import JobState
 from vatti.engine.context import EngineContext
-from vatti.engine.ports import ExecStatus, Limits, Running
 from vatti.engine.service import Engine
 from vatti.pipelines.base import PipelineRegistry, default_registry
 from vatti.service.jobs import JobService
@@ -35,6 +33,7 @@ from vatti.staging.errors import ObjectNotFound
 from vatti.store.base import JobStore
 from vatti.store.sql import open_store
 from vatti.testing.config import engine_config
+from vatti.testing.fakes import InertAreas, InertExecutor, NoOutcomes
 
 TOKENS = {"submitter": "tok-submit-1", "reader": "tok-read-1", "admin": "tok-admin-1"}
 SCOPES = {"submitter": {"submit"}, "reader": {"read"}, "admin": {"admin"}}
@@ -42,46 +41,6 @@ SCOPES = {"submitter": {"submit"}, "reader": {"read"}, "admin": {"admin"}}
 
 def auth(who: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKENS[who]}"}
-
-
-class InertExecutor:
-    name = "inert"
-
-    def submit(
-        self, job_id: str, argv: Sequence[str], env: Mapping[str, str], limits: Limits
-    ) -> str:
-        return job_id
-
-    def poll(self, handle: str) -> ExecStatus:
-        return Running()
-
-    def terminate(self, handle: str, grace_s: float) -> None:
-        return None
-
-    def cleanup(self, handle: str) -> None:
-        return None
-
-
-class InertAreas:
-    def provision(self, job_id: str, spec: Mapping[str, object]) -> None:
-        return None
-
-    def delete_work(self, job_id: str) -> None:
-        return None
-
-    def delete_results(self, job_id: str) -> None:
-        return None
-
-    def work_job_ids(self) -> Iterable[str]:
-        return []
-
-
-class NoOutcomes:
-    def read(self, job_id: str) -> Outcome | None:
-        return None
-
-    def forget(self, job_id: str) -> None:
-        return None
 
 
 @dataclass

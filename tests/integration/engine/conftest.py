@@ -1,7 +1,7 @@
 """Engine integration fixtures: a real SQLite store, real job processes running the real runtime.
 
-The object store is a plain directory; the runtime runs in its own process through
-``runner.py`` (the real :func:`vatti.runtime.job.run_job_in` with the command pipeline). Every
+The object store is a plain directory (a ``file://`` URL for the runtime); each job runs the real
+runtime (``python -m vatti.runtime``, or forked by the local executor's launcher). Every
 test runs twice: on the real :class:`~vatti.executors.local.LocalExecutor` ("local") and on
 :class:`GroupExecutor`, a minimal process-group launcher defined here ("group"), so the engine
 is shown not to depend on one executor's quirks.
@@ -15,9 +15,8 @@ import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,46 +26,19 @@ import pytest
 from vatti.domain.layout import outcome_key
 from vatti.domain.outcome import Outcome
 from vatti.engine.context import EngineContext
-from vatti.engine.ports import ExecStatus, Exited, Limits, Running, Vanished
+from vatti.engine.ports import (
+    LOG_CHUNK_BYTES,
+    ExecStatus,
+    Exited,
+    Launch,
+    LogChunk,
+    Running,
+    Vanished,
+)
 from vatti.engine.service import Engine
 from vatti.executors.local import LocalExecutor
 from vatti.store.sql import SqlJobStore, open_store
 from vatti.testing.config import engine_config
-
-RUNNER = """
-import shutil
-import sys
-from pathlib import Path
-
-from vatti.pipelines.base import default_registry
-from vatti.logging_setup import configure_logging
-from vatti.runtime.job import run_job_in
-
-
-class DirObjects:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def _path(self, key: str) -> Path:
-        path = self.root / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path
-
-    def get_bytes(self, key: str) -> bytes:
-        return (self.root / key).read_bytes()
-
-    def put_bytes(self, key: str, data: bytes) -> None:
-        self._path(key).write_bytes(data)
-
-    def put_file(self, key: str, path: Path) -> None:
-        shutil.copyfile(path, self._path(key))
-
-
-if __name__ == "__main__":
-    configure_logging(replace=False)
-    job_id, store, scratch = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
-    sys.exit(run_job_in(job_id, DirObjects(store), default_registry(), scratch))
-"""
 
 
 @dataclass
@@ -87,6 +59,11 @@ class DirAreas:
     def work_job_ids(self) -> list[str]:
         jobs = self.root / "jobs"
         return [p.name for p in jobs.iterdir() if (p / "work").is_dir()] if jobs.is_dir() else []
+
+    def save_log(self, job_id: str, data: bytes) -> None:
+        path = self.root / "jobs" / job_id / "logs" / "job.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
 
 
 @dataclass
@@ -114,26 +91,28 @@ def group_gone(pgid: int, timeout_s: float) -> bool:
 
 @dataclass
 class GroupExecutor:
-    """Each job in its own session/process group; after a "restart" it only sees live pids."""
+    """Each job's runtime in its own session/process group, started by ``subprocess``; after a
+    "restart" it only sees live pids. Secrets are not delivered (these tests use none)."""
 
     log_dir: Path
+    scratch_root: Path
     name: str = "test-group"
     children: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
 
-    def submit(
-        self, job_id: str, argv: Sequence[str], env: Mapping[str, str], limits: Limits
-    ) -> str:
+    def submit(self, launch: Launch) -> str:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        with (self.log_dir / f"{job_id}.log").open("ab") as log:
+        env = {
+            "PATH": os.environ["PATH"],
+            **launch.env,
+            "VATTI_SCRATCH_DIR": str(self.scratch_root),
+        }
+        argv = [sys.executable, "-m", "vatti.runtime", "--job-id", launch.job_id]
+        with (self.log_dir / f"{launch.job_id}.log").open("ab") as log:
             proc = subprocess.Popen(
-                list(argv),
-                env={"PATH": os.environ["PATH"], **env},
-                start_new_session=True,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+                argv, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT
             )
         self.children[proc.pid] = proc
-        return json.dumps({"pid": proc.pid})
+        return json.dumps({"pid": proc.pid, "job_id": launch.job_id})
 
     def poll(self, handle: str) -> ExecStatus:
         pid = int(json.loads(handle)["pid"])
@@ -164,11 +143,23 @@ class GroupExecutor:
                 continue
 
     def cleanup(self, handle: str) -> None:
-        pid = int(json.loads(handle)["pid"])
-        child = self.children.pop(pid, None)
+        body = json.loads(handle)
+        child = self.children.pop(int(body["pid"]), None)
         if child is not None and child.poll() is None:
             child.kill()
             child.wait()
+        shutil.rmtree(self.scratch_root / str(body["job_id"]), ignore_errors=True)
+
+    def read_log(
+        self, handle: str, offset: int = 0, limit: int = LOG_CHUNK_BYTES
+    ) -> LogChunk | None:
+        path = self.log_dir / f"{json.loads(handle)['job_id']}.log"
+        if not path.is_file():
+            return None
+        with path.open("rb") as fh:
+            fh.seek(offset)
+            data = fh.read(limit)
+        return LogChunk(data, offset + len(data))
 
 
 EXECUTOR_KINDS = ("local", "group")
@@ -180,14 +171,23 @@ class Rig:
     store: SqlJobStore
     objects: Path
     scratch: Path
-    runner: Path
     executor_kind: str = "local"
+    built: list[LocalExecutor | GroupExecutor] = field(default_factory=list)
 
     def executor(self) -> LocalExecutor | GroupExecutor:
         """A new executor instance, as a (re)started server would build it."""
+        executor: LocalExecutor | GroupExecutor
         if self.executor_kind == "local":
-            return LocalExecutor(self.tmp / "data")
-        return GroupExecutor(self.tmp / "runs")
+            executor = LocalExecutor(self.tmp / "data", scratch_root=self.scratch)
+        else:
+            executor = GroupExecutor(self.tmp / "runs", self.scratch)
+        self.built.append(executor)
+        return executor
+
+    def close(self) -> None:
+        for executor in self.built:
+            if isinstance(executor, LocalExecutor):
+                executor.close()
 
     @staticmethod
     def reap(engine: Engine, pid: int) -> None:
@@ -204,13 +204,11 @@ class Rig:
             "poll_interval_s": 0.05,
             "reconcile_interval_s": 0.5,
             "terminate_grace_s": 5.0,
-            "job_argv": lambda job_id: [
-                sys.executable,
-                str(self.runner),
-                job_id,
-                str(self.objects),
-                str(self.scratch),
-            ],
+            "runtime_env": {
+                "VATTI_DATA_DIR": str(self.tmp / "data"),
+                "VATTI_OBJECT_STORE_URL": self.objects.as_uri(),
+                "VATTI_PGS_OFFLINE": "1",
+            },
         }
         return EngineContext(
             store=self.store,
@@ -227,11 +225,11 @@ class Rig:
 
 @pytest.fixture(params=EXECUTOR_KINDS)
 def rig(request: pytest.FixtureRequest, tmp_path: Path, sqlite_database_url: str) -> Iterator[Rig]:
-    runner = tmp_path / "runner.py"
-    runner.write_text(textwrap.dedent(RUNNER))
     store = open_store(sqlite_database_url)
+    (tmp_path / "objects").mkdir()
+    rig = Rig(tmp_path, store, tmp_path / "objects", tmp_path / "scratch", str(request.param))
     try:
-        kind = str(request.param)
-        yield Rig(tmp_path, store, tmp_path / "objects", tmp_path / "scratch", runner, kind)
+        yield rig
     finally:
+        rig.close()
         store.close()

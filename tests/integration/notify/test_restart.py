@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
-import textwrap
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +20,8 @@ import pytest
 from vatti.domain.fingerprint import fingerprint
 from vatti.domain.jobs import Job
 from vatti.domain.requests import JobRequest
-from vatti.engine import ports
 from vatti.engine.context import EngineContext
 from vatti.engine.service import Engine
-from vatti.executors import base as executors
 from vatti.executors.local import LocalExecutor
 from vatti.notify.backoff import ExponentialBackoff
 from vatti.notify.signature import verify_signature
@@ -45,21 +41,6 @@ WAIT_S = 60
 SECRET = "restart-secret"
 JOBS = 3
 
-RUNNER = """
-import sys
-from pathlib import Path
-
-from vatti.pipelines.base import default_registry
-from vatti.logging_setup import configure_logging
-from vatti.runtime.job import run_job_in
-from vatti.staging.objects import ObjectStore
-
-if __name__ == "__main__":
-    configure_logging(replace=False)
-    job_id, url, scratch = sys.argv[1], sys.argv[2], Path(sys.argv[3])
-    sys.exit(run_job_in(job_id, ObjectStore.from_url(url), default_registry(), scratch))
-"""
-
 
 def new_job(n: int) -> NewJob:
     req = JobRequest.model_validate(
@@ -75,62 +56,19 @@ def new_job(n: int) -> NewJob:
     )
 
 
-class PortsExecutor:
-    """The local executor, its statuses mapped to the engine's own ``ports`` types.
-
-    (``vatti.executors.base`` defines its own Running/Exited/Vanished classes, which the
-    engine's ``isinstance`` checks do not recognise; until they are one set, adapt here.)
-    """
-
-    name = "local"
-
-    def __init__(self, inner: LocalExecutor) -> None:
-        self.inner = inner
-
-    def submit(
-        self, job_id: str, argv: Sequence[str], env: Mapping[str, str], limits: ports.Limits
-    ) -> str:
-        lim = executors.Limits(memory_mb=limits.memory_mb, wall_time_s=limits.wall_time_s)
-        return self.inner.submit(job_id, argv, env, lim)
-
-    def poll(self, handle: str) -> ports.ExecStatus:
-        status = self.inner.poll(handle)
-        if isinstance(status, executors.Exited):
-            return ports.Exited(status.code)
-        if isinstance(status, executors.Vanished):
-            return ports.Vanished(status.reason)
-        return ports.Running()
-
-    def terminate(self, handle: str, grace_s: float) -> None:
-        self.inner.terminate(handle, grace_s)
-
-    def cleanup(self, handle: str) -> None:
-        self.inner.cleanup(handle)
-
-
 def make_engine(store: JobStore, tmp: Path, webhook_url: str) -> Engine:
     objects = ObjectStore.from_url((tmp / "objects").as_uri())
-    runner = tmp / "runner.py"
-    if not runner.exists():
-        runner.write_text(textwrap.dedent(RUNNER))
-    argv: Callable[[str], list[str]] = lambda job_id: [  # noqa: E731
-        sys.executable,
-        str(runner),
-        job_id,
-        objects.url,
-        str(tmp / "scratch"),
-    ]
     config = engine_config(
         max_concurrent_jobs=JOBS,
         poll_interval_s=0.05,
         reconcile_interval_s=0.5,
         terminate_grace_s=5.0,
         webhook_url=webhook_url,
-        job_argv=argv,
+        runtime_env={"VATTI_DATA_DIR": str(tmp / "data"), "VATTI_OBJECT_STORE_URL": objects.url},
     )
     ctx = EngineContext(
         store=store,
-        executor=PortsExecutor(LocalExecutor(tmp / "exec")),
+        executor=LocalExecutor(tmp / "exec", scratch_root=tmp / "scratch"),
         areas=ObjectWorkAreas(objects),
         outcomes=ObjectOutcomes(objects),
         config=config,
@@ -189,6 +127,8 @@ async def test_events_queued_while_down_arrive_in_order_after_a_restart(
     assert all(m.delivered_at is None and m.dead_at is None for ms in outbox.values() for m in ms)
     assert any(m.attempts > 0 for ms in outbox.values() for m in ms)  # it did try, and failed
     store.close()
+    assert isinstance(first.ctx.executor, LocalExecutor)
+    first.ctx.executor.close()
     del first, store  # the "server" is gone
 
     # 2. a new engine on the same database; then the endpoint comes up
@@ -208,6 +148,8 @@ async def test_events_queued_while_down_arrive_in_order_after_a_restart(
         events = {i: [e.id for e in store.events(i)] for i in ids}
     finally:
         store.close()
+        assert isinstance(second.ctx.executor, LocalExecutor)
+        second.ctx.executor.close()
 
     # 3. all of them, signed, each once, in order per job, ending with the job's outcome
     got: dict[str, list[dict[str, Any]]] = defaultdict(list)

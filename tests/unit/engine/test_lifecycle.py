@@ -12,7 +12,7 @@ from vatti.domain.states import JobEvent, JobState
 from vatti.engine.admission import admit_once
 from vatti.engine.lifecycle import advance
 from vatti.engine.notifications import SERVICE_WEBHOOK
-from vatti.engine.ports import Exited, Running, Vanished
+from vatti.engine.ports import WALL_TIME, Exited, Running, Vanished
 from vatti.engine.reconcile import cancel_once, reconcile_once
 from vatti.engine.service import Engine, poll_once
 from vatti.engine.timeouts import enforce_timeouts
@@ -51,12 +51,15 @@ def test_admission_submits_the_runtime_with_limits_and_only_runtime_env(
         default_memory_mb=512,
         default_wall_time_s=600,
         runtime_env={"VATTI_STORAGE_URL": "file:///data"},
+        runtime_secrets={"VATTI_STORE_KEY": "k3y"},
     )
     job = h.submit(resources={"wall_time_s": 30})
     admit_once(h.ctx)
     (sub,) = h.executor.submitted
-    assert sub.argv[1:] == ["-m", "vatti.runtime", "--job-id", job.id]
+    assert (sub.job_id, sub.attempt) == (job.id, 1)
     assert sub.env == {"VATTI_STORAGE_URL": "file:///data"}
+    assert sub.secrets == {"VATTI_STORE_KEY": "k3y"}
+    assert "k3y" not in repr(sub)
     assert (sub.limits.memory_mb, sub.limits.wall_time_s) == (512, 30)
     assert h.areas.specs[job.id]["params"] == job.spec["params"]
     assert h.store.get(job.id).executor_handle == f"h-{job.id}"
@@ -267,3 +270,111 @@ def test_refused_transition_is_quiet(harness: Any) -> None:
     assert advance(harness.ctx, job.id, JobEvent.ADMIT) is None
     assert harness.store.get(job.id).state is JobState.CANCELLED
     assert harness.executor.submitted == []
+
+
+def test_a_pending_job_stays_provisioning_and_starts_when_the_executor_runs_it(
+    harness_factory: Any,
+) -> None:
+    h = harness_factory()
+    h.executor.pending = True
+    job = h.submit()
+    admit_once(h.ctx)
+    h.clock.advance(30)
+    poll_once(h.ctx)
+    pending = h.store.get(job.id)
+    assert (pending.state, pending.started_at) == (JobState.PROVISIONING, None)
+    h.executor.start(job.id)
+    poll_once(h.ctx)
+    started = h.store.get(job.id)
+    assert started.state is JobState.RUNNING
+    assert started.started_at == h.clock()
+
+
+def test_wall_time_counts_from_the_start_not_from_the_submission(harness_factory: Any) -> None:
+    h = harness_factory(default_wall_time_s=60)
+    h.executor.pending = True
+    job = h.submit()
+    admit_once(h.ctx)
+    h.clock.advance(50)  # queued on the executor: not run time
+    h.executor.start(job.id)
+    poll_once(h.ctx)
+    h.clock.advance(59)
+    poll_once(h.ctx)
+    assert h.store.get(job.id).state is JobState.RUNNING
+    h.clock.advance(1)
+    poll_once(h.ctx)
+    failed = h.store.get(job.id)
+    assert failed.state is JobState.FAILED
+    assert failed.failure is not None
+    assert failed.failure.code == "timeout"
+    assert h.executor.terminated == [f"h-{job.id}"]
+
+
+def test_a_job_pending_past_the_provision_timeout_fails_and_is_stopped(
+    harness_factory: Any,
+) -> None:
+    h = harness_factory(provision_timeout_s=120)
+    h.executor.pending = True
+    job = h.submit()
+    admit_once(h.ctx)
+    h.clock.advance(119)
+    poll_once(h.ctx)
+    assert h.store.get(job.id).state is JobState.PROVISIONING
+    h.clock.advance(1)
+    poll_once(h.ctx)
+    failed = h.store.get(job.id)
+    assert failed.state is JobState.FAILED
+    assert failed.failure is not None
+    assert failed.failure.code == "provision_failed"
+    assert "did not start" in failed.failure.message
+    assert h.executor.terminated == [f"h-{job.id}"]
+    assert h.executor.cleaned == [f"h-{job.id}"]
+
+
+def test_a_job_stopped_by_the_executors_own_wall_time_limit_fails_with_timeout(
+    harness_factory: Any,
+) -> None:
+    h = harness_factory(default_wall_time_s=10)
+    job = h.submit()
+    admit_once(h.ctx)
+    h.executor.finish(job.id, Exited(137, "killed by signal SIGKILL", limit=WALL_TIME))
+    poll_once(h.ctx)
+    failed = h.store.get(job.id)
+    assert failed.state is JobState.FAILED
+    assert failed.failure is not None
+    assert failed.failure.code == "timeout"
+
+
+def test_a_job_that_ended_before_its_first_poll_is_started_then_finished(
+    harness_factory: Any,
+) -> None:
+    h = harness_factory()
+    h.executor.pending = True
+    job = h.submit()
+    admit_once(h.ctx)
+    h.executor.finish(job.id, Exited(0))
+    h.outcomes.records[job.id] = Outcome(h.clock(), [])
+    poll_once(h.ctx)
+    assert states(h, job.id)[-3:] == ["provisioning", "running", "succeeded"]
+
+
+@pytest.mark.parametrize("end", ["succeed", "fail", "cancel"])
+def test_the_log_is_saved_to_the_job_area_before_cleanup(harness_factory: Any, end: str) -> None:
+    h = harness_factory()
+    job = h.submit()
+    admit_once(h.ctx)
+    h.executor.write_log(job.id, b"line 1\n" * 200_000)  # more than one chunk
+    h.executor.write_log(job.id, b"the end\n")
+    if end == "succeed":
+        h.outcomes.records[job.id] = Outcome(h.clock(), [])
+        h.executor.finish(job.id, Exited(0))
+        poll_once(h.ctx)
+    elif end == "fail":
+        h.executor.finish(job.id, Exited(3))
+        poll_once(h.ctx)
+    else:
+        service_for(Engine(h.ctx)).cancel(job.id)
+        cancel_once(h.ctx)
+    assert h.store.get(job.id).terminal
+    assert h.areas.saved_logs[job.id] == b"line 1\n" * 200_000 + b"the end\n"
+    assert h.executor.cleaned == [f"h-{job.id}"]

@@ -12,6 +12,7 @@ from vatti.engine.errors import LoopCrashed
 from vatti.engine.oneshot import follow_new_job
 from vatti.engine.ports import Exited
 from vatti.engine.service import Engine
+from vatti.executors.base import Launch
 from vatti.store.base import NewJob
 from vatti.testing.jobs import service_for
 
@@ -28,10 +29,10 @@ def finishing(h: Any, failure: Failure | None = None) -> None:
     """Make every submitted job exit at once, with an outcome."""
     submit = h.executor.submit
 
-    def submit_and_exit(job_id: str, *args: Any) -> str:
-        handle: str = submit(job_id, *args)
+    def submit_and_exit(launch: Launch) -> str:
+        handle: str = submit(launch)
         h.executor.status[handle] = Exited(0 if failure is None else 1)
-        h.outcomes.records[job_id] = Outcome(h.clock(), ["out.txt"], failure)
+        h.outcomes.records[launch.job_id] = Outcome(h.clock(), ["out.txt"], failure)
         return handle
 
     h.executor.submit = submit_and_exit

@@ -55,7 +55,10 @@ def test_orphans_of_finished_and_unknown_jobs_are_removed(harness: Any, tmp_path
     sweep_once(harness.ctx)
 
     assert set(harness.areas.specs) == {live.id}
-    assert sorted(p.name for p in tmp_path.iterdir()) == [live.id]
+    # the finished job's scratch is its executor's to delete (in its cleanup); the stray one's,
+    # whose job the database does not know, the sweeper's
+    assert harness.executor.cleaned == [f"h-{dead.id}"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.id, dead.id])
     assert set(harness.areas.results_deleted) == {dead.id, "unknown-job", "stray"}
     assert harness.store.get(live.id).state is JobState.RUNNING
 

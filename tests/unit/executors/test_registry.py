@@ -1,0 +1,54 @@
+"""Executors chosen by name: lazy imports, a clear message when an extra is missing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from vatti.config import EngineSettings
+from vatti.errors import ConfigError
+from vatti.executors.registry import EXECUTORS, ExecutorEntry, load_factory
+
+pytestmark = pytest.mark.unit
+
+REGISTRY = {
+    **EXECUTORS,
+    "imaginary": ExecutorEntry("vatti_no_such_module.executor:build", "nowhere", extra="imag"),
+    "core-broken": ExecutorEntry("vatti_no_such_module.core:build", "a core one"),
+}
+
+
+def test_a_missing_extra_names_what_to_install() -> None:
+    with pytest.raises(ConfigError, match=r"pip install 'vatti\[imag\]'"):
+        load_factory("imaginary", REGISTRY)
+
+
+def test_a_broken_core_executor_is_not_blamed_on_an_extra() -> None:
+    with pytest.raises(ImportError):
+        load_factory("core-broken", REGISTRY)
+
+
+def test_an_unknown_name_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match="choose from local, imaginary"):
+        load_factory("nope", REGISTRY)
+
+
+def test_the_local_executor_is_imported_only_when_chosen() -> None:
+    code = (
+        "import sys, vatti.config, vatti.executors.registry as r\n"
+        "before = 'vatti.executors.local' in sys.modules\n"
+        "r.load_factory('local')\n"
+        "print(before, 'vatti.executors.local' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"]
+
+
+def test_the_settings_accept_only_registered_executors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VATTI_EXECUTOR", "local")
+    assert EngineSettings().executor == "local"
+    monkeypatch.setenv("VATTI_EXECUTOR", "nope")
+    with pytest.raises(ValueError, match="unknown executor"):
+        EngineSettings()
