@@ -3,7 +3,7 @@
 Steps (each its own process, measured): ``pgscatalog-format`` -> ``pgscatalog-match
 --only_match`` -> ``pgscatalog-matchmerge --combined`` -> ``plink2 --score`` per scoring file
 it writes -> ``pgscatalog-aggregate``. The PyPI packages come from ``pgscatalog-utils``
-(:data:`PGSC_UTILS`), installed once into ``<workdir>/pgsc-venv`` and reused.
+(:data:`PGSC_UTILS`), in a side environment cached by its requirements.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import _bench_proc
 from _bench_proc import Run, measure
+
+from vatti.testing.side_envs import ensure_side_env
 
 PGSC_UTILS = "pgscatalog-utils==2.0.4"
 TOOLS = ("pgscatalog-format", "pgscatalog-match", "pgscatalog-matchmerge", "pgscatalog-aggregate")
@@ -25,21 +25,11 @@ MIN_SAMPLES_FOR_MEAN_IMPUTATION = 50
 
 
 def ensure_env(workdir: Path) -> Path:
-    """The side environment's ``bin`` directory, creating it when missing."""
-    venv = workdir / "pgsc-venv"
-    bin_dir = venv / "bin"
-    stamp = venv / f".installed-{PGSC_UTILS}"
-    if stamp.exists() and all((bin_dir / tool).exists() for tool in TOOLS):
-        return bin_dir
-    print(f"installing {PGSC_UTILS} into {venv} ...", flush=True)
-    python = getattr(sys, "_base_executable", None) or shutil.which("python3") or "python3"
-    subprocess.run([python, "-m", "venv", "--clear", str(venv)], check=True)
-    subprocess.run(
-        [str(bin_dir / "pip"), "install", "--quiet", "--disable-pip-version-check", PGSC_UTILS],
-        check=True,
-    )
-    stamp.touch()
-    return bin_dir
+    """The side environment's ``bin`` directory (cached by its requirements, see
+    vatti.testing.side_envs; ``workdir`` is not used for it)."""
+    del workdir
+    print(f"side environment: {PGSC_UTILS}", flush=True)
+    return ensure_side_env("pgsc-chain", [PGSC_UTILS])
 
 
 def plink2_score_args(scorefile: Path, n_samples: int, threads: int) -> list[str]:

@@ -12,7 +12,7 @@ token, every engine setting at its default: 2 slots, 1 s poll interval) and prin
   back to back: p50/p99 of one POST's latency;
 - the peer: ``--jobs`` no-op Celery tasks sent at once to a prefork worker of the same
   concurrency (2) over the machine's Redis, drained per second, and p50/p95 of one task's send →
-  result, run by ``_celery_peer.py`` in a side virtualenv (``<workdir>/celery-venv``, created
+  result, run by ``_celery_peer.py`` in a side virtualenv (cached by its requirements, created
   once and reused while :data:`CELERY_REQUIREMENTS` is unchanged; ``--no-peer`` skips it).
 
     .venv/bin/python benchmarks/api_throughput.py [--jobs 200] [--workdir DIR] [--no-peer]
@@ -24,7 +24,6 @@ import argparse
 import concurrent.futures
 import json
 import os
-import shutil
 import socket
 import statistics
 import subprocess
@@ -40,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from vatti.testing.side_envs import ensure_side_env
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 TOKEN = "bench-token-" + uuid.uuid4().hex
@@ -210,34 +211,14 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
 
-def ensure_celery(workdir: Path) -> Path:
-    """The side environment's python, created when missing or its requirements changed."""
-    venv = workdir / "celery-venv"
-    python = venv / "bin" / "python"
-    stamp = venv / (".installed-" + "-".join(CELERY_REQUIREMENTS).replace("/", "_"))
-    if stamp.exists() and python.exists():
-        return python
-    print(f"installing {' '.join(CELERY_REQUIREMENTS)} into {venv} ...", flush=True)
-    base = getattr(sys, "_base_executable", None) or shutil.which("python3") or "python3"
-    subprocess.run([base, "-m", "venv", "--clear", str(venv)], check=True)
-    subprocess.run(
-        [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            *CELERY_REQUIREMENTS,
-        ],
-        check=True,
-    )
-    stamp.touch()
-    return python
+def ensure_celery() -> Path:
+    """The side environment's python (cached by its requirements, see vatti.testing.side_envs)."""
+    print(f"side environment: {' '.join(CELERY_REQUIREMENTS)}", flush=True)
+    return ensure_side_env("celery-peer", CELERY_REQUIREMENTS) / "python"
 
 
 def celery_peer(workdir: Path, tasks: int, latency_tasks: int) -> dict[str, float]:
-    python = ensure_celery(workdir)
+    python = ensure_celery()
     done = subprocess.run(
         [
             str(python),

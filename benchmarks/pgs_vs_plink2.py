@@ -9,7 +9,7 @@ absent variants) plus a 10-score set, one run prints wall time and peak memory o
   (known from the synthetic truth) with ``score_samplesets``;
 * (a) ``plink2 --score`` on the already-matched variants;
 * (b) the PGS Catalog Calculator chain: pgscatalog-format, -match, -matchmerge, plink2 --score,
-  pgscatalog-aggregate (PyPI packages, installed into ``<workdir>/pgsc-venv``);
+  pgscatalog-aggregate (PyPI packages, in a side environment cached by its requirements);
 * (c) plink2's VCF import (``--make-pgen``) followed by the same ``--score``;
 
 as ratios, the agreement of the sums, and PASS/FAIL lines for the targets. Inputs are made once

@@ -2,7 +2,7 @@
 
 The server is the real app over SQLite with token auth (a token with every scope), an engine
 that never runs, and an inert executor: generated jobs are stored and stay queued, nothing runs.
-schemathesis runs from a side environment (``.venv-side/``, built once from
+schemathesis runs from a side environment (:mod:`vatti.testing.side_envs`, built once from
 ``schemathesis-requirements.txt``, rebuilt when that file changes) so that its dependencies and
 pytest plugins stay out of the project's. What it cannot know from the document is in
 ``schemathesis.toml`` beside this file, each entry with its reason.
@@ -10,18 +10,16 @@ pytest plugins stay out of the project's. What it cannot know from the document 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from tests.integration.api.conftest import TOKENS, Api
 
 from vatti.testing.services import missing
+from vatti.testing.side_envs import ensure_side_env
 
 pytestmark = pytest.mark.integration
 
@@ -38,26 +36,13 @@ RUN_TIMEOUT_S = 150
 
 def side_env() -> Path:
     """The side environment's ``schemathesis`` executable, creating the environment if needed."""
-    digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:12]
-    venv = ROOT / ".venv-side" / f"schemathesis-{digest}"
-    tool = venv / "bin" / "schemathesis"
-    stamp = venv / ".installed"
-    if stamp.exists() and tool.exists():
-        return tool
-    python = getattr(sys, "_base_executable", None) or shutil.which("python3") or "python3"
-    pip = str(venv / "bin" / "pip")
+    lines = REQUIREMENTS.read_text().splitlines()
+    requirements = [r.strip() for r in lines if r.strip() and not r.startswith("#")]
     try:
-        subprocess.run([python, "-m", "venv", "--clear", str(venv)], check=True, timeout=120)
-        subprocess.run(
-            [pip, "install", "--quiet", "--disable-pip-version-check", "-r", str(REQUIREMENTS)],
-            check=True,
-            timeout=300,
-            capture_output=True,
-        )
+        bin_dir = ensure_side_env("schemathesis", requirements, timeout_s=300)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
         missing("schemathesis", f"its side environment could not be built ({exc})")
-    stamp.touch()
-    return tool
+    return bin_dir / "schemathesis"
 
 
 def test_schemathesis_finds_no_failure(api: Api, tmp_path: Path) -> None:
