@@ -48,7 +48,7 @@ def test_the_local_executor_is_imported_only_when_chosen() -> None:
 
 def test_the_settings_accept_only_registered_executors(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VATTI_EXECUTOR", "local")
-    assert EngineSettings().executor == "local"
+    assert EngineSettings.from_environment().executor == "local"
     monkeypatch.setenv("VATTI_EXECUTOR", "nope")
     with pytest.raises(ValueError, match="unknown executor"):
-        EngineSettings()
+        EngineSettings.from_environment()
