@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from vatti.domain.jobs import Job
 from vatti.engine.admission import admit_once
@@ -46,11 +46,29 @@ EXCLUSIVE_LEASE = "engine.exclusive"
 T = TypeVar("T")
 
 
-def _in_thread(fn: Callable[[EngineContext], T], ctx: EngineContext) -> Callable[[], Awaitable[T]]:
-    async def step() -> T:
-        return await asyncio.to_thread(fn, ctx)
+class StepThreads:
+    """Runs loop steps in worker threads and knows which still run.
 
-    return step
+    A stopped loop's task is cancelled, but a thread cannot be: its step goes on to its end. The
+    engine waits for those before it hands its jobs over, so that no step renews a lease (or
+    changes a job) after the hand-over.
+    """
+
+    def __init__(self) -> None:
+        self._running: set[asyncio.Future[Any]] = set()
+
+    def step(self, fn: Callable[[], T]) -> Callable[[], Awaitable[T]]:
+        async def run_step() -> T:
+            future = asyncio.ensure_future(asyncio.to_thread(fn))
+            self._running.add(future)
+            future.add_done_callback(self._running.discard)
+            return await asyncio.shield(future)
+
+        return run_step
+
+    async def wait(self) -> None:
+        """Until every step started has ended (their errors were the loops' to report)."""
+        await asyncio.gather(*list(self._running), return_exceptions=True)
 
 
 def poll_once(ctx: EngineContext) -> None:
@@ -76,15 +94,20 @@ class Engine:
         self.exclusive = exclusive
         self.wakeups = wakeups if wakeups is not None else InProcessWakeups()
         cfg = ctx.config
+        self._threads = threads = StepThreads()
+
+        def in_thread(fn: Callable[[EngineContext], object]) -> Callable[[], Awaitable[object]]:
+            return threads.step(lambda: fn(ctx))
+
         self.supervisor = Supervisor(
             [
-                Loop("admission", _in_thread(admit_once, ctx), cfg.poll_interval_s),
-                Loop("poll", _in_thread(poll_once, ctx), cfg.poll_interval_s),
-                Loop("cancel", _in_thread(cancel_once, ctx), cfg.poll_interval_s),
-                Loop("notifier", _in_thread(deliver_once, ctx), cfg.poll_interval_s),
+                Loop("admission", in_thread(admit_once), cfg.poll_interval_s),
+                Loop("poll", in_thread(poll_once), cfg.poll_interval_s),
+                Loop("cancel", in_thread(cancel_once), cfg.poll_interval_s),
+                Loop("notifier", in_thread(deliver_once), cfg.poll_interval_s),
                 Loop(
                     "sweeper",
-                    _in_thread(sweep_once, ctx),
+                    in_thread(sweep_once),
                     cfg.reconcile_interval_s,
                     wakes_on_nudge=False,
                 ),
@@ -108,7 +131,7 @@ class Engine:
             self.wakeups.notify("admission")
 
     async def _heartbeat(self) -> None:
-        if await asyncio.to_thread(self._beat):
+        if await self._threads.step(self._beat)():
             self.nudge("poll", "cancel")
 
     def _beat(self) -> list[str]:
@@ -148,6 +171,7 @@ class Engine:
                 finally:
                     await asyncio.to_thread(stack.close)
         finally:
+            await self._threads.wait()
             await asyncio.to_thread(self._finish)
 
     def _start(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import replace
 from typing import Any
 
@@ -119,3 +120,36 @@ def test_the_job_service_and_freed_slots_wake_the_engines(harness: Any) -> None:
     cancel_once(harness.ctx)
     assert harness.store.get(job.id).state is JobState.CANCELLED
     assert wakeups.topics[-1] == "admission"  # its slot is free: engines elsewhere may admit
+
+
+async def test_a_stopping_engine_hands_over_only_once_its_steps_ended(harness_factory: Any) -> None:
+    h = harness_factory(poll_interval_s=3600, reconcile_interval_s=3600)
+    job = h.submit()
+    admit_once(h.ctx)
+    in_poll, release = threading.Event(), threading.Event()
+    order: list[str] = []
+    poll, hand_over = h.executor.poll, h.store.release_ownership
+
+    def blocking_poll(handle: str) -> Any:
+        in_poll.set()
+        release.wait(10)
+        order.append("poll ended")
+        return poll(handle)
+
+    def recording_hand_over(holder: str, *, now: Any) -> int:
+        order.append("handed over")
+        return hand_over(holder, now=now)
+
+    h.executor.poll = blocking_poll
+    h.store.release_ownership = recording_hand_over
+    engine = Engine(h.ctx)
+    runner = asyncio.create_task(engine.run())
+    await asyncio.to_thread(in_poll.wait, 10)
+    engine.stop()
+    await until(lambda: not engine.supervisor.running)
+    await asyncio.wait({runner}, timeout=0.5)
+    assert not runner.done()  # a step still runs in its thread: no hand-over yet
+    release.set()
+    await asyncio.wait_for(runner, 5)
+    assert order == ["poll ended", "handed over"]
+    assert h.store.get(job.id).state is JobState.RUNNING
