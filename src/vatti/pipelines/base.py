@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from vatti.domain.inputs import DeclaredInput
 from vatti.pipelines.errors import InvalidParams, UnknownPipeline
 
 if TYPE_CHECKING:
@@ -65,7 +66,9 @@ class RunContext:
 
     ``work_dir`` is private clear-text scratch space (deleted when the job process ends);
     ``output_dir`` is where the pipeline leaves the files to upload to the results area;
-    ``settings`` are the runtime's settings a pipeline may need (input root, PGS Catalog).
+    ``settings`` are the runtime's settings a pipeline may need (input root, PGS Catalog);
+    ``inputs`` are the local paths of the inputs the pipeline declared, staged by the runtime
+    into the job's scratch, by key.
     """
 
     job_id: str
@@ -73,6 +76,7 @@ class RunContext:
     output_dir: Path
     log: logging.LoggerAdapter[logging.Logger]
     settings: JobSettings = field(default_factory=JobSettings)
+    inputs: Mapping[str, Path] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,10 @@ class Pipeline(Protocol[P]):
 
     name: str
     params_model: type[P]
+
+    def inputs(self, params: P) -> list[DeclaredInput]:
+        """The files the job reads: the runtime stages them before :meth:`run`."""
+        ...
 
     def run(self, params: P, ctx: RunContext) -> PipelineOutcome:
         """Do the work; raise :class:`vatti.pipelines.errors.StepFailed` on failure."""

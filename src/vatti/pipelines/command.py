@@ -16,6 +16,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from vatti.domain.inputs import DeclaredInput
 from vatti.pipelines.base import PipelineOutcome, RunContext
 from vatti.pipelines.errors import StepFailed
 from vatti.pipelines.paths import RelativePath
@@ -49,6 +50,11 @@ class CommandParams(BaseModel):
 class CommandPipeline:
     name = "command"
     params_model = CommandParams
+
+    def inputs(self, params: CommandParams) -> list[DeclaredInput]:
+        """None: a command reads what its operator-given argv names."""
+        del params
+        return []
 
     def run(self, params: CommandParams, ctx: RunContext) -> PipelineOutcome:
         tmp = ctx.work_dir / ".tmp"

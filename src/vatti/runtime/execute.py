@@ -8,7 +8,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping, MutableMapping
+from collections.abc import MutableMapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,9 +19,18 @@ from vatti.domain.manifest import Manifest, OutputEntry
 from vatti.domain.outcome import Outcome
 from vatti.domain.times import utcnow
 from vatti.errors import VattiError
-from vatti.pipelines.base import JobSettings, PipelineRegistry, RegisteredPipeline, RunContext
+from vatti.pipelines.base import (
+    JobSettings,
+    P,
+    Pipeline,
+    PipelineOutcome,
+    PipelineRegistry,
+    RegisteredPipeline,
+    RunContext,
+)
 from vatti.pipelines.errors import StepFailed
 from vatti.runtime.errors import InvalidSpec, Terminated
+from vatti.staging.sources import stage_inputs
 
 CHUNK = 1 << 20
 
@@ -67,15 +77,6 @@ def read_spec(objects: Objects, job_id: str) -> dict[str, Any]:
     return spec
 
 
-def stage_inputs(spec: Mapping[str, Any], work_dir: Path, log: JobLog) -> None:
-    """Bring the job's inputs into ``work_dir`` (download, crypt4gh decrypt, verify).
-
-    The seam for input staging: pipelines read their inputs from paths today, so there is
-    nothing to stage yet.
-    """
-    del spec, work_dir, log
-
-
 def upload_results(
     objects: Objects, job_id: str, output_dir: Path, names: list[str]
 ) -> list[OutputEntry]:
@@ -99,6 +100,17 @@ def failure_of(exc: BaseException) -> Failure:
     return Failure(FailureCode.INTERNAL, f"{type(exc).__name__}: {exc}")
 
 
+def run_pipeline(
+    pipeline: Pipeline[P], params: P, ctx: RunContext, *, inputs_dir: Path
+) -> PipelineOutcome:
+    """Stage the inputs the pipeline declares into ``inputs_dir`` (in the job's scratch), then
+    run it on their local paths."""
+    ctx.log.info("runtime.staging")
+    staged = stage_inputs(pipeline.inputs(params), inputs_dir, input_root=ctx.settings.input_root)
+    ctx.log.info("runtime.pipeline_start pipeline=%s inputs=%d", pipeline.name, len(staged))
+    return pipeline.run(params, replace(ctx, inputs=staged))
+
+
 def execute(
     job_id: str,
     objects: Objects,
@@ -116,10 +128,7 @@ def execute(
         work_dir.mkdir(mode=0o700)
         output_dir.mkdir(mode=0o700)
         ctx = RunContext(job_id, work_dir, output_dir, log, settings)
-        log.info("runtime.staging")
-        stage_inputs(spec, work_dir, log)
-        log.info("runtime.pipeline_start pipeline=%s", spec["pipeline"])
-        produced = registered.pipeline.run(params, ctx)
+        produced = run_pipeline(registered.pipeline, params, ctx, inputs_dir=scratch / "inputs")
         entries = upload_results(objects, job_id, output_dir, produced.outputs)
         log.info("runtime.results_uploaded outputs=%d", len(entries))
         outcome = Outcome(utcnow(), outputs=[e.name for e in entries])

@@ -1,7 +1,7 @@
 """Staging a job's declared inputs into its private scratch, before its pipeline runs.
 
-Each input gets ``<scratch>/inputs/<n>/<file name>``, so names never clash and a file keeps the
-name (suffix) that tells its format. Sources:
+Each input gets ``<inputs dir>/<n>/<file name>`` (the runtime's is ``<scratch>/inputs``), so
+names never clash and a file keeps the name (suffix) that tells its format. Sources:
 
 - a **local path** is read only under the runtime's input root (``VATTI_INPUT_ROOT``; ``vatti
   run`` uses its working directory), after resolving symbolic links; it is linked, not copied
@@ -70,9 +70,9 @@ def verify(declared: DeclaredInput, path: Path) -> None:
 
 
 def stage_inputs(
-    declared: Sequence[DeclaredInput], scratch: Path, *, input_root: Path | None
+    declared: Sequence[DeclaredInput], inputs_dir: Path, *, input_root: Path | None
 ) -> dict[str, Path]:
-    """Stage every input into ``scratch/inputs``; the local path of each, by key."""
+    """Stage every input into ``inputs_dir``; the local path of each, by key."""
     keys = [d.key for d in declared]
     if len(set(keys)) != len(keys):
         raise ValueError("declared input keys must be unique")
@@ -88,7 +88,7 @@ def stage_inputs(
             )
         source = local_path(item, input_root)
         verify(item, source)
-        target = scratch / "inputs" / str(index) / source.name
+        target = inputs_dir / str(index) / source.name
         target.parent.mkdir(parents=True, mode=0o700)
         os.symlink(source, target)
         staged[item.key] = target

@@ -11,6 +11,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict
 from tests.integration.api.conftest import Api, auth, build_api, command_body
 
+from vatti.domain.inputs import DeclaredInput
 from vatti.domain.requests import MAX_JSON_NESTING
 from vatti.pipelines.base import PipelineOutcome, PipelineRegistry, RunContext, default_registry
 
@@ -64,6 +65,9 @@ async def test_a_pipeline_registered_later_is_in_the_union(
     class Echo:
         name = "echo-text"
         params_model = EchoParams
+
+        def inputs(self, params: EchoParams) -> list[DeclaredInput]:
+            return []
 
         def run(self, params: EchoParams, ctx: RunContext) -> PipelineOutcome:
             return PipelineOutcome(outputs=[])

@@ -24,6 +24,7 @@ from vatti.pipelines.pgs import synthetic as syn
 from vatti.pipelines.pgs.catalog import CatalogUnavailable, harmonized_name
 from vatti.pipelines.pgs.params import PgsParams
 from vatti.pipelines.pgs.pipeline import PgsPipeline
+from vatti.runtime.execute import run_pipeline
 
 pytestmark = pytest.mark.integration
 
@@ -105,7 +106,7 @@ def test_pipeline_scores_a_catalog_id_and_a_local_file(tmp_path: Path, cohort: s
         target_genome("cohort", "genomes/cohort"), scorefiles=["scores/PGS999902.txt.gz"]
     )
     ctx = context(tmp_path, input_root=root, catalog=cache)
-    outcome = PgsPipeline().run(params, ctx)
+    outcome = run_pipeline(PgsPipeline(), params, ctx, inputs_dir=tmp_path / "staged")
 
     assert "aggregated_scores.txt.gz" in outcome.outputs
     for name in outcome.outputs:
@@ -146,7 +147,7 @@ def test_samplesets_and_chromosome_split_files(tmp_path: Path) -> None:
         target_genome("setB", "b/chr22"),
     )
     ctx = context(tmp_path, input_root=root, catalog=cache)
-    PgsPipeline().run(params, ctx)
+    run_pipeline(PgsPipeline(), params, ctx, inputs_dir=tmp_path / "staged")
     scores = pl.read_csv(ctx.output_dir / "aggregated_scores.txt.gz", separator="\t")
     a = scores.filter(pl.col("sampleset") == "setA")
     b = scores.filter(pl.col("sampleset") == "setB")
@@ -164,7 +165,7 @@ def test_min_overlap_failure_is_a_step_failure(tmp_path: Path) -> None:
     params = hattivatti_request(target_genome("cohort", "g/cohort"), min_overlap=0.99)
     ctx = context(tmp_path, input_root=root, catalog=cache)
     with pytest.raises(StepFailed) as caught:
-        PgsPipeline().run(params, ctx)
+        run_pipeline(PgsPipeline(), params, ctx, inputs_dir=tmp_path / "staged")
     assert caught.value.step == "match"
     assert caught.value.code == "pgs_min_overlap"
     rate = f"{rows.matchable().mean() * 100:.1f}%"
@@ -189,7 +190,7 @@ def test_paths_outside_the_input_root_are_refused(tmp_path: Path, prefix: str) -
     params = hattivatti_request(target_genome("cohort", prefix))
     ctx = context(tmp_path, input_root=root, catalog=tmp_path)
     with pytest.raises(StepFailed) as caught:
-        PgsPipeline().run(params, ctx)
+        run_pipeline(PgsPipeline(), params, ctx, inputs_dir=tmp_path / "staged")
     assert caught.value.code == "input_refused"
     assert "outside the input root" in caught.value.message
     assert not ctx.output_dir.exists() or not any(ctx.output_dir.iterdir())
@@ -198,7 +199,7 @@ def test_paths_outside_the_input_root_are_refused(tmp_path: Path, prefix: str) -
 def test_no_input_root_means_no_local_files(tmp_path: Path) -> None:
     params = hattivatti_request(target_genome("cohort", "g/cohort"))
     with pytest.raises(StepFailed) as caught:
-        PgsPipeline().run(params, context(tmp_path))
+        run_pipeline(PgsPipeline(), params, context(tmp_path), inputs_dir=tmp_path / "staged")
     assert caught.value.code == "input_refused"
     assert "VATTI_INPUT_ROOT" in caught.value.message
 
@@ -209,7 +210,7 @@ def test_offline_catalog_without_the_file_fails_clearly(tmp_path: Path) -> None:
     params = hattivatti_request(target_genome("cohort", "g/cohort"))
     ctx = context(tmp_path, input_root=root, catalog=tmp_path / "empty")
     with pytest.raises(CatalogUnavailable) as caught:
-        PgsPipeline().run(params, ctx)
+        run_pipeline(PgsPipeline(), params, ctx, inputs_dir=tmp_path / "staged")
     assert "PGS999901" in caught.value.message
     assert "offline" in caught.value.message
 
@@ -231,7 +232,7 @@ def test_reference_freqs_from_the_request(tmp_path: Path) -> None:
         target_genome("cohort", "genomes/cohort"), reference_freqs="ref.afreq"
     )
     ctx = context(tmp_path, input_root=root, catalog=cache)
-    PgsPipeline().run(params, ctx)
+    run_pipeline(PgsPipeline(), params, ctx, inputs_dir=tmp_path / "staged")
 
     scores = pl.read_csv(
         ctx.output_dir / "aggregated_scores.txt.gz",
@@ -260,4 +261,4 @@ def test_reference_freqs_outside_the_input_root_are_refused(tmp_path: Path) -> N
     (tmp_path / "ref.afreq").write_text("ID\tREF\tALT\tALT_FREQS\n")
     ctx = context(tmp_path, input_root=root)
     with pytest.raises(StepFailed, match="outside the input root"):
-        PgsPipeline().run(params, ctx)
+        run_pipeline(PgsPipeline(), params, ctx, inputs_dir=tmp_path / "staged")

@@ -160,6 +160,7 @@ def test_pgs_job_honours_vcf_import_dosage_per_sampleset(tmp_path: Path) -> None
     from vatti.pipelines.base import JobSettings, RunContext
     from vatti.pipelines.pgs.params import PgsParams
     from vatti.pipelines.pgs.pipeline import PgsPipeline
+    from vatti.runtime.execute import run_pipeline
 
     frame = write_dosage_vcf(tmp_path / "d.vcf", 60, 80, seed=11)
     root = tmp_path / "inputs"
@@ -183,7 +184,7 @@ def test_pgs_job_honours_vcf_import_dosage_per_sampleset(tmp_path: Path) -> None
         log=logging.LoggerAdapter(logging.getLogger("test.pgs"), {}),
         settings=JobSettings(input_root=root),
     )
-    PgsPipeline().run(params, ctx)
+    run_pipeline(PgsPipeline(), params, ctx, inputs_dir=tmp_path / "staged")
     scores = pl.read_csv(ctx.output_dir / "aggregated_scores.txt.gz", separator="\t")
     dosed = scores.filter(pl.col("sampleset") == "dosed")
     called = scores.filter(pl.col("sampleset") == "called")

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
+from vatti.domain.inputs import DeclaredInput
 from vatti.domain.layout import manifest_key, outcome_key, result_key, spec_key
 from vatti.domain.outcome import Outcome
 from vatti.pipelines.base import (
@@ -84,6 +85,9 @@ class SpillingPipeline:
 
     def __init__(self) -> None:
         self.spilled: list[str] = []
+
+    def inputs(self, params: SpillParams) -> list[DeclaredInput]:
+        return []
 
     def run(self, params: SpillParams, ctx: RunContext) -> PipelineOutcome:
         with tempfile.NamedTemporaryFile() as fh:

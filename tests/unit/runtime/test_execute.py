@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from vatti.domain.errors import UnreadableRecord
 from vatti.domain.failure import Failure
+from vatti.domain.inputs import DeclaredInput
 from vatti.domain.layout import manifest_key, outcome_key, result_key, spec_key
 from vatti.domain.outcome import Outcome
 from vatti.pipelines.base import JobSettings, PipelineOutcome, PipelineRegistry, RunContext
@@ -50,6 +51,9 @@ class EchoPipeline:
 
     def __init__(self) -> None:
         self.seen: list[RunContext] = []
+
+    def inputs(self, params: EchoParams) -> list[DeclaredInput]:
+        return []
 
     def run(self, params: EchoParams, ctx: RunContext) -> PipelineOutcome:
         self.seen.append(ctx)

@@ -25,7 +25,7 @@ def root(tmp_path: Path) -> Path:
 
 
 def stage(root: Path, *declared: DeclaredInput) -> dict[str, Path]:
-    return stage_inputs(declared, root / "scratch", input_root=root / "in")
+    return stage_inputs(declared, root / "scratch" / "inputs", input_root=root / "in")
 
 
 def refusal(root: Path, declared: DeclaredInput) -> StepFailed:
@@ -77,7 +77,7 @@ def test_missing_file(root: Path) -> None:
 
 def test_no_input_root_reads_no_local_file(root: Path) -> None:
     with pytest.raises(StepFailed, match="reads no local files") as info:
-        stage_inputs([DeclaredInput("x", "scores.txt")], root / "scratch", input_root=None)
+        stage_inputs([DeclaredInput("x", "scores.txt")], root / "scratch" / "in", input_root=None)
     assert info.value.code == "input_refused"
 
 

@@ -1,16 +1,19 @@
 """The ``pgs`` pipeline: hattivatti's job message in, the PGS Catalog Calculator's outputs out.
 
-Local paths in a request (genotypes, scoring files) are read only under the runtime's input root
-(``VATTI_INPUT_ROOT``; ``vatti run`` uses the current directory), after resolving symbolic
-links, so a request cannot read arbitrary files of the server. Catalog ids are resolved through
-the local cache (``VATTI_PGS_CATALOG_DIR``) and downloaded from the PGS Catalog when missing.
+The local files a request names (genotypes, scoring files, reference frequencies) are declared
+inputs: the runtime stages them (:mod:`vatti.staging.sources`: only under the input root,
+``VATTI_INPUT_ROOT``, after resolving symbolic links) and the pipeline reads the staged paths.
+Catalog ids are resolved through the local cache (``VATTI_PGS_CATALOG_DIR``) and downloaded from
+the PGS Catalog when missing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
-from vatti.pipelines.base import JobSettings, PipelineOutcome, RunContext
+from vatti.domain.inputs import DeclaredInput
+from vatti.pipelines.base import PipelineOutcome, RunContext
 from vatti.pipelines.errors import StepFailed
 from vatti.pipelines.pgs.calculate import CalcOptions, calculate
 from vatti.pipelines.pgs.catalog import Catalog
@@ -18,43 +21,37 @@ from vatti.pipelines.pgs.params import PgsParams, TargetGenome
 from vatti.pipelines.pgs.targets.base import GenotypeFile, Sampleset
 
 
-def resolve_input(value: str, settings: JobSettings) -> Path:
-    """``value`` as a path under the input root; refuse anything outside it."""
-    if settings.input_root is None:
-        raise StepFailed(
-            "inputs",
-            f"local input {value!r} refused: this server reads no local files "
-            "(set VATTI_INPUT_ROOT to allow a directory)",
-            code="input_refused",
-        )
-    root = settings.input_root.resolve()
-    path = (root / value).resolve()
-    if not path.is_relative_to(root):
-        raise StepFailed(
-            "inputs", f"local input {value!r} lies outside the input root", code="input_refused"
-        )
-    if not path.is_file():
-        raise StepFailed("inputs", f"input file {value!r} does not exist", code="input_missing")
-    return path
+def declared_inputs(params: PgsParams) -> list[DeclaredInput]:
+    """Every local file the params name (genotypes, scoring files, reference frequencies), each
+    once, keyed by the path as the request gives it."""
+    paths = [p for row in params.target_genomes for p in (row.geno, row.pheno, row.variants)]
+    paths += params.scorefiles
+    if params.reference_freqs is not None:
+        paths.append(params.reference_freqs)
+    return [DeclaredInput(key=p, location=p) for p in dict.fromkeys(paths)]
 
 
-def samplesets(targets: list[TargetGenome], settings: JobSettings) -> list[Sampleset]:
+def samplesets(targets: list[TargetGenome], staged: Mapping[str, Path]) -> list[Sampleset]:
     """Group the samplesheet rows by sampleset, in first-seen order."""
     grouped: dict[str, list[GenotypeFile]] = {}
     for row in targets:
-        geno = resolve_input(row.geno, settings)
-        variants = resolve_input(row.variants, settings)
-        samples = resolve_input(row.pheno, settings)
         grouped.setdefault(row.sampleset, []).append(
             GenotypeFile(
-                row.format.value, geno, variants, samples, row.chrom, row.vcf_import_dosage
+                row.format.value,
+                staged[row.geno],
+                staged[row.variants],
+                staged[row.pheno],
+                row.chrom,
+                row.vcf_import_dosage,
             )
         )
     return [Sampleset(name, files) for name, files in grouped.items()]
 
 
-def scorefiles(params: PgsParams, settings: JobSettings) -> list[Path]:
-    paths = [resolve_input(p, settings) for p in params.scorefiles]
+def scorefiles(params: PgsParams, ctx: RunContext) -> list[Path]:
+    """The staged scoring files, then those of the Catalog ids (from the cache or the Catalog)."""
+    settings = ctx.settings
+    paths = [ctx.inputs[p] for p in params.scorefiles]
     if params.pgs_id or params.pgp_id or params.trait_efo:
         access = settings.pgs_catalog
         if access is None:
@@ -80,12 +77,15 @@ class PgsPipeline:
     name = "pgs"
     params_model = PgsParams
 
+    def inputs(self, params: PgsParams) -> list[DeclaredInput]:
+        return declared_inputs(params)
+
     def run(self, params: PgsParams, ctx: RunContext) -> PipelineOutcome:
-        sets = samplesets(params.target_genomes, ctx.settings)
+        sets = samplesets(params.target_genomes, ctx.inputs)
         freqs = None
         if params.reference_freqs is not None:
-            freqs = resolve_input(params.reference_freqs, ctx.settings)
-        files = scorefiles(params, ctx.settings)  # local inputs checked first
+            freqs = ctx.inputs[params.reference_freqs]
+        files = scorefiles(params, ctx)
         ctx.log.info("pgs.start samplesets=%d scorefiles=%d", len(sets), len(files))
         result = calculate(
             files,
