@@ -141,7 +141,7 @@ def launch(ctx: EngineContext, job: Job) -> None:
             f"could not start the job on executor {ctx.executor.name!r}: "
             f"{type(exc).__name__}: {exc}",
         )
-        advance(ctx, job.id, JobEvent.FAIL, Changes(failure=failure))
+        start_failed(ctx, job.id, failure)
         return
     job = ctx.store.set_handle(job.id, ctx.executor.name, handle, now=ctx.now())
     log_event(ctx.logger, "job.submitted", job_id=job.id, executor=ctx.executor.name)
@@ -151,6 +151,17 @@ def launch(ctx: EngineContext, job: Job) -> None:
         return
     if not isinstance(status, Pending):
         mark_started(ctx, job, handle)
+
+
+def start_failed(ctx: EngineContext, job_id: str, failure: Failure) -> None:
+    """The job could not be started: it fails, unless a cancel came first. Then it ends
+    ``cancelled`` (what was asked first) and the start failure is on its ``cancelled`` event
+    (``detail.start_failure``), not the job's failure."""
+    if ctx.store.get(job_id).state is JobState.CANCELLING:
+        detail = {"start_failure": failure.to_dict()}
+        if advance(ctx, job_id, JobEvent.CANCELLED, Changes(detail=detail)) is not None:
+            return
+    advance(ctx, job_id, JobEvent.FAIL, Changes(failure=failure))
 
 
 def mark_started(ctx: EngineContext, job: Job, handle: str) -> Job | None:

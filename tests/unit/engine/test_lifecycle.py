@@ -251,6 +251,26 @@ def test_provision_failure_fails_the_job(harness: Any) -> None:
     assert "no such executable" in done.failure.message
 
 
+def test_a_cancel_that_races_a_failed_start_ends_cancelled(harness: Any) -> None:
+    job = harness.submit()
+    jobs = service_for(Engine(harness.ctx))
+
+    def cancelled_then_broken(launch: Any) -> str:
+        jobs.cancel(launch.job_id)  # the user's cancel arrives while the executor is starting it
+        raise OSError("no such executable")
+
+    harness.executor.submit = cancelled_then_broken
+    admit_once(harness.ctx)
+
+    done = harness.store.get(job.id)
+    assert done.state is JobState.CANCELLED
+    assert done.failure is None  # the job did what was asked first: it stopped
+    last = harness.store.events(job.id)[-1]
+    assert (last.from_state, last.event) == (JobState.CANCELLING, JobEvent.CANCELLED)
+    assert last.detail["start_failure"]["code"] == "provision_failed"
+    assert "no such executable" in last.detail["start_failure"]["message"]
+
+
 def test_stuck_provisioning_without_handle_fails_after_timeout(harness_factory: Any) -> None:
     h = harness_factory(provision_timeout_s=30)
     job = h.submit()
