@@ -30,7 +30,6 @@ class Job:
     executor_handle: str | None = None
     failure: Failure | None = None
     webhook_url: str | None = None
-    callback_token_hash: str | None = None
     results_expire_at: datetime | None = None
     results_deleted_at: datetime | None = None
 

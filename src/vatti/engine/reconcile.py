@@ -36,12 +36,6 @@ POLLED_STATES = (JobState.PROVISIONING, JobState.RUNNING)
 MAX_PARALLEL_TERMINATIONS = 8
 
 
-def reconcile_once(ctx: EngineContext) -> None:
-    """Reconcile every live job, the cancelling ones included."""
-    poll_live(ctx)
-    cancel_once(ctx)
-
-
 def poll_live(ctx: EngineContext) -> None:
     """Reconcile the provisioning and running jobs (not the cancelling ones)."""
     for job in ctx.store.jobs_in_states(POLLED_STATES, owner=ctx.config.holder):

@@ -56,7 +56,6 @@ class NewJob:
     fingerprint: str
     client_id: str | None = None
     webhook_url: str | None = None
-    callback_token_hash: str | None = None
 
 
 @dataclass(frozen=True)

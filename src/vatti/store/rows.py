@@ -46,7 +46,6 @@ def job_from_row(row: sa.RowMapping) -> Job:
         executor_handle=row["executor_handle"],
         failure=failure,
         webhook_url=row["webhook_url"],
-        callback_token_hash=row["callback_token_hash"],
         results_expire_at=row["results_expire_at"],
         results_deleted_at=row["results_deleted_at"],
     )

@@ -85,7 +85,6 @@ jobs = sa.Table(
     sa.Column("failure_step", sa.String(128), nullable=True),
     sa.Column("failure_exit_code", sa.Integer(), nullable=True),
     sa.Column("webhook_url", sa.Text(), nullable=True),
-    sa.Column("callback_token_hash", sa.String(128), nullable=True),
     sa.Column("results_expire_at", UTCDateTime(), nullable=True),
     sa.Column("results_deleted_at", UTCDateTime(), nullable=True),
     # the engine replica that follows the job, and until when its lease holds (renewed by its

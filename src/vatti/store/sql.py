@@ -227,7 +227,6 @@ class SqlJobStore:
             "executor_handle": job.executor_handle,
             **rows.failure_columns(job.failure),
             "webhook_url": job.webhook_url,
-            "callback_token_hash": job.callback_token_hash,
             "results_expire_at": job.results_expire_at,
             "results_deleted_at": job.results_deleted_at,
         }

@@ -73,7 +73,6 @@ def new_job(new: NewJob, now: datetime) -> tuple[Job, list[JobEventRecord]]:
         updated_at=now,
         queued_at=now,
         webhook_url=new.webhook_url,
-        callback_token_hash=new.callback_token_hash,
     )
     records = [
         JobEventRecord(new_id(now), job_id, 1, None, INITIAL_STATE, JobEvent.SUBMIT, now, {}),

@@ -11,6 +11,7 @@ from vatti.domain.fingerprint import fingerprint
 from vatti.domain.jobs import Job
 from vatti.domain.requests import JobRequest
 from vatti.engine.context import EngineContext
+from vatti.engine.reconcile import cancel_once, poll_live
 from vatti.store.base import NewJob
 from vatti.store.memory import MemoryJobStore
 from vatti.testing.config import engine_config
@@ -84,3 +85,9 @@ def harness() -> Harness:
 @pytest.fixture
 def harness_factory() -> object:
     return make_harness
+
+
+def reconcile_once(ctx: EngineContext) -> None:
+    """One pass of the engine's poll and cancel loops."""
+    poll_live(ctx)
+    cancel_once(ctx)

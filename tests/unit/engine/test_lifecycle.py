@@ -5,6 +5,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from tests.unit.engine.conftest import reconcile_once
 
 from vatti.domain.failure import Failure
 from vatti.domain.outcome import Outcome
@@ -13,7 +14,7 @@ from vatti.engine.admission import admit_once
 from vatti.engine.lifecycle import advance
 from vatti.engine.notifications import SERVICE_WEBHOOK
 from vatti.engine.ports import WALL_TIME, Exited, Running, Vanished
-from vatti.engine.reconcile import cancel_once, reconcile_once
+from vatti.engine.reconcile import cancel_once
 from vatti.engine.service import Engine, poll_once
 from vatti.engine.timeouts import enforce_timeouts
 from vatti.service.errors import NotCancellable

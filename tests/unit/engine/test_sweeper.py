@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.unit.engine.conftest import reconcile_once
 
 from vatti.domain.failure import Failure
 from vatti.domain.outcome import Outcome
 from vatti.domain.states import JobEvent, JobState
 from vatti.engine.admission import admit_once
 from vatti.engine.ports import Exited
-from vatti.engine.reconcile import reconcile_once
 from vatti.engine.sweeper import sweep_once
 from vatti.store.base import Changes
 
