@@ -40,7 +40,7 @@ def test_an_api_replica_and_one_engine_on_sqlite(tmp_path: Path) -> None:
         cluster.api()
         # an API-only replica is ready without an engine of its own
         ready = httpx.get(f"{cluster.url}/readyz", timeout=5).json()
-        assert ready["checks"] == {"database": True}
+        assert ready["checks"] == {"database": True, "schema": True}
         engine = cluster.engine("engine")
 
         second = vatti("engine", cwd=tmp_path, env=cluster.env)

@@ -1,5 +1,5 @@
-"""Probes: ``/healthz`` (the process answers) and ``/readyz`` (database, and the engine loops
-when the engine runs in this process)."""
+"""Probes: ``/healthz`` (the process answers) and ``/readyz`` (the database answers and is
+migrated to this code's head revision, and the engine loops run when this process runs them)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from fastapi.responses import JSONResponse
 
 from vatti.api.deps import State
 from vatti.api.models import Health
-from vatti.domain.states import JobState
 
 READY_TIMEOUT_S = 5.0
 
@@ -25,14 +24,13 @@ async def healthz() -> Health:
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
 async def readyz(state: State) -> JSONResponse:
     try:
-        await asyncio.wait_for(
-            asyncio.to_thread(state.service.store.count_in_states, [JobState.QUEUED]),
-            READY_TIMEOUT_S,
+        schema = await asyncio.wait_for(
+            asyncio.to_thread(state.service.store.schema_at_head), READY_TIMEOUT_S
         )
         database = True
     except Exception:  # any failure means "not ready"; the probe reports, it does not raise
-        database = False
-    checks = {"database": database}
+        database = schema = False
+    checks = {"database": database, "schema": schema}
     if state.engine_alive is not None:
         checks["engine"] = state.engine_alive()
     ready = all(checks.values())

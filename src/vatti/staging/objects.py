@@ -9,7 +9,6 @@ leading ``/``). Driver errors become :class:`~vatti.staging.errors.StorageError`
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -103,18 +102,6 @@ class ObjectStore:
             for chunk in stream:
                 yield bytes(chunk)
 
-    def get_to_file(self, key: str, path: Path) -> None:
-        """Download to ``path`` (written next to it, then renamed into place)."""
-        path = Path(path)
-        partial = path.with_name(f".{path.name}.partial")
-        try:
-            with partial.open("wb") as fh:
-                for chunk in self.open_stream(key):
-                    fh.write(chunk)
-            os.replace(partial, path)
-        finally:
-            partial.unlink(missing_ok=True)
-
     def list(self, prefix: str) -> list[tuple[str, int]]:
         """``(key, size)`` of every object under ``prefix`` (whole path segments), sorted."""
         check_prefix(prefix)
@@ -123,14 +110,6 @@ class ObjectStore:
             for batch in obstore.list(self._store, prefix.rstrip("/")):
                 out.extend((meta["path"], int(meta["size"])) for meta in batch)
         return sorted(out)
-
-    def exists(self, key: str) -> bool:
-        try:
-            with _translated("head", check_key(key)):
-                obstore.head(self._store, key)
-        except ObjectNotFound:
-            return False
-        return True
 
     def delete(self, key: str) -> None:
         """Delete one object; deleting a missing one is not an error."""

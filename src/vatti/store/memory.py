@@ -153,6 +153,9 @@ class MemoryJobStore:
             self._commit(after, [record], messages)
             return TransitionResult(after, record, step.effects)
 
+    def schema_at_head(self) -> bool:
+        return True  # no schema to migrate
+
     def get(self, job_id: str) -> Job:
         with self._lock:
             return self._job(job_id)

@@ -8,6 +8,7 @@ file lock next to the database file.
 from __future__ import annotations
 
 import fcntl
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +34,7 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
     return config
 
 
+@functools.cache
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
@@ -89,9 +91,3 @@ def downgrade(database_url: str, revision: str = "base") -> None:
 
 def current_revision(conn: sa.Connection) -> str | None:
     return MigrationContext.configure(conn).get_current_revision()
-
-
-def at_head(engine: sa.Engine) -> bool:
-    """True when the database is migrated to the head revision (for readiness checks)."""
-    with engine.connect() as conn:
-        return current_revision(conn) == head_revision()

@@ -46,6 +46,7 @@ from vatti.store.base import (
 )
 from vatti.store.connect import create_db_engine, writing
 from vatti.store.errors import JobNotFound, StaleTransition, StoreError, StoreUnavailable
+from vatti.store.migrate import current_revision, head_revision
 from vatti.store.schema import dedup, job_events, jobs, leases, outbox
 from vatti.store.updates import event_detail, new_job, transition_fields
 
@@ -278,6 +279,10 @@ class SqlJobStore:
             )
             self._write_events(conn, after, [record], notify, now)
         return TransitionResult(after, record, step.effects)
+
+    def schema_at_head(self) -> bool:
+        with self._tx(write=False) as conn:
+            return current_revision(conn) == head_revision()
 
     def get(self, job_id: str) -> Job:
         with self._tx(write=False) as conn:

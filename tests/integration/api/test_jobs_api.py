@@ -11,6 +11,8 @@ import httpx
 import pytest
 from tests.integration.api.conftest import Api, auth, command_body
 
+from vatti.store.migrate import downgrade
+
 pytestmark = pytest.mark.integration
 
 JOBS = "/api/v1/jobs"
@@ -415,7 +417,17 @@ async def test_health_and_readiness(api: Api, client: httpx.AsyncClient) -> None
     assert (await client.get("/healthz")).status_code == 200
     resp = await client.get("/readyz")
     assert resp.status_code == 503
-    assert resp.json()["checks"] == {"database": True, "engine": False}
+    assert resp.json()["checks"] == {"database": True, "schema": True, "engine": False}
+
+
+async def test_a_database_behind_the_code_is_not_ready(
+    api: Api, client: httpx.AsyncClient, sqlite_database_url: str
+) -> None:
+    downgrade(sqlite_database_url, "0002")  # an older release's schema: migrate before serving
+    resp = await client.get("/readyz")
+    assert resp.status_code == 503
+    assert resp.json()["checks"]["schema"] is False
+    assert resp.json()["checks"]["database"] is True
 
 
 async def test_openapi_documents_the_api(client: httpx.AsyncClient) -> None:

@@ -88,7 +88,7 @@ async def test_ready_while_engine_runs(api: Api) -> None:
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
             ready = await client.get("/readyz")
             assert ready.status_code == 200
-            assert ready.json()["checks"] == {"database": True, "engine": True}
+            assert ready.json()["checks"] == {"database": True, "schema": True, "engine": True}
             api.engine.stop()
             await runner
             stopped = await client.get("/readyz")

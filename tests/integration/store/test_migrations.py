@@ -11,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from vatti.store.connect import create_db_engine
-from vatti.store.migrate import at_head, downgrade, head_revision, migrate
+from vatti.store.migrate import current_revision, downgrade, head_revision, migrate
 from vatti.store.schema import metadata
 
 pytestmark = pytest.mark.integration
@@ -36,6 +36,11 @@ def schema_diff(engine: sa.Engine) -> list[object]:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         return list(compare_metadata(context, metadata))
+
+
+def at_head(engine: sa.Engine) -> bool:
+    with engine.connect() as conn:
+        return current_revision(conn) == head_revision()
 
 
 def tables(engine: sa.Engine) -> set[str]:
