@@ -260,8 +260,9 @@ def main() -> None:
         elapsed, ids = concurrent_submissions(base, args.jobs, 4)
         drained = drain(base, ids, timeout_s=max(300.0, args.jobs * 5.0))
         submits = submit_latencies(base, args.clients, args.per_client)
+    rate = args.jobs / (elapsed + drained)
     print(
-        f"  drain: {args.jobs} no-op jobs at {args.jobs / (elapsed + drained):.1f} jobs/s"
+        f"  drain: {args.jobs} no-op jobs at {rate:.1f} jobs/s"
         f" (first POST to last succeeded; the POSTs took {elapsed:.1f} s)"
     )
     print(
@@ -280,6 +281,19 @@ def main() -> None:
     print(
         f"  drain: {args.jobs} no-op tasks at {peer['drain_per_s']:.1f} tasks/s;"
         f" send -> result p50 {ms(peer['p50_s'])} ms, p95 {ms(peer['p95_s'])} ms"
+    )
+    print(
+        f"ratios vatti/celery: drain {rate / peer['drain_per_s']:.3f},"
+        f" p50 latency {med(lat.total) / peer['p50_s']:.1f}x,"
+        f" p95 latency {p95(lat.total) / peer['p95_s']:.1f}x"
+        " (a vatti job is a process with its own scratch, store rows and notifications;"
+        " a Celery no-op task is a function call in a warm worker)"
+    )
+    print(
+        "targets: drain >= 10 jobs/s "
+        + ("PASS" if rate >= 10 else "FAIL")
+        + f", p50 <= 300 ms {'PASS' if med(lat.total) <= 0.3 else 'FAIL'}"
+        + f", p99 submit <= 100 ms {'PASS' if percentile(submits, 0.99) <= 0.1 else 'FAIL'}"
     )
 
 

@@ -17,8 +17,10 @@ Concurrency:
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -75,6 +77,12 @@ class SqlJobStore:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self._pg = engine.dialect.name == "postgresql"
+        #: SQLite has one writer at a time, and a writer that finds the database locked waits in
+        #: sleeps that grow to 100 ms; the writers of this process queue here instead, and are
+        #: woken as soon as the one before them commits (other processes still use the timeout)
+        self._writers: AbstractContextManager[object] = (
+            contextlib.nullcontext() if self._pg else threading.RLock()
+        )
 
     def close(self) -> None:
         self.engine.dispose()
@@ -84,7 +92,10 @@ class SqlJobStore:
     @contextmanager
     def _tx(self, *, write: bool) -> Iterator[sa.Connection]:
         try:
-            with self.engine.connect() as conn:
+            with (
+                self._writers if write else contextlib.nullcontext(),
+                self.engine.connect() as conn,
+            ):
                 if write:
                     writing(conn)
                 with conn.begin():
