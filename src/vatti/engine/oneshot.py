@@ -17,12 +17,20 @@ from vatti.engine.service import Engine
 
 
 async def follow_new_job(
-    engine: Engine, submit: Callable[[], Job], on_change: Callable[[Job], None]
+    engine: Engine,
+    submit: Callable[[], Job],
+    on_change: Callable[[Job], None],
+    *,
+    refresh_s: float | None = None,
 ) -> Job:
     """Start the engine, ``submit`` the job, report each state change, return the finished job.
 
-    An error ``submit`` raises (an invalid request) stops the engine and propagates.
+    Changes this engine makes arrive as they happen; every ``refresh_s`` (default: the poll
+    interval) without one, the job is read from the store, for the changes other engines make
+    (on PostgreSQL another engine may take the job). An error ``submit`` raises (an invalid
+    request) stops the engine and propagates.
     """
+    refresh = engine.ctx.config.poll_interval_s if refresh_s is None else refresh_s
     loop = asyncio.get_running_loop()
     changes: asyncio.Queue[Job] = asyncio.Queue()
 
@@ -36,13 +44,28 @@ async def follow_new_job(
         on_change(job)
         while not job.terminal:
             getter = asyncio.create_task(changes.get())
-            done, _ = await asyncio.wait({getter, runner}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {getter, runner}, timeout=refresh, return_when=asyncio.FIRST_COMPLETED
+            )
             if runner in done:
                 getter.cancel()
                 runner.result()  # raises LoopCrashed
                 raise RuntimeError("the engine stopped before the job finished")
-            changed = getter.result()
-            if changed.id == job.id:
+            if getter in done:
+                changed = getter.result()
+            else:
+                getter.cancel()
+                changed = await asyncio.to_thread(engine.ctx.store.get, job.id)
+            # the newest version wins: a change queued earlier may arrive after a store read
+            if (
+                changed.id == job.id
+                and (changed.updated_at, changed.state)
+                != (
+                    job.updated_at,
+                    job.state,
+                )
+                and changed.updated_at >= job.updated_at
+            ):
                 job = changed
                 on_change(job)
         await asyncio.to_thread(deliver_once, engine.ctx)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -7,7 +8,7 @@ import pytest
 from vatti.domain.failure import Failure
 from vatti.domain.jobs import Job
 from vatti.domain.outcome import Outcome
-from vatti.domain.states import JobState
+from vatti.domain.states import JobEvent, JobState
 from vatti.engine.errors import LoopCrashed
 from vatti.engine.oneshot import follow_new_job
 from vatti.engine.ports import Exited
@@ -72,3 +73,28 @@ async def test_a_crashing_loop_ends_the_follow_with_an_error(harness_factory: An
     h.executor.poll = broken_poll
     with pytest.raises(LoopCrashed, match="poll"):
         await follow(Engine(h.ctx), lambda _job: None)
+
+
+async def test_follows_changes_made_elsewhere_through_the_store(harness_factory: Any) -> None:
+    """Another engine may take the job (PostgreSQL): its changes reach no listener here, so the
+    follower reads the job from the store when nothing arrived for a while."""
+    h = harness_factory(poll_interval_s=3600, reconcile_interval_s=3600)
+    engine = Engine(h.ctx)
+
+    def submitted_then_cancelled_elsewhere() -> Job:
+        job = service_for(engine).submit_new(NEW).job
+        h.store.transition(job.id, JobEvent.CANCEL, now=h.clock())  # no listener of ours sees it
+        return job
+
+    seen: list[JobState] = []
+    done = await asyncio.wait_for(
+        follow_new_job(
+            engine,
+            submitted_then_cancelled_elsewhere,
+            lambda j: seen.append(j.state),
+            refresh_s=0.05,
+        ),
+        timeout=10,
+    )
+    assert done.state is JobState.CANCELLED
+    assert seen == [JobState.QUEUED, JobState.CANCELLED]
