@@ -408,24 +408,27 @@ def run(
     # the outcome is printed below; the engine's own lines only when asked for (DEBUG)
     configure_logging("ERROR" if settings.common.log_level != "DEBUG" else "DEBUG")
     from vatti.service.errors import DuplicateClientId
+    from vatti.store.base import NewJob
 
     try:
         service = open_service(settings, input_root=Path.cwd())
     except VattiError as exc:
         fail(exc.message, exc.exit_code)
 
-    def submit() -> Job:
+    def submit(new: NewJob) -> Job:
         try:
-            return service.jobs.submit(raw).job
+            return service.jobs.submit_new(new).job
         except DuplicateClientId as exc:  # follow the job that has this client_id
             err.print(f"a job with this client_id exists already: {exc.job.id}")
             return exc.job
 
     progress = Progress()
     try:
-        service.jobs.validate(raw)  # an invalid request is told before anything starts
+        new = service.jobs.validate(raw)  # an invalid request is told before anything starts
         with Live(progress, console=err.console, refresh_per_second=4, transient=False):
-            job = run_one(service.engine, submit, lambda j: progress.update(j.id, j.state.value))
+            job = run_one(
+                service.engine, lambda: submit(new), lambda j: progress.update(j.id, j.state.value)
+            )
         if not err.is_terminal:
             err.print()
         outputs = []

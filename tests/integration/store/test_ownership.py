@@ -6,13 +6,11 @@ stores (the claim must hold across processes, not only threads).
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from tests.integration.store.racing import race
 
 from vatti.domain.states import JobEvent, JobState
 from vatti.store.base import JobStore, NewJob
@@ -155,32 +153,7 @@ def test_processes_claiming_at_once_never_exceed_the_limit(
         admit(store, ids[:1], at=T0)  # one slot already taken
     finally:
         store.close()
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", CLAIMER, url, f"engine-{n}", "4"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for n in range(6)
-    ]
-    try:
-        for proc in procs:
-            assert proc.stdout is not None
-            assert proc.stdout.readline().strip() == "ready"
-        for proc in procs:
-            assert proc.stdin is not None
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
-        claimed: list[str] = []
-        for proc in procs:
-            out, err = proc.communicate(timeout=60)
-            assert proc.returncode == 0, err
-            claimed += json.loads(out)
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
+    runs = race(CLAIMER, [[url, f"engine-{n}", "4"] for n in range(6)])
+    claimed: list[str] = [job_id for run in runs for job_id in run]
     assert len(claimed) == 3  # 4 slots, 1 taken
     assert sorted(claimed) == sorted(ids[1:4])

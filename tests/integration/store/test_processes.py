@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
+from tests.integration.store.racing import race
 
 from vatti.domain.states import JobState
 from vatti.store.sql import open_store
@@ -31,33 +28,7 @@ store.close()
 
 @pytest.mark.parametrize("client_id", ["", "cid-1"])
 def test_processes_submitting_at_once_create_one_job(database_url: str, client_id: str) -> None:
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", CHILD, database_url, client_id],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(8)
-    ]
-    try:
-        for proc in procs:
-            assert proc.stdout is not None
-            assert proc.stdout.readline().strip() == "ready"
-        for proc in procs:
-            assert proc.stdin is not None
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
-        outcomes = []
-        for proc in procs:
-            out, err = proc.communicate(timeout=60)
-            assert proc.returncode == 0, err
-            outcomes.append(json.loads(out))
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
+    outcomes = race(CHILD, [[database_url, client_id]] * 8)
     assert len({job_id for job_id, _, _ in outcomes}) == 1
     assert sum(created for _, created, _ in outcomes) == 1
     store = open_store(database_url)
