@@ -108,6 +108,8 @@ class Service:
             auth_disabled=api.auth == "none",
             max_body_bytes=api.max_body_bytes,
             dedup_window_s=api.dedup_window,
+            cors_origins=api.cors_origin_list(),
+            tls=api.tls,
         )
         app = create_app(
             self.jobs,

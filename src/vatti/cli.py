@@ -264,7 +264,15 @@ def serve(
             host=settings.api.host,
             port=settings.api.port,
             log_level=settings.common.log_level.lower(),
+            log_config=None,  # uvicorn's lines go through vatti's format (with request ids)
             lifespan="on",
+            ssl_certfile=settings.api.tls_cert_file,
+            ssl_keyfile=settings.api.tls_key_file,
+            ssl_keyfile_password=(
+                settings.api.tls_key_password.get_secret_value()
+                if settings.api.tls_key_password is not None
+                else None
+            ),
         )
     )
 

@@ -30,6 +30,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from vatti.errors import ConfigError
@@ -174,6 +175,55 @@ class ApiSettings(_Settings):
         description="Identical requests (no client_id) within this window return the existing "
         "job instead of starting another (seconds, or 15m, 2h...).",
     )
+
+    cors_origins: str | None = Field(
+        None,
+        description="Browser origins allowed to call the API, comma-separated "
+        "(https://portal.example.org); default: none, CORS is off.",
+    )
+    tls_cert_file: Path | None = Field(
+        None, description="Serve HTTPS with this PEM certificate (chain); needs TLS_KEY_FILE."
+    )
+    tls_key_file: Path | None = Field(
+        None, description="The PEM private key of TLS_CERT_FILE; needs TLS_CERT_FILE."
+    )
+    tls_key_password: SecretStr | None = Field(
+        None, description="Password of an encrypted TLS_KEY_FILE. Secret."
+    )
+
+    def cors_origin_list(self) -> tuple[str, ...]:
+        if self.cors_origins is None:
+            return ()
+        return tuple(o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip())
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert_file is not None
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_valid(cls, value: str | None) -> str | None:
+        for origin in (value or "").split(","):
+            origin = origin.strip().rstrip("/")
+            if origin and not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin: give scheme://host[:port] entries, "
+                    "comma-separated (no wildcard, no path)"
+                )
+        return value
+
+    @field_validator("tls_cert_file", "tls_key_file")
+    @classmethod
+    def _readable(cls, value: Path | None) -> Path | None:
+        if value is not None and not (value.is_file() and os.access(value, os.R_OK)):
+            raise ValueError(f"{str(value)!r} is not a readable file")
+        return value
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Self:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("TLS needs both VATTI_TLS_CERT_FILE and VATTI_TLS_KEY_FILE")
+        return self
 
     def token_scopes(self) -> dict[str, frozenset[str]]:
         if self.api_tokens is None:

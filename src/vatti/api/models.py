@@ -17,6 +17,9 @@ class ErrorInfo(BaseModel):
     code: str
     message: str
     details: list[ErrorDetail] = Field(default_factory=list)
+    request_id: str | None = Field(
+        None, description="The request's id, as answered in X-Request-Id (and in the logs)."
+    )
 
 
 class ErrorBody(BaseModel):
