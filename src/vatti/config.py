@@ -116,7 +116,7 @@ class StoreSettings(_Settings):
 
     group: ClassVar[str] = "store"
     #: a job reads and writes its areas in the object store, never the job database
-    not_for_jobs: ClassVar[frozenset[str]] = frozenset({"database_url"})
+    not_for_jobs: ClassVar[frozenset[str]] = frozenset({"database_url", "secret_key"})
 
     database_url: SecretStr | None = Field(
         None,
@@ -135,6 +135,41 @@ class StoreSettings(_Settings):
         if value is not None and not value.startswith(("file:///", "s3://", "gs://", "memory:")):
             raise ValueError("expected file:///ABSOLUTE/PATH, s3://BUCKET/PREFIX or gs://...")
         return value
+
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Service keys that seal what the database holds secret (a job's webhook "
+        "URL), comma-separated, newest first; `vatti secrets key` makes one. Default: a key "
+        "kept in DATA_DIR/secret.key. Secret. Required when DATABASE_URL is a PostgreSQL URL.",
+    )
+
+    @field_validator("secret_key")
+    @classmethod
+    def _keys_valid(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from vatti.secretbox import check_key
+
+            keys = [k for k in value.get_secret_value().split(",") if k.strip()]
+            if not keys:
+                raise ValueError("give at least one key")
+            for key in keys:
+                check_key(key)
+        return value
+
+    def secret_keys(self) -> list[str] | None:
+        """The configured service keys, newest first; None when none is configured."""
+        if self.secret_key is None:
+            return None
+        return [k.strip() for k in self.secret_key.get_secret_value().split(",") if k.strip()]
+
+    def problems(self) -> list[str]:
+        url = self.database_url.get_secret_value() if self.database_url is not None else ""
+        if url.startswith("postgresql") and self.secret_key is None:
+            return [
+                f"{PREFIX}SECRET_KEY: required when {PREFIX}DATABASE_URL is a PostgreSQL URL "
+                "(every process that shares the database needs the same key)"
+            ]
+        return []
 
 
 def _scopes_of(spec: str) -> tuple[str, frozenset[str]]:
@@ -435,6 +470,9 @@ def _partial(group: type[_Settings], exc: ValidationError) -> _Settings | None:
 
 def _cross_problems(checked: dict[type[_Settings], _Settings]) -> list[str]:
     problems: list[str] = []
+    store = checked.get(StoreSettings)
+    if isinstance(store, StoreSettings):
+        problems.extend(store.problems())
     engine = checked.get(EngineSettings)
     if isinstance(engine, EngineSettings):
         problems.extend(engine.problems())

@@ -56,7 +56,9 @@ class JobOut(BaseModel):
     failure: FailureOut | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     webhook_url: str | None = Field(
-        default=None, description="the notification URL, without its query and user info"
+        default=None,
+        description="the origin of the job's notification URL (its path or query may hold a "
+        "token, and the URL is kept sealed)",
     )
     results_expire_at: datetime | None = None
     links: JobLinks
