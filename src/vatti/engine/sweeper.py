@@ -7,7 +7,9 @@ the database knows no such job.
 A ``work/`` area or scratch dir is orphaned when its job is unknown or finished (a crash between
 a terminal transition and its cleanup leaves one behind; the engine deletes a failed job's
 results before its work area, so a leftover work area also marks results still to delete).
-One replica sweeps at a time (the ``engine.sweeper`` lease).
+A results area (in the results store, wherever that is) is orphaned when its job is unknown,
+failed or cancelled, or its results were already recorded as expired. A running job's areas
+are never touched. One replica sweeps at a time (the ``engine.sweeper`` lease).
 """
 
 from __future__ import annotations
@@ -31,7 +33,12 @@ def sweep_once(ctx: EngineContext) -> int:
     if not store.acquire_lease(SWEEPER_LEASE, holder, ctx.config.lease_ttl_s, ctx.now()):
         return 0
     try:
-        return expire_results(ctx) + remove_orphans(ctx) + expire_run_records(ctx)
+        return (
+            expire_results(ctx)
+            + remove_orphans(ctx)
+            + remove_orphaned_results(ctx)
+            + expire_run_records(ctx)
+        )
     finally:
         store.release_lease(SWEEPER_LEASE, holder)
 
@@ -70,6 +77,25 @@ def remove_orphans(ctx: EngineContext) -> int:
         cleanup_work(ctx, job)
         if job.state in (JobState.FAILED, JobState.CANCELLED):
             ctx.areas.delete_results(job_id)
+        removed += 1
+    return removed
+
+
+def remove_orphaned_results(ctx: EngineContext) -> int:
+    """Delete results areas that no job keeps: of unknown, failed or cancelled jobs, or whose
+    expiry was recorded (e.g. a store that missed the delete)."""
+    removed = 0
+    for job_id in ctx.areas.results_job_ids():
+        try:
+            job = ctx.store.get(job_id)
+        except JobNotFound:
+            job = None
+        if job is not None:
+            dropped = job.state in (JobState.FAILED, JobState.CANCELLED)
+            if not (dropped or job.results_deleted_at is not None):
+                continue
+        ctx.areas.delete_results(job_id)
+        log_event(ctx.logger, "sweeper.results_removed", job_id=job_id, known=job is not None)
         removed += 1
     return removed
 

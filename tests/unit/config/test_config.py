@@ -159,6 +159,7 @@ def test_defaults_resolve_under_the_data_dir(
 
     assert settings.database_url() is None
     assert settings.object_store_url() == (settings.data_dir / "objects").as_uri()
+    assert settings.results_store_url() == settings.object_store_url()
     assert settings.scratch_dir() == settings.data_dir / "scratch"
     assert settings.pgs_catalog_dir() == settings.data_dir / "pgs-catalog"
 
@@ -167,7 +168,15 @@ def test_the_contract_marks_secrets_and_requirements() -> None:
     listed = {v.name: v for c in COMPONENTS.values() for g in c.groups for v in variables(g)}
 
     secrets = {name for name, v in listed.items() if v.secret}
-    assert secrets == {"VATTI_DATABASE_URL", "VATTI_API_TOKENS", "VATTI_WEBHOOK_SECRET"}
+    assert secrets == {
+        "VATTI_DATABASE_URL",
+        "VATTI_API_TOKENS",
+        "VATTI_WEBHOOK_SECRET",
+        "VATTI_S3_SECRET_ACCESS_KEY",
+        "VATTI_S3_SESSION_TOKEN",
+        "VATTI_GCS_SERVICE_ACCOUNT_KEY",
+    }
+    assert listed["VATTI_S3_SECRET_ACCESS_KEY"].required == "when S3_ACCESS_KEY_ID is set"
     assert listed["VATTI_API_TOKENS"].required != "no"
     assert listed["VATTI_WEBHOOK_SECRET"].required != "no"
     assert listed["VATTI_PORT"].default == "8000"
@@ -177,3 +186,30 @@ def test_the_contract_marks_secrets_and_requirements() -> None:
 def test_unknown_component() -> None:
     with pytest.raises(ConfigError, match="unknown component"):
         Settings.for_component("nope")
+
+
+def test_store_settings_problems_name_each_variable_and_hide_the_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VATTI_RESULTS_STORE_URL", "ftp://elsewhere/x")
+    monkeypatch.setenv("VATTI_S3_ENDPOINT", "http://127.0.0.1:9000/some/path")
+    monkeypatch.setenv("VATTI_S3_SECRET_ACCESS_KEY", "wJalrXUtnFEMI")  # but no key id
+
+    with pytest.raises(ConfigError) as info:
+        Settings.for_component("runtime")
+
+    lines = info.value.message.splitlines()[1:]
+    assert sorted(line.split(":")[0] for line in lines) == [
+        "VATTI_RESULTS_STORE_URL",
+        "VATTI_S3_ENDPOINT",
+        "VATTI_S3_SECRET_ACCESS_KEY",
+    ]
+    assert "wJalrXUtnFEMI" not in info.value.message
+
+
+def test_the_results_store_may_be_another_bucket(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VATTI_OBJECT_STORE_URL", "s3://vatti-work/prod")
+    monkeypatch.setenv("VATTI_RESULTS_STORE_URL", "s3://vatti-results/prod")
+    settings = Settings.for_component("runtime")
+    assert settings.object_store_url() == "s3://vatti-work/prod"
+    assert settings.results_store_url() == "s3://vatti-results/prod"
