@@ -142,6 +142,12 @@ class RecordingAreas:
     def save_log(self, job_id: str, data: bytes) -> None:
         self.saved_logs[job_id] = data
 
+    def logged_job_ids(self) -> Iterable[str]:
+        return sorted(self.saved_logs)
+
+    def delete_log(self, job_id: str) -> None:
+        self.saved_logs.pop(job_id, None)
+
 
 class InertAreas:
     """Work areas that keep nothing."""
@@ -162,6 +168,12 @@ class InertAreas:
         return []
 
     def save_log(self, job_id: str, data: bytes) -> None:
+        return None
+
+    def logged_job_ids(self) -> Iterable[str]:
+        return []
+
+    def delete_log(self, job_id: str) -> None:
         return None
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from vatti.domain.layout import RESULTS_PREFIX, outcome_key, results_area
+from vatti.domain.layout import RESULTS_PREFIX, log_key, outcome_key, results_area
 from vatti.domain.outcome import Outcome
 from vatti.engine.context import EngineContext
 from vatti.engine.ports import (
@@ -65,9 +65,18 @@ class DirAreas:
         return [p.name for p in results.iterdir()] if results.is_dir() else []
 
     def save_log(self, job_id: str, data: bytes) -> None:
-        path = self.root / "jobs" / job_id / "logs" / "job.log"
+        path = self.root / log_key(job_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
+
+    def logged_job_ids(self) -> list[str]:
+        jobs = self.root / "jobs"
+        if not jobs.is_dir():
+            return []
+        return [p.name for p in jobs.iterdir() if (self.root / log_key(p.name)).is_file()]
+
+    def delete_log(self, job_id: str) -> None:
+        (self.root / log_key(job_id)).unlink(missing_ok=True)
 
 
 @dataclass

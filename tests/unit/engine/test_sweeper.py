@@ -75,16 +75,21 @@ def test_logs_are_kept_for_the_results_ttl_after_any_end_then_deleted(harness: A
     assert harness.store.get(failed.id).state is JobState.FAILED
     unknown = "01a23361-d4e5-7667-a0c5-e61372d70527"
     harness.executor.runs = {ok.id, failed.id, running.id, unknown}
+    # and their copies saved in the work store
+    harness.areas.saved_logs.update(dict.fromkeys(harness.executor.runs, b"log"))
 
     sweep_once(harness.ctx)
     assert harness.executor.runs == {ok.id, failed.id, running.id}  # no such job: gone at once
+    assert set(harness.areas.saved_logs) == {ok.id, failed.id, running.id}
 
     harness.clock.advance(harness.ctx.config.results_ttl_s - 1)
     sweep_once(harness.ctx)
     assert harness.executor.runs == {ok.id, failed.id, running.id}
+    assert set(harness.areas.saved_logs) == {ok.id, failed.id, running.id}
     harness.clock.advance(1)
     sweep_once(harness.ctx)
     assert harness.executor.runs == {running.id}  # a job still running keeps its log
+    assert set(harness.areas.saved_logs) == {running.id}
 
 
 def test_results_areas_no_job_keeps_are_removed_wherever_they_live(harness: Any) -> None:
