@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
+from vatti.assembly import set_results_expiry
+from vatti.config import CommonSettings, Settings
 from vatti.staging.s3_expiry import ensure_results_expiry
-from vatti.testing.s3 import S3Server
+from vatti.testing.s3 import SECRET_ACCESS_KEY, S3Server
 
 pytestmark = pytest.mark.integration
 
@@ -53,3 +57,16 @@ def test_each_results_prefix_of_a_bucket_has_its_own_rule(s3_server: S3Server) -
     ensure_results_expiry("s3://project-results/prod", settings, DAY)
     prefixes = sorted(str(r["Filter"]) for r in rules(s3_server, bucket))
     assert prefixes == ["{'Prefix': 'prod/results/'}", "{'Prefix': 'staging/results/'}"]
+
+
+def test_a_store_that_takes_no_rule_is_reported_and_not_fatal(
+    s3_server: S3Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = s3_server.settings(results_store_url="s3://no-such-bucket/vatti")
+    settings = Settings(common=CommonSettings(), store=store)
+    with caplog.at_level(logging.WARNING, logger="vatti.service"):
+        set_results_expiry(settings, DAY)
+    (record,) = caplog.records
+    assert record.getMessage().startswith("results.lifecycle_not_set store=s3://no-such-bucket")
+    assert "NoSuchBucket" in record.getMessage()
+    assert SECRET_ACCESS_KEY not in record.getMessage()
