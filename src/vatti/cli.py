@@ -425,7 +425,7 @@ def describe_failure(job: Job) -> str:
 def results_location(settings: Settings, job_id: str) -> str:
     from vatti.domain.layout import results_prefix
 
-    return settings.object_store_url().rstrip("/") + "/" + results_prefix(job_id)
+    return settings.results_store_url().rstrip("/") + "/" + results_prefix(job_id)
 
 
 @app.command("run")

@@ -125,11 +125,49 @@ class StoreSettings(_Settings):
     )
     object_store_url: str | None = Field(
         None,
-        description="Where work and results areas live: file:///abs/dir, s3://bucket/prefix or "
-        "gs://bucket/prefix; default: file://DATA_DIR/objects.",
+        description="Where jobs' work areas (spec, outcome, log) live, and their results unless "
+        "RESULTS_STORE_URL is set: file:///abs/dir, s3://bucket/prefix or gs://bucket/prefix; "
+        "default: file://DATA_DIR/objects.",
+    )
+    results_store_url: str | None = Field(
+        None,
+        description="Where jobs' results areas live, when apart from the work areas (another "
+        "bucket or prefix, e.g. s3://project-results/vatti); default: OBJECT_STORE_URL.",
+    )
+    s3_endpoint: str | None = Field(
+        None,
+        description="S3 API endpoint for s3:// URLs (http(s)://host:port, e.g. a MinIO server); "
+        "default: https://s3.REGION.amazonaws.com.",
+    )
+    s3_region: str = Field("us-east-1", min_length=1, description="S3 region (request signing).")
+    s3_path_style: bool = Field(
+        True,
+        description="Address buckets by path (ENDPOINT/BUCKET/KEY, what MinIO and most "
+        "S3-compatible servers need); false: virtual-hosted (BUCKET.ENDPOINT-HOST/KEY).",
+    )
+    s3_access_key_id: str | None = Field(
+        None,
+        description="S3 access key id. Credentials are only ever these settings (never the "
+        "environment's AWS_* variables or a cloud metadata server); unset: anonymous requests.",
+    )
+    s3_secret_access_key: SecretStr | None = Field(
+        None, description="S3 secret access key. Required when S3_ACCESS_KEY_ID is set."
+    )
+    s3_session_token: SecretStr | None = Field(
+        None, description="S3 session token of temporary credentials (optional)."
+    )
+    gcs_service_account_key: SecretStr | None = Field(
+        None,
+        description="Google Cloud service account key (its JSON) for gs:// URLs; unset: "
+        "anonymous requests (never a metadata server lookup).",
+    )
+    gcs_endpoint: str | None = Field(
+        None,
+        description="Google Cloud Storage endpoint for gs:// URLs; default: "
+        "https://storage.googleapis.com.",
     )
 
-    @field_validator("object_store_url")
+    @field_validator("object_store_url", "results_store_url")
     @classmethod
     def _scheme(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("file:///", "s3://", "gs://", "memory:")):
@@ -162,14 +200,27 @@ class StoreSettings(_Settings):
             return None
         return [k.strip() for k in self.secret_key.get_secret_value().split(",") if k.strip()]
 
+    @field_validator("s3_endpoint", "gcs_endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^/?#@\s]+/?", value):
+            raise ValueError("expected http(s)://HOST[:PORT], without a path or credentials")
+        return value.rstrip("/") if value is not None else None
+
     def problems(self) -> list[str]:
+        problems = []
+        if (self.s3_access_key_id is None) != (self.s3_secret_access_key is None):
+            problems.append(
+                f"{PREFIX}S3_SECRET_ACCESS_KEY: required when {PREFIX}S3_ACCESS_KEY_ID is set, "
+                "and only then"
+            )
         url = self.database_url.get_secret_value() if self.database_url is not None else ""
         if url.startswith("postgresql") and self.secret_key is None:
-            return [
+            problems.append(
                 f"{PREFIX}SECRET_KEY: required when {PREFIX}DATABASE_URL is a PostgreSQL URL "
                 "(every process that shares the database needs the same key)"
-            ]
-        return []
+            )
+        return problems
 
 
 def _scopes_of(spec: str) -> tuple[str, frozenset[str]]:
@@ -564,6 +615,9 @@ class Settings:
     def object_store_url(self) -> str:
         return self.store.object_store_url or (self.data_dir / "objects").as_uri()
 
+    def results_store_url(self) -> str:
+        return self.store.results_store_url or self.object_store_url()
+
     def scratch_dir(self) -> Path:
         configured = self.runtime.scratch_dir if self.runtime is not None else None
         return (configured or self.data_dir / "scratch").resolve()
@@ -610,7 +664,12 @@ def runtime_launch_settings(settings: Settings, *, input_root: Path | None) -> R
     root = input_root or runtime.input_root
     groups: list[_Settings] = [
         settings.common.model_copy(update={"data_dir": settings.data_dir}),
-        settings.store.model_copy(update={"object_store_url": settings.object_store_url()}),
+        settings.store.model_copy(
+            update={
+                "object_store_url": settings.object_store_url(),
+                "results_store_url": settings.results_store_url(),
+            }
+        ),
         runtime.model_copy(
             update={
                 "scratch_dir": settings.scratch_dir(),
