@@ -12,11 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+import polars as pl
+
 from vatti.domain.inputs import DeclaredInput
+from vatti.domain.outcome import JobWarning
 from vatti.pipelines.base import PipelineOutcome, RunContext
 from vatti.pipelines.errors import StepFailed
-from vatti.pipelines.pgs.calculate import CalcOptions, calculate
+from vatti.pipelines.pgs.calculate import MIN_OVERLAP_CODE, CalcOptions, calculate
 from vatti.pipelines.pgs.catalog import Catalog
+from vatti.pipelines.pgs.match import failed_line
 from vatti.pipelines.pgs.params import PgsParams, TargetGenome
 from vatti.pipelines.pgs.targets.base import GenotypeFile, Sampleset
 
@@ -73,6 +77,22 @@ def scorefiles(params: PgsParams, ctx: RunContext) -> list[Path]:
     return paths
 
 
+#: The summary columns a failed score's warning carries (its ``data``).
+WARNING_COLUMNS = ("sampleset", "accession", "n_variants", "n_matched", "match_rate", "min_overlap")
+
+
+def failed_score_warnings(failed: pl.DataFrame) -> list[JobWarning]:
+    """One warning per score not computed (summary rows that did not pass), with its rate."""
+    return [
+        JobWarning(
+            MIN_OVERLAP_CODE,
+            failed_line(row) + " (not computed)",
+            {name: row[name] for name in WARNING_COLUMNS},
+        )
+        for row in failed.iter_rows(named=True)
+    ]
+
+
 class PgsPipeline:
     name = "pgs"
     params_model = PgsParams
@@ -101,4 +121,4 @@ class PgsPipeline:
             ctx.output_dir,
         )
         ctx.log.info("pgs.done rows=%d seconds=%.2f", result.scores.height, result.timings["total"])
-        return PipelineOutcome(result.outputs)
+        return PipelineOutcome(result.outputs, warnings=failed_score_warnings(result.failed))
