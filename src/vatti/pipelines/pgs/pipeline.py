@@ -21,7 +21,7 @@ from vatti.pipelines.errors import StepFailed
 from vatti.pipelines.pgs.calculate import MIN_OVERLAP_CODE, CalcOptions, calculate
 from vatti.pipelines.pgs.catalog import Catalog
 from vatti.pipelines.pgs.match import failed_line
-from vatti.pipelines.pgs.params import PgsParams, TargetGenome
+from vatti.pipelines.pgs.params import PgsParams, TargetFormat, TargetGenome
 from vatti.pipelines.pgs.targets.base import GenotypeFile, Sampleset
 
 
@@ -35,10 +35,27 @@ def declared_inputs(params: PgsParams) -> list[DeclaredInput]:
     return [DeclaredInput(key=p, location=p) for p in dict.fromkeys(paths)]
 
 
+def check_one_vcf(row: TargetGenome, staged: Mapping[str, Path]) -> None:
+    """A vcf row reads one file: its geno, pheno and variants must name it (the schema cannot
+    say so; checked once they are staged, so two spellings of one path are the same file)."""
+    if row.format is not TargetFormat.VCF:
+        return
+    geno = staged[row.geno]
+    for name, value in (("pheno", row.pheno), ("variants", row.variants)):
+        if not staged[value].samefile(geno):
+            raise StepFailed(
+                "inputs",
+                f"sampleset {row.sampleset!r}: a vcf target is one file, but {name} {value!r} "
+                f"is not geno {row.geno!r}",
+                code="invalid_params",
+            )
+
+
 def samplesets(targets: list[TargetGenome], staged: Mapping[str, Path]) -> list[Sampleset]:
     """Group the samplesheet rows by sampleset, in first-seen order."""
     grouped: dict[str, list[GenotypeFile]] = {}
     for row in targets:
+        check_one_vcf(row, staged)
         grouped.setdefault(row.sampleset, []).append(
             GenotypeFile(
                 row.format.value,
