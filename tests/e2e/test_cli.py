@@ -284,6 +284,7 @@ def test_run_of_a_pgs_job_names_the_scores_it_did_not_compute(tmp_path: Path) ->
     warning = "warning: custom in cineca: none of 2 variants matched (not computed)"
     assert warning in " ".join(result.stderr.split())
     (job_dir,) = (tmp_path / "vatti-data" / "objects" / "jobs").iterdir()
-    with gzip.open(job_dir / "results" / "aggregated_scores.txt.gz", "rt") as fh:
+    outputs = tmp_path / "vatti-data" / "objects" / results_prefix(job_dir.name)
+    with gzip.open(outputs / "aggregated_scores.txt.gz", "rt") as fh:
         pgs = {line.split("\t")[3] for line in list(fh)[1:]}
     assert pgs == {"PGS001229"}
