@@ -18,6 +18,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from vatti.api.app import create_app
+from vatti.api.auth import StoredTokens
 from vatti.api.config import ApiConfig
 from vatti.config import Settings, runtime_launch_settings
 from vatti.domain.jobs import Job
@@ -38,6 +39,7 @@ from vatti.staging.stores import Stores, open_stores
 from vatti.store.connect import sqlite_url
 from vatti.store.migrate import migrate
 from vatti.store.sql import SqlJobStore, open_store
+from vatti.store.tokens import SqlTokenStore
 
 log = logging.getLogger("vatti.service")
 
@@ -117,6 +119,7 @@ class Service:
             self.jobs,
             config,
             engine_alive=(lambda: self.engine.alive) if runner is not None else None,
+            tokens=StoredTokens(SqlTokenStore(self.store.engine).find),
         )
         if runner is not None:
             app.router.lifespan_context = runner.lifespan

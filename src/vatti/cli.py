@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from vatti.config import Settings
     from vatti.domain.jobs import Job
+    from vatti.store.tokens import SqlTokenStore
 
 
 def load_pgs_group() -> _click.Command:
@@ -201,13 +202,19 @@ def config_check(
     out.print(f"{component}: configuration OK")
 
 
-@app.command("token")
-def token(
-    scopes: Annotated[
-        str, typer.Option(help="Comma-separated: submit, read, admin.")
-    ] = "submit,read",
-) -> None:
+token_app = typer.Typer(
+    help="Bearer tokens: one for VATTI_API_TOKENS, or ones kept in the database (create, list, "
+    "revoke: the servers take them up within seconds, without a restart)."
+)
+app.add_typer(token_app, name="token")
+ScopesOption = Annotated[str, typer.Option(help="Comma-separated: submit, read, admin.")]
+
+
+@token_app.callback(invoke_without_command=True)
+def token(ctx: typer.Context, scopes: ScopesOption = "submit,read") -> None:
     """Make a new bearer token and the VATTI_API_TOKENS entry (its hash) for the server."""
+    if ctx.invoked_subcommand is not None:
+        return
     from vatti.config import PREFIX
     from vatti.tokens import hash_token, new_token
 
@@ -215,6 +222,94 @@ def token(
     digest = hash_token(value)
     out.print(f"token (give it to the client, store it nowhere else): {value}")
     out.print(f"{PREFIX}API_TOKENS entry: {digest}:{scopes}")
+
+
+def token_store() -> SqlTokenStore:
+    """The database's tokens (the ``admin`` component's settings), migrated to head."""
+    from vatti.assembly import database_url
+    from vatti.store.connect import create_db_engine
+    from vatti.store.migrate import migrate
+    from vatti.store.tokens import SqlTokenStore
+
+    settings = load_settings("admin")
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        url = database_url(settings)
+        migrate(url)
+        return SqlTokenStore(create_db_engine(url))
+    except VattiError as exc:
+        fail(exc.message, exc.exit_code)
+
+
+@token_app.command("create")
+def token_create(
+    tenant: Annotated[str, typer.Option(help="The backend the token is for (its tenant).")],
+    description: Annotated[str, typer.Option(help="What the token is for, for `token list`.")],
+    scopes: ScopesOption = "submit,read",
+    expires: Annotated[
+        str | None, typer.Option(help="Lifetime (90d, 12h...); default: until revoked.")
+    ] = None,
+) -> None:
+    """Make a token kept in the database; prints it once (only its hash is kept)."""
+    from datetime import timedelta
+
+    from vatti.config import parse_duration
+    from vatti.domain.times import utcnow
+
+    now = utcnow()
+    try:
+        lifetime = parse_duration(expires) if expires is not None else None
+        assert lifetime is None or isinstance(lifetime, float)
+        record, value = token_store().create(
+            tenant=tenant,
+            scopes=scopes.split(","),
+            description=description,
+            now=now,
+            expires_at=now + timedelta(seconds=lifetime) if lifetime is not None else None,
+        )
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE)
+    except VattiError as exc:
+        fail(exc.message, exc.exit_code)
+    out.print(f"token (give it to the client, store it nowhere else): {value}", highlight=False)
+    out.print(f"id: {record.id}", highlight=False)
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """The database's tokens (never the tokens themselves): id, tenant, scopes, state."""
+    from vatti.domain.times import utcnow
+
+    try:
+        records = token_store().list()
+    except VattiError as exc:
+        fail(exc.message, exc.exit_code)
+    now = utcnow()
+    for r in records:
+        state = (
+            "revoked" if r.revoked_at is not None else "expired" if not r.valid_at(now) else "valid"
+        )
+        expires = r.expires_at.isoformat() if r.expires_at is not None else "-"
+        out.print(
+            f"{r.id}  {r.tenant}  {','.join(sorted(r.scopes))}  {state}  expires {expires}  "
+            f"{r.description}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help="The id `token list` shows.")],
+) -> None:
+    """Revoke a database token; servers refuse it within seconds."""
+    from vatti.domain.times import utcnow
+
+    try:
+        record = token_store().revoke(token_id, utcnow())
+    except VattiError as exc:
+        fail(exc.message, exc.exit_code)
+    out.print(f"revoked {record.id} ({record.tenant}: {record.description})", highlight=False)
 
 
 secrets_app = typer.Typer(help="The service key that seals secrets in the database.")
@@ -232,13 +327,13 @@ def secrets_key() -> None:
 
 @secrets_app.command("reseal")
 def secrets_reseal() -> None:
-    """Seal every secret in the database again with the newest key (run with the engine's
-    settings); afterwards the keys after the first can be removed."""
+    """Seal every secret in the database again with the newest key; afterwards the keys after
+    the first can be removed."""
     from vatti.assembly import database_url, service_secrets
     from vatti.store.migrate import migrate
     from vatti.store.sql import open_store
 
-    settings = load_settings("engine")
+    settings = load_settings("admin")
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         url = database_url(settings)

@@ -251,7 +251,7 @@ class ApiSettings(_Settings):
         None,
         description="Accepted bearer tokens as SHA256HEX:scope,scope entries separated by ';' "
         "(scopes: submit, read, admin). Store hashes, never tokens: `vatti token` makes both. "
-        "Required when AUTH=tokens.",
+        "Besides these, the tokens made with `vatti token create` (kept in the database).",
     )
     max_body_bytes: int = Field(
         1_048_576, ge=1024, description="Request bodies larger than this are refused with 413."
@@ -457,6 +457,12 @@ COMPONENTS: dict[str, Component] = {
             (CommonSettings, StoreSettings, RuntimeSettings),
         ),
         Component(
+            "admin",
+            "the operator's commands on the job database (vatti token create|list|revoke, "
+            "vatti secrets reseal)",
+            (CommonSettings, StoreSettings),
+        ),
+        Component(
             "cli",
             "vatti run on embedded defaults (engine and runtime in one process tree)",
             (CommonSettings, StoreSettings, EngineSettings, RuntimeSettings),
@@ -527,9 +533,6 @@ def _cross_problems(checked: dict[type[_Settings], _Settings]) -> list[str]:
     engine = checked.get(EngineSettings)
     if isinstance(engine, EngineSettings):
         problems.extend(engine.problems())
-    api = checked.get(ApiSettings)
-    if isinstance(api, ApiSettings) and api.auth == "tokens" and api.api_tokens is None:
-        problems.append(f"{PREFIX}API_TOKENS: required when {PREFIX}AUTH=tokens (the default)")
     return problems
 
 

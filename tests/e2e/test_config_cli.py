@@ -45,7 +45,7 @@ def test_config_check_reports_every_problem(tmp_path: Path) -> None:
 
     assert result.returncode == EX_CONFIG
     lines = [line for line in result.stderr.splitlines() if line.startswith("VATTI_")]
-    assert [line.split(":")[0] for line in lines] == ["VATTI_PORT", "VATTI_API_TOKENS"]
+    assert [line.split(":")[0] for line in lines] == ["VATTI_PORT"]
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "10.1.2.3", "::"])

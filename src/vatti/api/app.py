@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from vatti.api.auth import StoredTokens
 from vatti.api.config import ApiConfig
 from vatti.api.deps import ApiState
 from vatti.api.errors import install_error_handlers
@@ -28,6 +29,7 @@ def create_app(
     config: ApiConfig,
     *,
     engine_alive: Callable[[], bool] | None = None,
+    tokens: StoredTokens | None = None,
 ) -> FastAPI:
     """The API over the job service. ``engine_alive`` reports on the engine this process runs
     (the caller runs and stops it), for ``/readyz``; None for an API-only process."""
@@ -38,7 +40,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    app.state.vatti = ApiState(service, config, engine_alive)
+    app.state.vatti = ApiState(service, config, engine_alive, tokens)
     routers = (health_router, jobs_router)
     for router in routers:
         app.include_router(router)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from vatti.api.auth import StoredTokens
 from vatti.api.config import ApiConfig
 from vatti.service.jobs import JobService
 
@@ -18,6 +19,8 @@ class ApiState:
     config: ApiConfig
     #: whether the engine this process runs is alive (None: an API-only process, no engine)
     engine_alive: Callable[[], bool] | None = None
+    #: the tokens made with ``vatti token create`` (None: only the configured ones)
+    tokens: StoredTokens | None = None
 
 
 async def get_state(request: Request) -> ApiState:

@@ -132,6 +132,20 @@ outbox = sa.Table(
     sa.Index(None, "next_attempt_at"),
 )
 
+#: bearer tokens an operator made with ``vatti token create``: only their SHA-256 digests
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("digest", sa.String(64), nullable=False, unique=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("scopes", sa.String(128), nullable=False),
+    sa.Column("description", sa.Text(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=True),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
 dedup = sa.Table(
     "dedup",
     metadata,

@@ -1,0 +1,134 @@
+"""Bearer tokens kept in the job database: made, listed and revoked while the service runs.
+
+Only a token's SHA-256 digest is stored (:func:`vatti.tokens.hash_token`); the token itself is
+shown once, when it is made. A token belongs to a tenant (the backend it was made for), has
+scopes, a description, and may expire; a revoked or expired one is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from vatti.domain.ids import new_id
+from vatti.store.errors import StoreError
+from vatti.store.schema import api_tokens
+from vatti.tokens import hash_token, new_token
+
+SCOPE_NAMES = ("submit", "read", "admin")
+
+
+class UnknownToken(StoreError):
+    code = "unknown_token"
+    exit_code = 65
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    id: str
+    tenant: str
+    scopes: frozenset[str]
+    description: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+    def valid_at(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
+
+
+def _record(row: sa.RowMapping) -> TokenRecord:
+    return TokenRecord(
+        id=row["id"],
+        tenant=row["tenant"],
+        scopes=frozenset(s for s in row["scopes"].split(",") if s),
+        description=row["description"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        revoked_at=row["revoked_at"],
+    )
+
+
+def check_scopes(scopes: Iterable[str]) -> frozenset[str]:
+    """The scopes, checked; ValueError naming an unknown one."""
+    names = frozenset(s.strip() for s in scopes if s.strip())
+    unknown = names - set(SCOPE_NAMES)
+    if unknown or not names:
+        raise ValueError(
+            f"unknown scope(s) {', '.join(sorted(unknown))}: use {', '.join(SCOPE_NAMES)}"
+            if unknown
+            else "give at least one scope"
+        )
+    return names
+
+
+class SqlTokenStore:
+    """The ``api_tokens`` table on a SQLAlchemy engine (shared with the job store)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def create(
+        self,
+        *,
+        tenant: str,
+        scopes: Iterable[str],
+        description: str,
+        now: datetime,
+        expires_at: datetime | None = None,
+    ) -> tuple[TokenRecord, str]:
+        """A new token: its record and the token itself (shown once, stored nowhere)."""
+        token = new_token()
+        record = TokenRecord(
+            id=new_id(now),
+            tenant=tenant,
+            scopes=check_scopes(scopes),
+            description=description,
+            created_at=now,
+            expires_at=expires_at,
+        )
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.insert(api_tokens).values(
+                    id=record.id,
+                    digest=hash_token(token),
+                    tenant=tenant,
+                    scopes=",".join(sorted(record.scopes)),
+                    description=description,
+                    created_at=now,
+                    expires_at=expires_at,
+                )
+            )
+        return record, token
+
+    def list(self) -> list[TokenRecord]:
+        query = sa.select(api_tokens).order_by(api_tokens.c.created_at, api_tokens.c.id)
+        with self.engine.connect() as conn:
+            return [_record(row) for row in conn.execute(query).mappings()]
+
+    def revoke(self, token_id: str, now: datetime) -> TokenRecord:
+        """Revoke a token (again: no change); raises :class:`UnknownToken`."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.update(api_tokens)
+                .where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            row = (
+                conn.execute(sa.select(api_tokens).where(api_tokens.c.id == token_id))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise UnknownToken(f"no token with id {token_id!r}")
+        return _record(row)
+
+    def find(self, digest: str) -> TokenRecord | None:
+        """The token with this digest, valid or not; None when there is none."""
+        query = sa.select(api_tokens).where(api_tokens.c.digest == digest)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return _record(row) if row is not None else None
