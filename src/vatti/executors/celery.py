@@ -76,7 +76,9 @@ class CeleryHandle:
     queue: str
 
     def dumps(self) -> str:
-        """>>> h = CeleryHandle("j1", 1, "vatti-j1-1", "vatti")
+        """The JSON form stored by the engine.
+
+        >>> h = CeleryHandle("j1", 1, "vatti-j1-1", "vatti")
         >>> CeleryHandle.loads(h.dumps()) == h
         True
         """

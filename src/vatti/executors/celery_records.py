@@ -84,7 +84,9 @@ class RunRecords:
 
     @staticmethod
     def key(job_id: str, attempt: int, what: str) -> str:
-        """>>> RunRecords.key("j1", 2, "claim")
+        """The key of one attempt's record ``what``.
+
+        >>> RunRecords.key("j1", 2, "claim")
         'vatti:celery:j1:2:claim'
         """
         return f"{PREFIX}{job_id}:{attempt}:{what}"

@@ -167,8 +167,16 @@ def test_the_contract_marks_secrets_and_requirements() -> None:
     listed = {v.name: v for c in COMPONENTS.values() for g in c.groups for v in variables(g)}
 
     secrets = {name for name, v in listed.items() if v.secret}
-    assert secrets == {"VATTI_DATABASE_URL", "VATTI_API_TOKENS", "VATTI_WEBHOOK_SECRET"}
+    assert secrets == {
+        "VATTI_DATABASE_URL",
+        "VATTI_API_TOKENS",
+        "VATTI_WEBHOOK_SECRET",
+        "VATTI_CELERY_BROKER_URL",
+        "VATTI_CELERY_STATE_URL",
+        "VATTI_CELERY_SECRETS_KEY",
+    }
     assert listed["VATTI_API_TOKENS"].required != "no"
+    assert listed["VATTI_CELERY_BROKER_URL"].required != "no"
     assert listed["VATTI_WEBHOOK_SECRET"].required != "no"
     assert listed["VATTI_PORT"].default == "8000"
     assert all(v.description for v in listed.values())
