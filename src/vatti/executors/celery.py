@@ -10,10 +10,10 @@ from the handle alone, so a restarted engine follows its jobs as before.
 - ``poll``: exited (the recorded exit) / running (claimed, its wrapper beating) / pending (not
   claimed yet: queued, or on its way to a worker) / vanished (claimed, but nobody beats any
   more: the worker's host was lost).
-- ``terminate``: revokes the task (a queued or prefetched delivery is dropped), takes the claim
-  for a cancellation when no worker has it (no later delivery can run it), and otherwise asks
-  the job's wrapper to stop the job's process group (SIGTERM, the grace, SIGKILL), waiting for
-  the recorded exit.
+- ``terminate``: when no worker has the attempt yet, takes its claim for the cancellation (no
+  later delivery can run it) and revokes the task (a queued or prefetched delivery is dropped);
+  otherwise asks the job's wrapper to stop the job's process group (SIGTERM, the grace,
+  SIGKILL) and waits for the recorded exit.
 - ``read_log``: the log the wrapper streams to the store, by offset.
 """
 
@@ -199,10 +199,10 @@ class CeleryExecutor:
         h = CeleryHandle.loads(handle)
         if isinstance(status_of(self._read(h)), Exited):
             return
-        self._revoke(h)
         if self.records.claim(h.job_id, h.attempt, CANCELLED):
             reason = "cancelled before a worker started it"
             self.records.mark_exited(h.job_id, h.attempt, CANCELLED_EXIT, reason)
+            self._revoke(h)  # its queued (or prefetched) delivery is dropped
             return
         self.records.request_cancel(h.job_id, h.attempt, grace_s)
         deadline = time.monotonic() + grace_s + KILL_WAIT_S + 5.0

@@ -220,10 +220,15 @@ class WorkerProcess:
         if not pool_only:
             self.process.wait(timeout=30)
 
+    def ask_to_stop(self) -> None:
+        """Start a warm shutdown (SIGTERM): running jobs end first."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
     def stop(self) -> None:
         """Warm shutdown (SIGTERM), then SIGKILL if it is still there after a while."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.ask_to_stop()
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -253,5 +258,7 @@ def running_workers(
             worker.wait_ready()
         yield workers
     finally:
+        for worker in workers:
+            worker.ask_to_stop()  # all at once: a warm shutdown takes a second or two
         for worker in workers:
             worker.stop()

@@ -103,7 +103,7 @@ def test_the_same_job_published_twice_to_two_workers_runs_once(world: CeleryWorl
     go = world.data_dir / "go"
     job_id, store = new_job_id(), records(world)
     with (
-        running_workers(world, "a", "b"),
+        running_workers(world, "a", "b") as workers,
         closing_all(ExecutorRig(lambda: executor(world), "", {}, world.data_dir, MARGIN_S)) as rig,
     ):
         ex = rig.executor()
@@ -119,6 +119,8 @@ def test_the_same_job_published_twice_to_two_workers_runs_once(world: CeleryWorl
         wait_until("the late delivery's discard", lambda: len(store.discards(job_id, 1)) == 2)
         assert ex.poll(handle) == Exited(0)
         assert times_run(whole_log(ex, handle)) == 1
+        for worker in workers:  # the broker's password (RabbitMQ's guest) is never logged
+            assert ":guest@" not in worker.output()
     store.close()
 
 
@@ -184,5 +186,19 @@ def test_jobs_go_to_their_pipelines_queue(redis_world: CeleryWorld) -> None:
         handle = ex.submit(scripted(new_job_id(), {}, pipeline="command"))
         assert CeleryHandle.loads(handle).queue == redis_world.queue
         assert final(ex, handle) == Exited(0)
+    finally:
+        ex.close()
+
+
+def test_an_exit_is_announced_when_it_happens(redis_world: CeleryWorld) -> None:
+    redis_world.flush_state()
+    ex = executor(redis_world)
+    try:
+        ended: list[str] = []
+        ex.on_exit(ended.append)
+        job_id = new_job_id()
+        handle = ex.submit(scripted(job_id, {"exit": 2}))
+        wait_until("the exit announcement", lambda: job_id in ended)
+        assert ex.poll(handle) == Exited(2)
     finally:
         ex.close()
