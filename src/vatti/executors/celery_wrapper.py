@@ -30,9 +30,12 @@ import shutil
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import redis
 
 from vatti.executors import launcher, processes
 from vatti.executors.base import WALL_TIME
@@ -44,6 +47,9 @@ TIMEOUT_EXIT = 124
 TURN_S = 0.05
 KILL_WAIT_S = 5.0
 READ_BYTES = 1 << 16
+#: while the state store is unreachable: how often to try again, and for how long at the end
+OUTAGE_STEP_S = 0.5
+PERSIST_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -109,17 +115,25 @@ class Job:
 
 
 class LogPump:
-    """Copies what the job wrote to its log file into the store, as it grows."""
+    """Copies what the job wrote to its log file into the store, as it grows.
+
+    A chunk the store did not take (it was unreachable) is kept and sent again next time."""
 
     def __init__(self, path: Path, records: RunRecords, job_id: str) -> None:
         self.fd = os.open(path, os.O_RDONLY)
         self.records = records
         self.job_id = job_id
         self.full = False
+        self.pending = b""
 
     def pump(self) -> None:
-        while not self.full and (data := os.read(self.fd, READ_BYTES)):
-            self.full = self.records.append_log(self.job_id, data) < 0
+        while not self.full:
+            if not self.pending:
+                self.pending = os.read(self.fd, READ_BYTES)
+                if not self.pending:
+                    return
+            self.full = self.records.append_log(self.job_id, self.pending) < 0
+            self.pending = b""
 
     def close(self) -> None:
         os.close(self.fd)
@@ -154,19 +168,27 @@ def follow(job: Job, request: dict[str, Any], records: RunRecords, pump: LogPump
     limit_s = float(request.get("deadline_s") or 0.0)
     deadline = time.monotonic() + limit_s if limit_s > 0 else None
     grace_s = float(request.get("timeout_grace_s") or 0.0)
-    next_beat = 0.0
+    next_beat, outage = 0.0, False
     while True:
         if job.reap():
             return job.ending()
         now = time.monotonic()
-        if now >= next_beat:
-            records.beat(job_id, attempt)
-            next_beat = now + HEARTBEAT_EVERY_S
-        pump.pump()
         if deadline is not None and now >= deadline:
             job.stop(grace_s)
             return Ending(TIMEOUT_EXIT, "wall time exceeded: stopped by the executor", WALL_TIME)
-        cancel_grace = records.take_cancel(job_id, attempt, TURN_S)
+        try:
+            if now >= next_beat:
+                records.beat(job_id, attempt)
+                next_beat = now + HEARTBEAT_EVERY_S
+            pump.pump()
+            cancel_grace = records.take_cancel(job_id, attempt, TURN_S)
+        except redis.RedisError as exc:  # the job goes on; so does the wrapper, retrying
+            if not outage:
+                say(f"job {job_id}: the state store is unreachable, retrying: {exc}")
+            outage = True
+            time.sleep(OUTAGE_STEP_S)
+            continue
+        outage = False
         if cancel_grace is not None:
             forced = job.stop(cancel_grace)
             ended = job.ending()
@@ -191,28 +213,51 @@ def run(request: dict[str, Any]) -> int:
     pump = LogPump(log_path, records, job_id)
     ending = Ending(launcher.CRASHED, "the job's wrapper failed")
     try:
-        records.mark_running(
-            job_id,
-            attempt,
-            {
-                "node": str(request.get("node", "")),
-                "host": str(request.get("host", "")),
-                "wrapper": str(os.getpid()),
-                "pgid": str(job.pid),
-            },
-        )
+        running = {
+            "node": str(request.get("node", "")),
+            "host": str(request.get("host", "")),
+            "wrapper": str(os.getpid()),
+            "pgid": str(job.pid),
+        }
+        persist(lambda: records.mark_running(job_id, attempt, running), f"job {job_id}: its start")
         ending = follow(job, request, records, pump)
     finally:
-        job.signal_group(signal.SIGKILL)  # what is left of it (background children)
-        job.wait_group_gone(KILL_WAIT_S)
+        if not job.group_gone():  # what is left of it (background children)
+            job.signal_group(signal.SIGKILL)
+            job.wait_group_gone(KILL_WAIT_S)
         try:
-            pump.pump()
+            persist(pump.pump, f"job {job_id}: the end of its log")
         finally:
             pump.close()
             shutil.rmtree(run_dir, ignore_errors=True)
-            records.mark_exited(job_id, attempt, ending.code, ending.reason, ending.limit)
+            persist(
+                lambda: records.mark_exited(
+                    job_id, attempt, ending.code, ending.reason, ending.limit
+                ),
+                f"job {job_id}: its exit",
+            )
             records.close()
     return ending.code
+
+
+def say(line: str) -> None:
+    """A line in the worker's log (the wrapper's stderr is the worker's)."""
+    sys.stderr.write(f"vatti worker: {line}\n")
+    sys.stderr.flush()
+
+
+def persist(write: Callable[[], object], what: str) -> None:
+    """Write to the state store, retrying while it is unreachable (up to :data:`PERSIST_S`)."""
+    deadline = time.monotonic() + PERSIST_S
+    while True:
+        try:
+            write()
+            return
+        except redis.RedisError as exc:
+            if time.monotonic() >= deadline:
+                say(f"{what} could not be recorded: {exc}")
+                raise
+            time.sleep(OUTAGE_STEP_S)
 
 
 def main() -> int:
