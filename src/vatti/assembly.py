@@ -30,6 +30,7 @@ from vatti.executors.registry import build_executor
 from vatti.notify.backoff import ExponentialBackoff
 from vatti.notify.webhook import WebhookNotifier
 from vatti.pipelines.base import PipelineRegistry, default_registry
+from vatti.secretbox import SecretBox, key_file_keys
 from vatti.service.jobs import JobService
 from vatti.staging.areas import ObjectOutcomes, ObjectWorkAreas
 from vatti.staging.objects import ObjectStore
@@ -108,6 +109,8 @@ class Service:
             auth_disabled=api.auth == "none",
             max_body_bytes=api.max_body_bytes,
             dedup_window_s=api.dedup_window,
+            cors_origins=api.cors_origin_list(),
+            tls=api.tls,
         )
         app = create_app(
             self.jobs,
@@ -157,12 +160,18 @@ class EngineRunner:
             await asyncio.wait([self._task])  # its error, if any, stays in :attr:`error`
 
 
+def service_secrets(settings: Settings) -> SecretBox:
+    """What seals the database's secrets: the configured keys, else the data dir's key file."""
+    keys = settings.store.secret_keys()
+    return SecretBox(keys if keys is not None else key_file_keys(settings.data_dir))
+
+
 def open_service(settings: Settings, *, input_root: Path | None = None) -> Service:
     """Build the service; the database is migrated to head first."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = database_url(settings)
     migrate(url)
-    store = open_store(url)
+    store = open_store(url, secrets=service_secrets(settings))
     objects = ObjectStore.from_url(settings.object_store_url())
     areas = ObjectWorkAreas(objects)
     engine_settings = settings.engine

@@ -217,6 +217,42 @@ def token(
     out.print(f"{PREFIX}API_TOKENS entry: {digest}:{scopes}")
 
 
+secrets_app = typer.Typer(help="The service key that seals secrets in the database.")
+app.add_typer(secrets_app, name="secrets")
+
+
+@secrets_app.command("key")
+def secrets_key() -> None:
+    """Print a new service key (for VATTI_SECRET_KEY; put it first to rotate, keep the old
+    one after it until `vatti secrets reseal` has run)."""
+    from vatti.secretbox import new_key
+
+    out.print(new_key(), highlight=False)
+
+
+@secrets_app.command("reseal")
+def secrets_reseal() -> None:
+    """Seal every secret in the database again with the newest key (run with the engine's
+    settings); afterwards the keys after the first can be removed."""
+    from vatti.assembly import database_url, service_secrets
+    from vatti.store.migrate import migrate
+    from vatti.store.sql import open_store
+
+    settings = load_settings("engine")
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        url = database_url(settings)
+        migrate(url)
+        store = open_store(url, secrets=service_secrets(settings))
+        try:
+            count = store.reseal_secrets()
+        finally:
+            store.close()
+    except VattiError as exc:
+        fail(exc.message, exc.exit_code)
+    out.print(f"resealed {count} secret value(s) with the newest key")
+
+
 # ---------------------------------------------------------------- the server
 
 
@@ -264,7 +300,15 @@ def serve(
             host=settings.api.host,
             port=settings.api.port,
             log_level=settings.common.log_level.lower(),
+            log_config=None,  # uvicorn's lines go through vatti's format (with request ids)
             lifespan="on",
+            ssl_certfile=settings.api.tls_cert_file,
+            ssl_keyfile=settings.api.tls_key_file,
+            ssl_keyfile_password=(
+                settings.api.tls_key_password.get_secret_value()
+                if settings.api.tls_key_password is not None
+                else None
+            ),
         )
     )
 

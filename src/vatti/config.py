@@ -30,6 +30,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from vatti.errors import ConfigError
@@ -115,7 +116,7 @@ class StoreSettings(_Settings):
 
     group: ClassVar[str] = "store"
     #: a job reads and writes its areas in the object store, never the job database
-    not_for_jobs: ClassVar[frozenset[str]] = frozenset({"database_url"})
+    not_for_jobs: ClassVar[frozenset[str]] = frozenset({"database_url", "secret_key"})
 
     database_url: SecretStr | None = Field(
         None,
@@ -134,6 +135,41 @@ class StoreSettings(_Settings):
         if value is not None and not value.startswith(("file:///", "s3://", "gs://", "memory:")):
             raise ValueError("expected file:///ABSOLUTE/PATH, s3://BUCKET/PREFIX or gs://...")
         return value
+
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Service keys that seal what the database holds secret (a job's webhook "
+        "URL), comma-separated, newest first; `vatti secrets key` makes one. Default: a key "
+        "kept in DATA_DIR/secret.key. Secret. Required when DATABASE_URL is a PostgreSQL URL.",
+    )
+
+    @field_validator("secret_key")
+    @classmethod
+    def _keys_valid(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from vatti.secretbox import check_key
+
+            keys = [k for k in value.get_secret_value().split(",") if k.strip()]
+            if not keys:
+                raise ValueError("give at least one key")
+            for key in keys:
+                check_key(key)
+        return value
+
+    def secret_keys(self) -> list[str] | None:
+        """The configured service keys, newest first; None when none is configured."""
+        if self.secret_key is None:
+            return None
+        return [k.strip() for k in self.secret_key.get_secret_value().split(",") if k.strip()]
+
+    def problems(self) -> list[str]:
+        url = self.database_url.get_secret_value() if self.database_url is not None else ""
+        if url.startswith("postgresql") and self.secret_key is None:
+            return [
+                f"{PREFIX}SECRET_KEY: required when {PREFIX}DATABASE_URL is a PostgreSQL URL "
+                "(every process that shares the database needs the same key)"
+            ]
+        return []
 
 
 def _scopes_of(spec: str) -> tuple[str, frozenset[str]]:
@@ -174,6 +210,55 @@ class ApiSettings(_Settings):
         description="Identical requests (no client_id) within this window return the existing "
         "job instead of starting another (seconds, or 15m, 2h...).",
     )
+
+    cors_origins: str | None = Field(
+        None,
+        description="Browser origins allowed to call the API, comma-separated "
+        "(https://portal.example.org); default: none, CORS is off.",
+    )
+    tls_cert_file: Path | None = Field(
+        None, description="Serve HTTPS with this PEM certificate (chain); needs TLS_KEY_FILE."
+    )
+    tls_key_file: Path | None = Field(
+        None, description="The PEM private key of TLS_CERT_FILE; needs TLS_CERT_FILE."
+    )
+    tls_key_password: SecretStr | None = Field(
+        None, description="Password of an encrypted TLS_KEY_FILE. Secret."
+    )
+
+    def cors_origin_list(self) -> tuple[str, ...]:
+        if self.cors_origins is None:
+            return ()
+        return tuple(o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip())
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert_file is not None
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_valid(cls, value: str | None) -> str | None:
+        for origin in (value or "").split(","):
+            origin = origin.strip().rstrip("/")
+            if origin and not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin: give scheme://host[:port] entries, "
+                    "comma-separated (no wildcard, no path)"
+                )
+        return value
+
+    @field_validator("tls_cert_file", "tls_key_file")
+    @classmethod
+    def _readable(cls, value: Path | None) -> Path | None:
+        if value is not None and not (value.is_file() and os.access(value, os.R_OK)):
+            raise ValueError(f"{str(value)!r} is not a readable file")
+        return value
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Self:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("TLS needs both VATTI_TLS_CERT_FILE and VATTI_TLS_KEY_FILE")
+        return self
 
     def token_scopes(self) -> dict[str, frozenset[str]]:
         if self.api_tokens is None:
@@ -336,9 +421,9 @@ class CelerySettings(_Settings):
     )
     celery_secrets_key: SecretStr | None = Field(
         None,
-        description="Key encrypting a job's secret settings in its task message (at least 32 "
-        "characters, the same on the engine and every worker). Required when the Celery "
-        "executor or worker runs.",
+        description="Keys sealing a job's secret settings in its task message, comma-separated, "
+        "newest first (the engine seals with the first, workers open with any); `vatti secrets "
+        "key` makes one. Required when the Celery executor or worker runs.",
     )
     celery_default_queue: str = Field(
         "vatti", description="Queue of the jobs of every pipeline not in CELERY_QUEUES."
@@ -389,10 +474,23 @@ class CelerySettings(_Settings):
 
     @field_validator("celery_secrets_key")
     @classmethod
-    def _key_length(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < 32:
-            raise ValueError("expected at least 32 characters (e.g. openssl rand -hex 32)")
+    def _keys_valid(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from vatti.secretbox import check_key
+
+            keys = [k for k in value.get_secret_value().split(",") if k.strip()]
+            if not keys:
+                raise ValueError("expected one key or more, comma-separated")
+            for key in keys:
+                check_key(key)
         return value
+
+    def secrets_keys(self) -> list[str]:
+        """The keys sealing task secrets, newest first (none when unset)."""
+        value = self.celery_secrets_key
+        if value is None:
+            return []
+        return [k.strip() for k in value.get_secret_value().split(",") if k.strip()]
 
     @field_validator("celery_default_queue")
     @classmethod
@@ -539,6 +637,9 @@ def _partial(group: type[_Settings], exc: ValidationError) -> _Settings | None:
 
 def _cross_problems(checked: dict[type[_Settings], _Settings]) -> list[str]:
     problems: list[str] = []
+    store = checked.get(StoreSettings)
+    if isinstance(store, StoreSettings):
+        problems.extend(store.problems())
     engine = checked.get(EngineSettings)
     if isinstance(engine, EngineSettings):
         problems.extend(engine.problems())

@@ -29,6 +29,8 @@ from typing import Any
 import httpx
 import pytest
 
+from vatti.secretbox import new_key
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 JOBS = "/api/v1/jobs"
@@ -315,7 +317,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def db_env(request: pytest.FixtureRequest) -> dict[str, str]:
     """Server settings for each database: SQLite (the default) and a fresh PostgreSQL."""
     if request.param == "postgres":
-        return {"VATTI_DATABASE_URL": request.getfixturevalue("postgres_database_url")}
+        return {
+            "VATTI_DATABASE_URL": request.getfixturevalue("postgres_database_url"),
+            "VATTI_SECRET_KEY": new_key(),
+        }
     return {}
 
 

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from tests.e2e.conftest import wait_for
 from tests.e2e.processes import Cluster, Proc
 
+from vatti.secretbox import new_key
 from vatti.store.connect import create_db_engine
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
@@ -44,6 +45,7 @@ def cluster(tmp_path: Path, postgres_database_url: str) -> Iterator[Cluster]:
     c = Cluster(
         tmp_path,
         VATTI_DATABASE_URL=postgres_database_url,
+        VATTI_SECRET_KEY=new_key(),
         VATTI_MAX_CONCURRENT_JOBS=str(LIMIT),
         VATTI_POLL_INTERVAL="0.5",
         VATTI_ENGINE_LEASE_TTL=str(LEASE_TTL_S),

@@ -79,3 +79,31 @@ def test_delivered_webhooks_leave_no_url_token_in_logs_or_database(
     for secret in (HOOK_TOKEN, WEBHOOK_SECRET):
         assert secret not in log
         assert secret not in dump
+
+
+def test_a_jobs_own_webhook_url_is_sealed_at_rest_and_still_delivered(
+    launcher: Launcher, tmp_path: Path
+) -> None:
+    receiver = Receiver(free_port())
+    receiver.start()
+    try:
+        hook = f"http://127.0.0.1:{receiver.port}/own/{HOOK_TOKEN}?token={HOOK_TOKEN}"
+        data = tmp_path / "data"
+        server = launcher.start(data, {"VATTI_WEBHOOK_SECRET": WEBHOOK_SECRET})
+        job = server.submit({**example("command-hello.json"), "webhook_url": hook})
+        assert server.wait_state(job["id"])["state"] == "succeeded"
+        shown = server.http.get(f"{JOBS}/{job['id']}").json()["webhook_url"]
+        n_events = len(server.http.get(f"{JOBS}/{job['id']}/events").json()["events"])
+        wait_for(lambda: len(receiver.bodies()) == n_events, 30, "every event at the job's URL")
+        server.stop()
+    finally:
+        receiver.stop()
+
+    assert {r.path for r in receiver.received} == {f"/own/{HOOK_TOKEN}?token={HOOK_TOKEN}"}
+    assert HOOK_TOKEN not in shown  # the API shows the origin only
+    with sqlite3.connect(data / "vatti.db") as db:
+        dump = "\n".join(db.iterdump())
+    assert "sealed:v1:" in dump
+    assert HOOK_TOKEN not in dump
+    assert f"127.0.0.1:{receiver.port}" not in dump
+    assert HOOK_TOKEN not in server.log_path.read_text(errors="replace")

@@ -7,10 +7,12 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from vatti.api.config import ApiConfig
 from vatti.api.deps import ApiState
 from vatti.api.errors import install_error_handlers
+from vatti.api.hardening import Hardening
 from vatti.api.limits import BodySizeLimit
 from vatti.api.openapi import openapi_document
 from vatti.api.routes_health import router as health_router
@@ -42,6 +44,16 @@ def create_app(
         app.include_router(router)
     install_error_handlers(app, routes=[route for r in routers for route in r.routes])
     app.add_middleware(BodySizeLimit, max_body_bytes=config.max_body_bytes)
+    if config.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(config.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
+            expose_headers=["Location", "X-Request-Id", "X-Vatti-Deduplicated"],
+            max_age=600,
+        )
+    app.add_middleware(Hardening, tls=config.tls)  # outermost: every answer gets its headers
     _document(app, service.registry, config)
     return app
 

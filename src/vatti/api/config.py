@@ -17,3 +17,7 @@ class ApiConfig:
     max_body_bytes: int = 1_048_576
     dedup_window_s: float = 600.0
     page_limit_max: int = 500
+    #: browser origins allowed to call the API (CORS); empty: CORS off
+    cors_origins: tuple[str, ...] = ()
+    #: served over TLS (responses then carry HSTS)
+    tls: bool = False

@@ -1,9 +1,9 @@
 """The one JSON error envelope, and the translation of every error into it.
 
-``{"error": {"code": ..., "message": ..., "details": [{"field": ..., "message": ...}]}}``, for
-every status the API returns (400/401/403/404/405/409/413/415/422/500/503). Domain errors are
-translated here, once; route handlers raise them (or :class:`ApiError`) and never build error
-bodies.
+``{"error": {"code": ..., "message": ..., "details": [{"field": ..., "message": ...}],
+"request_id": ...}}``, for every status the API returns (400/401/403/404/405/409/413/415/422/
+500/503). Domain errors are translated here, once; route handlers raise them (or
+:class:`ApiError`) and never build error bodies.
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
+from vatti.api.hardening import response_headers
 from vatti.api.views import job_view
 from vatti.domain.errors import InvalidRequest
 from vatti.domain.requests import MAX_JSON_NESTING, nested_too_deep
 from vatti.errors import VattiError
+from vatti.logging_setup import REQUEST_ID
 from vatti.pipelines.errors import InvalidParams, UnknownPipeline
 from vatti.service.errors import (
     DuplicateClientId,
@@ -77,11 +79,16 @@ class ApiError(Exception):
 def envelope(
     code: str, message: str, details: Sequence[Detail] = (), **extra: Any
 ) -> dict[str, Any]:
-    """The error body."""
-    return {
-        "error": {"code": code, "message": message, "details": [dict(d) for d in details]},
-        **extra,
+    """The error body; ``request_id`` is the id of the request being answered, if any."""
+    error: dict[str, Any] = {
+        "code": code,
+        "message": message,
+        "details": [dict(d) for d in details],
     }
+    request_id = REQUEST_ID.get()
+    if request_id is not None:
+        error["request_id"] = request_id
+    return {"error": error, **extra}
 
 
 def error_response(err: ApiError) -> JSONResponse:
@@ -207,9 +214,19 @@ def allowed_methods(routes: Sequence[BaseRoute], scope: Scope) -> list[str]:
     return sorted(methods)
 
 
-async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.error("api.unhandled_error type=%s", type(exc).__name__, exc_info=exc)
-    return error_response(ApiError(500, "internal_error", "internal server error"))
+    # answered outside every middleware (by Starlette's outermost one), so the headers the
+    # others add are added here
+    config = getattr(getattr(request.app.state, "vatti", None), "config", None)
+    headers = {
+        k.decode(): v.decode()
+        for k, v in response_headers(
+            REQUEST_ID.get() or "", tls=bool(getattr(config, "tls", False))
+        )
+        if v
+    }
+    return error_response(ApiError(500, "internal_error", "internal server error", headers=headers))
 
 
 def install_error_handlers(app: FastAPI, routes: Sequence[BaseRoute]) -> None:

@@ -17,6 +17,9 @@ class ErrorInfo(BaseModel):
     code: str
     message: str
     details: list[ErrorDetail] = Field(default_factory=list)
+    request_id: str | None = Field(
+        None, description="The request's id, as answered in X-Request-Id (and in the logs)."
+    )
 
 
 class ErrorBody(BaseModel):
@@ -53,7 +56,9 @@ class JobOut(BaseModel):
     failure: FailureOut | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     webhook_url: str | None = Field(
-        default=None, description="the notification URL, without its query and user info"
+        default=None,
+        description="the origin of the job's notification URL (its path or query may hold a "
+        "token, and the URL is kept sealed)",
     )
     results_expire_at: datetime | None = None
     links: JobLinks

@@ -32,7 +32,7 @@ def job_view(job: Job) -> JobOut:
         finished_at=job.finished_at,
         failure=FailureOut(**job.failure.to_dict()) if job.failure else None,
         labels={str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {},
-        webhook_url=redact_url(job.webhook_url) if job.webhook_url else None,
+        webhook_url=redact_url(job.webhook_url, keep_path=False) if job.webhook_url else None,
         results_expire_at=job.results_expire_at,
         links=JobLinks(
             self=base, events=f"{base}/events", logs=f"{base}/logs", outputs=f"{base}/outputs"

@@ -9,7 +9,7 @@ plus vatti's ``job_id``, ``state``, ``event_id``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from vatti.domain.jobs import Job, JobEventRecord
@@ -20,6 +20,9 @@ from vatti.store.base import Notification, NotifyBuilder
 WEBHOOK_CHANNEL = "webhook"
 #: The outbox destination that stands for the service-wide webhook URL (not a URL itself).
 SERVICE_WEBHOOK = "service-webhook"
+#: The destination that stands for the job's own ``webhook_url``: the URL itself stays in the
+#: job's row, sealed (it may carry a token), never in the outbox
+JOB_WEBHOOK = "job-webhook"
 
 
 def webhook_payload(job: Job, record: JobEventRecord) -> dict[str, Any]:
@@ -46,21 +49,33 @@ def destinations(global_url: str | None, job: Job) -> list[str]:
     >>> t = datetime(2025, 1, 1, tzinfo=UTC)
     >>> j = Job("j1", None, "fp", "command", {}, JobState.QUEUED, t, t, webhook_url="http://a/")
     >>> destinations("http://a/", j), destinations(None, j), destinations("http://g/", j)
-    (['service-webhook'], ['http://a/'], ['service-webhook', 'http://a/'])
+    (['service-webhook'], ['job-webhook'], ['service-webhook', 'job-webhook'])
     """
     out: list[str] = [SERVICE_WEBHOOK] if global_url else []
     if job.webhook_url and job.webhook_url != global_url:
-        out.append(job.webhook_url)
+        out.append(JOB_WEBHOOK)
     return out
 
 
-def resolve_destination(destination: str, global_url: str | None) -> str | None:
-    """The URL to deliver to: :data:`SERVICE_WEBHOOK` is the configured URL (None if unset).
+def resolve_destination(
+    destination: str, global_url: str | None, job_url: Callable[[], str | None]
+) -> str | None:
+    """The URL to deliver to: the configured one for :data:`SERVICE_WEBHOOK`, the job's (read
+    when needed) for :data:`JOB_WEBHOOK`; a URL itself (an outbox row written before the job's
+    URL was sealed) is that URL. None when the URL is gone.
 
-    >>> resolve_destination("service-webhook", "http://g/"), resolve_destination("http://a/", None)
-    ('http://g/', 'http://a/')
+    >>> resolve_destination("service-webhook", "http://g/", lambda: "http://a/")
+    'http://g/'
+    >>> resolve_destination("job-webhook", None, lambda: "http://a/")
+    'http://a/'
+    >>> resolve_destination("http://old/", None, lambda: None)
+    'http://old/'
     """
-    return global_url if destination == SERVICE_WEBHOOK else destination
+    if destination == SERVICE_WEBHOOK:
+        return global_url
+    if destination == JOB_WEBHOOK:
+        return job_url()
+    return destination
 
 
 def webhook_notifications(global_url: str | None) -> NotifyBuilder:

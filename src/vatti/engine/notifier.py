@@ -20,7 +20,7 @@ from vatti.domain.urls import redact_url
 from vatti.engine.context import EngineContext
 from vatti.engine.errors import ServiceWebhookUnset
 from vatti.engine.logs import log_event
-from vatti.engine.notifications import SERVICE_WEBHOOK, resolve_destination
+from vatti.engine.notifications import JOB_WEBHOOK, SERVICE_WEBHOOK, resolve_destination
 from vatti.engine.ports import GiveUp
 from vatti.errors import VattiError
 
@@ -35,7 +35,7 @@ def redacted(url: str) -> str:
     >>> redacted("https://u:pw@hooks.example.org/t/abc?token=x"), redacted("service-webhook")
     ('https://hooks.example.org', 'service-webhook')
     """
-    return url if url == SERVICE_WEBHOOK else redact_url(url, keep_path=False)
+    return url if url in (SERVICE_WEBHOOK, JOB_WEBHOOK) else redact_url(url, keep_path=False)
 
 
 def is_retryable(exc: Exception) -> bool:
@@ -72,7 +72,11 @@ def deliver_message(ctx: EngineContext, message: OutboxMessage) -> Settled:
         "attempt": message.attempts + 1,
     }
     try:
-        url = resolve_destination(message.destination, ctx.config.webhook_url)
+        url = resolve_destination(
+            message.destination,
+            ctx.config.webhook_url,
+            lambda: ctx.store.get(message.job_id).webhook_url,
+        )
         if url is None:
             raise ServiceWebhookUnset()
         ctx.notifier.deliver(replace(message, destination=url))

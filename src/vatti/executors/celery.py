@@ -127,12 +127,10 @@ class CeleryExecutor:
         if problems:
             raise ExecutorError("; ".join(problems))
         state_url = settings.state_url()
-        key = settings.celery_secrets_key
         assert state_url is not None  # checked by problems()
-        assert key is not None
         self.app = make_app(settings)
         self.records = RunRecords.from_url(state_url, settings.celery_record_ttl)
-        self.secrets_key = key.get_secret_value()
+        self.secrets_keys = settings.secrets_keys()
         self.default_queue = settings.celery_default_queue
         self.queues = settings.queue_map()
         self.broker = redact_url(settings.celery_broker_url.get_secret_value())  # type: ignore[union-attr]
@@ -153,7 +151,7 @@ class CeleryExecutor:
             wall_time_margin_s=self.wall_time_margin_s,
             timeout_grace_s=self.timeout_grace_s,
             env=dict(launch.env),
-            sealed_secrets=seal(self.secrets_key, launch.job_id, launch.attempt, launch.secrets),
+            sealed_secrets=seal(self.secrets_keys, launch.job_id, launch.attempt, launch.secrets),
         )
 
     def submit(self, launch: Launch) -> str:

@@ -39,7 +39,7 @@ class WorkerContext:
 
     records: RunRecords
     state_url: str = ""
-    secrets_key: str = ""
+    secrets_keys: tuple[str, ...] = ()
     data_dir: Path = Path("vatti-data")
     entry: str = RUNTIME_ENTRY
     inherit_env: tuple[str, ...] = DEFAULT_INHERITED_ENV
@@ -76,7 +76,7 @@ def run_task(ctx: WorkerContext, kwargs: Mapping[str, Any], node: str = "") -> s
     ctx.records.beat(job_id, attempt)
     log.info("task.claimed job_id=%s attempt=%d worker=%s", job_id, attempt, me)
     try:
-        secrets = unseal(ctx.secrets_key, job_id, attempt, message.sealed_secrets)
+        secrets = unseal(ctx.secrets_keys, job_id, attempt, message.sealed_secrets)
     except SealBroken as exc:
         ctx.records.mark_exited(job_id, attempt, CANNOT_START, exc.message)
         log.error("task.failed job_id=%s attempt=%d: %s", job_id, attempt, exc.message)

@@ -67,13 +67,12 @@ def worker_context(settings: Settings, *, entry: str = RUNTIME_ENTRY) -> WorkerC
     problems = celery.problems()
     if problems:
         raise ExecutorError("; ".join(problems))
-    state_url, key = celery.state_url(), celery.celery_secrets_key
+    state_url = celery.state_url()
     assert state_url is not None
-    assert key is not None
     return WorkerContext(
         records=RunRecords.from_url(state_url, celery.celery_record_ttl),
         state_url=state_url,
-        secrets_key=key.get_secret_value(),
+        secrets_keys=tuple(celery.secrets_keys()),
         data_dir=settings.data_dir,
         entry=entry,
         record_ttl_s=celery.celery_record_ttl,

@@ -34,9 +34,11 @@ from vatti.domain.ids import new_id
 from vatti.domain.jobs import Job, JobEventRecord, OutboxMessage
 from vatti.domain.states import RETRYABLE_STATES, JobEvent, JobState, apply
 from vatti.errors import VattiError
+from vatti.secretbox import SecretBox
 from vatti.store import rows
 from vatti.store.base import (
     ACTIVE_STATES,
+    MAX_PAGE,
     Changes,
     NewJob,
     NotifyBuilder,
@@ -51,8 +53,6 @@ from vatti.store.errors import JobNotFound, StaleTransition, StoreError, StoreUn
 from vatti.store.migrate import current_revision, head_revision
 from vatti.store.schema import dedup, job_events, jobs, leases, outbox
 from vatti.store.updates import event_detail, new_job, transition_fields
-
-MAX_PAGE = 1000
 
 #: The key of the advisory lock that serialises admission across engines (PostgreSQL): a count
 #: and a claim under a lock cannot be raced, where SKIP LOCKED alone would let two engines each
@@ -74,8 +74,11 @@ def _states(states: JobState | Iterable[JobState]) -> list[str]:
 class SqlJobStore:
     """A :class:`~vatti.store.base.JobStore` on a SQLAlchemy engine (see the module docstring)."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, *, secrets: SecretBox | None = None) -> None:
         self.engine = engine
+        #: seals a job's webhook URL at rest (see :mod:`vatti.secretbox`); None keeps it clear,
+        #: for tests of the store alone
+        self._secrets = secrets
         self._pg = engine.dialect.name == "postgresql"
         #: SQLite has one writer at a time, and a writer that finds the database locked waits in
         #: sleeps that grow to 100 ms; the writers of this process queue here instead, and are
@@ -86,6 +89,20 @@ class SqlJobStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def reseal_secrets(self) -> int:
+        """Seal every secret value again with the newest key (clear legacy ones too); returns
+        how many were rewritten. Run after adding a key, before removing an old one."""
+        if self._secrets is None:
+            raise StoreError("no service key: nothing to seal with")
+        count = 0
+        with self._tx(write=True) as conn:
+            query = sa.select(jobs.c.id, jobs.c.webhook_url).where(jobs.c.webhook_url.is_not(None))
+            for job_id, value in conn.execute(query).all():
+                sealed = self._secrets.reseal(value)
+                conn.execute(sa.update(jobs).where(jobs.c.id == job_id).values(webhook_url=sealed))
+                count += 1
+        return count
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -110,6 +127,17 @@ class SqlJobStore:
             raise StoreError(f"job store: {type(exc).__name__}: {exc}") from exc
         except sa.exc.SQLAlchemyError as exc:
             raise StoreError(f"job store: {type(exc).__name__}: {exc}") from exc
+
+    def _job(self, row: sa.RowMapping) -> Job:
+        job = rows.job_from_row(row)
+        if job.webhook_url is None or self._secrets is None:
+            return job
+        return replace(job, webhook_url=self._secrets.open(job.webhook_url))
+
+    def _sealed(self, value: str | None) -> str | None:
+        if value is None or self._secrets is None:
+            return value
+        return self._secrets.seal(value)
 
     def _insert(self, table: sa.Table) -> Insert:
         return postgresql.insert(table) if self._pg else sqlite.insert(table)
@@ -176,7 +204,7 @@ class SqlJobStore:
                         .mappings()
                         .one()
                     )
-                    return SubmitResult(rows.job_from_row(row), created=False, conflict="client_id")
+                    return SubmitResult(self._job(row), created=False, conflict="client_id")
             else:
                 if dedup_window_s > 0:
                     existing = self._claim_fingerprint(conn, job, now, dedup_window_s)
@@ -205,7 +233,7 @@ class SqlJobStore:
         owner = conn.execute(
             sa.select(dedup.c.job_id).where(dedup.c.fingerprint == job.fingerprint)
         ).scalar_one()
-        existing = rows.job_from_row(self._load(conn, owner))
+        existing = self._job(self._load(conn, owner))
         if existing.state not in RETRYABLE_STATES:
             return existing
         # the earlier run failed or was cancelled: this request runs again. The compare-and-set
@@ -219,8 +247,7 @@ class SqlJobStore:
             return None
         return self._claim_fingerprint(conn, job, now, window_s)
 
-    @staticmethod
-    def _job_columns(job: Job, *, event_seq: int) -> dict[str, Any]:
+    def _job_columns(self, job: Job, *, event_seq: int) -> dict[str, Any]:
         return {
             "id": job.id,
             "client_id": job.client_id,
@@ -238,7 +265,7 @@ class SqlJobStore:
             "executor": job.executor,
             "executor_handle": job.executor_handle,
             **rows.failure_columns(job.failure),
-            "webhook_url": job.webhook_url,
+            "webhook_url": self._sealed(job.webhook_url),
             "results_expire_at": job.results_expire_at,
             "results_deleted_at": job.results_deleted_at,
         }
@@ -255,7 +282,7 @@ class SqlJobStore:
         changes = changes or Changes()
         with self._tx(write=True) as conn:
             row = self._load(conn, job_id, lock=True)
-            job = rows.job_from_row(row)
+            job = self._job(row)
             try:
                 step = apply(job.state, event)
             except InvalidTransition:
@@ -297,7 +324,7 @@ class SqlJobStore:
 
     def get(self, job_id: str) -> Job:
         with self._tx(write=False) as conn:
-            return rows.job_from_row(self._load(conn, job_id))
+            return self._job(self._load(conn, job_id))
 
     def get_by_client_id(self, client_id: str) -> Job | None:
         with self._tx(write=False) as conn:
@@ -306,11 +333,11 @@ class SqlJobStore:
                 .mappings()
                 .first()
             )
-        return rows.job_from_row(row) if row is not None else None
+        return self._job(row) if row is not None else None
 
     def _select_jobs(self, query: sa.Select[Any]) -> list[Job]:
         with self._tx(write=False) as conn:
-            return [rows.job_from_row(r) for r in conn.execute(query).mappings()]
+            return [self._job(r) for r in conn.execute(query).mappings()]
 
     def list_jobs(
         self,
@@ -390,7 +417,7 @@ class SqlJobStore:
             query = free.limit(slots)
             if self._pg:
                 query = query.with_for_update(skip_locked=True)
-            found = [rows.job_from_row(r) for r in conn.execute(query).mappings()]
+            found = [self._job(r) for r in conn.execute(query).mappings()]
             if found:
                 conn.execute(
                     sa.update(jobs)
@@ -466,7 +493,7 @@ class SqlJobStore:
             result = conn.execute(sa.update(jobs).where(jobs.c.id == job_id).values(values))
             if result.rowcount != 1:
                 raise JobNotFound(job_id)
-            return rows.job_from_row(self._load(conn, job_id))
+            return self._job(self._load(conn, job_id))
 
     def set_handle(self, job_id: str, executor: str, handle: str, *, now: datetime) -> Job:
         return self._update_job(
@@ -591,6 +618,9 @@ class SqlJobStore:
             conn.execute(sa.delete(leases).where(leases.c.name == name, leases.c.holder == holder))
 
 
-def open_store(database_url: str, **engine_kwargs: Any) -> SqlJobStore:
-    """A store on ``database_url`` (run :func:`vatti.store.migrate.migrate` first)."""
-    return SqlJobStore(create_db_engine(database_url, **engine_kwargs))
+def open_store(
+    database_url: str, *, secrets: SecretBox | None = None, **engine_kwargs: Any
+) -> SqlJobStore:
+    """A store on ``database_url`` (run :func:`vatti.store.migrate.migrate` first); ``secrets``
+    seals what the database holds secret."""
+    return SqlJobStore(create_db_engine(database_url, **engine_kwargs), secrets=secrets)

@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING
 
 import psutil
 
+from vatti.secretbox import new_key
 from vatti.testing.job_scripts import ENTRY
 from vatti.testing.services import missing, tcp_open
 
@@ -66,7 +67,7 @@ class CeleryWorld:
     broker: Broker
     data_dir: Path
     queue: str = field(default_factory=lambda: f"vatti-test-{random_secrets.token_hex(4)}")
-    secrets_key: str = field(default_factory=lambda: random_secrets.token_hex(32))
+    secrets_key: str = field(default_factory=new_key)
     extra: dict[str, str] = field(default_factory=dict)
 
     def env(self, **overrides: str) -> dict[str, str]:

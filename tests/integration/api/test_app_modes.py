@@ -41,9 +41,17 @@ async def test_unexpected_errors_use_the_envelope(
         async with api.client() as client:
             resp = await client.post(JOBS, json={"pipeline": "broken"}, headers=auth("admin"))
         assert resp.status_code == 500
+        request_id = resp.headers["x-request-id"]
         assert resp.json() == {
-            "error": {"code": "internal_error", "message": "internal server error", "details": []}
+            "error": {
+                "code": "internal_error",
+                "message": "internal server error",
+                "details": [],
+                "request_id": request_id,
+            }
         }
+        # answered outside the middlewares, still with their headers
+        assert resp.headers["x-content-type-options"] == "nosniff"
         assert api.job_count() == 0
         assert "api.unhandled_error" in caplog.text
     finally:

@@ -15,6 +15,7 @@ from vatti.executors.base import Exited, Launch, Running, Vanished
 from vatti.executors.errors import SubmitFailed
 from vatti.executors.local import LocalExecutor
 from vatti.executors.local_handle import LocalHandle
+from vatti.secretbox import new_key
 from vatti.testing.executors import (
     ExecutorContract,
     ExecutorRig,
@@ -107,6 +108,8 @@ def test_the_launcher_starts_with_a_scrubbed_environment(
 ) -> None:
     monkeypatch.setenv("VATTI_WEBHOOK_SECRET", "hush-hush-1234")
     monkeypatch.setenv("VATTI_DATABASE_URL", "postgresql://u:pw-5678@db/x")
+    service_key = new_key()
+    monkeypatch.setenv("VATTI_SECRET_KEY", service_key)
     ex = LocalExecutor(rig.shared_dir / "data2", entry=ENTRY)
     rig.executors.append(ex)
     handle = ex.submit(scripted(new_job_id(), {"pid": True, "sleep": 1000}))
@@ -116,6 +119,7 @@ def test_the_launcher_starts_with_a_scrubbed_environment(
         environ = Path(f"/proc/{process}/environ").read_bytes()
         assert b"hush-hush-1234" not in environ
         assert b"pw-5678" not in environ
+        assert service_key.encode() not in environ
     ex.terminate(handle, 5.0)
 
 

@@ -14,6 +14,7 @@ from vatti.domain.errors import InvalidTransition
 from vatti.domain.failure import Failure
 from vatti.domain.jobs import Job, JobEventRecord
 from vatti.domain.states import Effect, JobEvent, JobState
+from vatti.secretbox import SecretBox, new_key
 from vatti.store.base import Changes, JobStore, NewJob, Notification, NotifyBuilder
 from vatti.store.errors import InvalidCursor, JobNotFound
 from vatti.store.memory import MemoryJobStore
@@ -31,7 +32,7 @@ def store(request: pytest.FixtureRequest) -> Iterator[JobStore]:
         s = MemoryJobStore()
     else:
         url = request.getfixturevalue(f"{request.param}_database_url")
-        s = open_store(url, pool_size=60, max_overflow=0)
+        s = open_store(url, secrets=SecretBox([new_key()]), pool_size=60, max_overflow=0)
     try:
         yield s
     finally:

@@ -8,10 +8,11 @@ import pytest
 
 from vatti.config import COMPONENTS, CelerySettings, Settings, variables
 from vatti.errors import ConfigError
+from vatti.secretbox import new_key
 
 pytestmark = pytest.mark.unit
 
-KEY = "k" * 32
+KEY = new_key()
 
 
 @pytest.fixture(autouse=True)
@@ -63,7 +64,7 @@ def test_a_redis_broker_is_the_state_store_by_default(monkeypatch: pytest.Monkey
 
 def test_invalid_values_are_named_without_their_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VATTI_CELERY_BROKER_URL", "sqs://AKIA:hunter2-secret@queue")
-    monkeypatch.setenv("VATTI_CELERY_SECRETS_KEY", "short-hunter2")
+    monkeypatch.setenv("VATTI_CELERY_SECRETS_KEY", "not-a-key-hunter2")
     monkeypatch.setenv("VATTI_CELERY_QUEUES", "pgs")
     lines = problems("worker")
     assert [line.partition(":")[0] for line in lines] == [
@@ -91,3 +92,9 @@ def test_the_worker_component_and_the_engine_list_the_celery_group() -> None:
         "VATTI_CELERY_STATE_URL",
         "VATTI_CELERY_SECRETS_KEY",
     }
+
+
+def test_several_keys_newest_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    new, old = new_key(), new_key()
+    monkeypatch.setenv("VATTI_CELERY_SECRETS_KEY", f"{new}, {old}")
+    assert CelerySettings.from_environment().secrets_keys() == [new, old]

@@ -17,6 +17,7 @@ from vatti.config import (
     variables,
 )
 from vatti.errors import ConfigError
+from vatti.secretbox import new_key
 
 pytestmark = pytest.mark.unit
 
@@ -174,7 +175,10 @@ def test_the_contract_marks_secrets_and_requirements() -> None:
         "VATTI_CELERY_BROKER_URL",
         "VATTI_CELERY_STATE_URL",
         "VATTI_CELERY_SECRETS_KEY",
+        "VATTI_TLS_KEY_PASSWORD",
+        "VATTI_SECRET_KEY",
     }
+    assert listed["VATTI_SECRET_KEY"].required == "when DATABASE_URL is a PostgreSQL URL"
     assert listed["VATTI_API_TOKENS"].required != "no"
     assert listed["VATTI_CELERY_BROKER_URL"].required != "no"
     assert listed["VATTI_WEBHOOK_SECRET"].required != "no"
@@ -185,3 +189,26 @@ def test_the_contract_marks_secrets_and_requirements() -> None:
 def test_unknown_component() -> None:
     with pytest.raises(ConfigError, match="unknown component"):
         Settings.for_component("nope")
+
+
+def test_a_bad_service_key_is_named_not_repeated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VATTI_SECRET_KEY", "not-really-a-key-1234")
+    with pytest.raises(ConfigError) as info:
+        Settings.for_component("engine")
+    assert "VATTI_SECRET_KEY" in info.value.message
+    assert "not-really-a-key-1234" not in info.value.message
+
+
+def test_a_shared_postgresql_database_needs_a_configured_service_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VATTI_DATABASE_URL", "postgresql://u@db/vatti")
+    with pytest.raises(ConfigError) as info:
+        Settings.for_component("engine")
+    assert "VATTI_SECRET_KEY: required when VATTI_DATABASE_URL is a PostgreSQL URL" in (
+        info.value.message
+    )
+    monkeypatch.setenv("VATTI_SECRET_KEY", f"{new_key()}, {new_key()}")
+    keys = Settings.for_component("engine").store.secret_keys()
+    assert keys is not None
+    assert len(keys) == 2

@@ -17,6 +17,7 @@ from vatti.config import (
 from vatti.engine.context import EngineConfig
 from vatti.errors import ConfigError
 from vatti.pipelines.base import JobSettings, PgsCatalogAccess
+from vatti.secretbox import new_key
 
 pytestmark = pytest.mark.unit
 
@@ -43,6 +44,7 @@ def test_the_launch_env_holds_resolved_values_and_never_the_database_url(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("VATTI_DATA_DIR", "data")  # relative: resolved for the job
     monkeypatch.setenv("VATTI_DATABASE_URL", "postgresql://u:hunter2@db/vatti")
+    monkeypatch.setenv("VATTI_SECRET_KEY", new_key())
     monkeypatch.setenv("VATTI_PGS_OFFLINE", "true")
     launch = runtime_launch_settings(Settings.for_component("engine"), input_root=None)
     data = tmp_path / "data"
@@ -75,8 +77,9 @@ def test_secret_settings_a_job_needs_travel_apart_from_its_env(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """No runtime setting is secret yet: a store secret the job were allowed shows the split."""
-    monkeypatch.setattr(StoreSettings, "not_for_jobs", frozenset())
+    monkeypatch.setattr(StoreSettings, "not_for_jobs", frozenset({"secret_key"}))
     monkeypatch.setenv("VATTI_DATABASE_URL", "postgresql://u:hunter2@db/vatti")
+    monkeypatch.setenv("VATTI_SECRET_KEY", new_key())
     launch = runtime_launch_settings(Settings.for_component("engine"), input_root=None)
     assert launch.secrets == {"VATTI_DATABASE_URL": "postgresql://u:hunter2@db/vatti"}
     assert "hunter2" not in "".join(launch.env.values())

@@ -12,7 +12,7 @@ from vatti.domain.outcome import Outcome
 from vatti.domain.states import JobEvent, JobState
 from vatti.engine.admission import admit_once
 from vatti.engine.lifecycle import advance
-from vatti.engine.notifications import SERVICE_WEBHOOK
+from vatti.engine.notifications import JOB_WEBHOOK, SERVICE_WEBHOOK
 from vatti.engine.ports import WALL_TIME, Exited, Running, Vanished
 from vatti.engine.reconcile import cancel_once
 from vatti.engine.service import Engine, poll_once
@@ -93,8 +93,9 @@ def test_success_path_events_outbox_and_cleanup(harness: Any) -> None:
     assert states(harness, job.id) == expected_states
     outbox = harness.store.outbox_for(job.id)
     events = harness.store.events(job.id)
-    # the service-wide webhook is named, not copied: its URL stays in the configuration
-    for dest in (SERVICE_WEBHOOK, "http://client.example/hook"):
+    # the webhooks are named, not copied: the service's URL stays in the configuration, the
+    # job's in its row
+    for dest in (SERVICE_WEBHOOK, JOB_WEBHOOK):
         rows = [m for m in outbox if m.destination == dest]
         assert [m.event_id for m in rows] == [e.id for e in events]
         assert [m.payload["event"] for m in rows] == [

@@ -8,7 +8,7 @@ import pytest
 
 from vatti.domain.jobs import OutboxMessage
 from vatti.engine.admission import admit_once
-from vatti.engine.notifications import SERVICE_WEBHOOK
+from vatti.engine.notifications import JOB_WEBHOOK, SERVICE_WEBHOOK
 from vatti.engine.notifier import deliver_once
 from vatti.engine.ports import GiveUp, Retry
 from vatti.errors import VattiError
@@ -127,7 +127,8 @@ def test_service_webhook_is_resolved_from_the_configuration_at_delivery(harness:
     setup(harness, receiver, Doubling())
     job = harness.submit(webhook_url="http://client.example/hook")
     stored = {m.destination for m in harness.store.outbox_for(job.id)}
-    assert stored == {SERVICE_WEBHOOK, "http://client.example/hook"}
+    # neither URL is copied into the outbox: the job's stays in its (sealed) row
+    assert stored == {SERVICE_WEBHOOK, JOB_WEBHOOK}
 
     assert deliver_once(harness.ctx) == 4
     sent = {(m.destination, m.payload["state"]) for m in receiver.delivered}

@@ -10,10 +10,11 @@ from vatti.executors.celery_app import BadMessage, TaskMessage
 from vatti.executors.celery_records import CANCELLED, RunRecord
 from vatti.executors.celery_seal import SealBroken, seal, unseal
 from vatti.executors.errors import BadHandle
+from vatti.secretbox import new_key
 
 pytestmark = pytest.mark.unit
 
-KEY = "a" * 40
+KEYS = [new_key()]
 
 
 @pytest.mark.parametrize(
@@ -64,10 +65,13 @@ def test_junk_task_messages_are_refused(kwargs: dict[str, object]) -> None:
 
 
 def test_sealed_secrets_open_only_with_the_key_for_their_attempt() -> None:
-    sealed = seal(KEY, "j1", 1, {"VATTI_S": "s3cret"})
+    sealed = seal(KEYS, "j1", 1, {"VATTI_S": "s3cret"})
     assert "s3cret" not in sealed
-    assert unseal(KEY, "j1", 1, sealed) == {"VATTI_S": "s3cret"}
-    with pytest.raises(SealBroken, match="VATTI_CELERY_SECRETS_KEY differs"):
-        unseal("b" * 40, "j1", 1, sealed)
+    assert unseal(KEYS, "j1", 1, sealed) == {"VATTI_S": "s3cret"}
+    assert unseal([new_key(), *KEYS], "j1", 1, sealed) == {"VATTI_S": "s3cret"}  # rotation
+    with pytest.raises(SealBroken, match="none of the engine's keys"):
+        unseal([new_key()], "j1", 1, sealed)
     with pytest.raises(SealBroken, match="another job"):
-        unseal(KEY, "j1", 2, sealed)
+        unseal(KEYS, "j1", 2, sealed)
+    with pytest.raises(SealBroken):
+        unseal(KEYS, "j1", 1, "not sealed at all")
