@@ -172,6 +172,9 @@ def test_the_contract_marks_secrets_and_requirements() -> None:
         "VATTI_DATABASE_URL",
         "VATTI_API_TOKENS",
         "VATTI_WEBHOOK_SECRET",
+        "VATTI_CELERY_BROKER_URL",
+        "VATTI_CELERY_STATE_URL",
+        "VATTI_CELERY_SECRETS_KEY",
         "VATTI_TLS_KEY_PASSWORD",
         "VATTI_SECRET_KEY",
         "VATTI_S3_SECRET_ACCESS_KEY",
@@ -181,6 +184,7 @@ def test_the_contract_marks_secrets_and_requirements() -> None:
     assert listed["VATTI_SECRET_KEY"].required == "when DATABASE_URL is a PostgreSQL URL"
     assert listed["VATTI_S3_SECRET_ACCESS_KEY"].required == "when S3_ACCESS_KEY_ID is set"
     assert listed["VATTI_API_TOKENS"].required == "no"  # tokens may live in the database
+    assert listed["VATTI_CELERY_BROKER_URL"].required != "no"
     assert listed["VATTI_WEBHOOK_SECRET"].required != "no"
     assert listed["VATTI_PORT"].default == "8000"
     assert all(v.description for v in listed.values())
