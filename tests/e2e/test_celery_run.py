@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from tests.e2e.conftest import EXAMPLES, clean_env, vatti
 
+from vatti.domain.layout import results_prefix
 from vatti.testing.celery import CeleryWorld, redis_broker, running_workers
 
 pytestmark = pytest.mark.e2e
@@ -28,7 +29,8 @@ def test_a_job_runs_on_a_worker_and_its_results_come_back(tmp_path: Path) -> Non
         result = vatti("run", "command-hello.json", cwd=work, env=env)
     assert result.returncode == 0, result.stderr
     (job_dir,) = (work / "vatti-data" / "objects" / "jobs").iterdir()
-    assert (job_dir / "results" / "hello.txt").read_text() == f"hello from {job_dir.name}\n"
+    outputs = work / "vatti-data" / "objects" / results_prefix(job_dir.name)
+    assert (outputs / "hello.txt").read_text() == f"hello from {job_dir.name}\n"
     assert f"task.claimed job_id={job_dir.name}" in worker.output()
     assert (job_dir / "logs" / "job.log").is_file()  # the log came back from the worker
     assert world.secrets_key not in result.stdout + result.stderr + worker.output()
