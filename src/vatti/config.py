@@ -76,7 +76,7 @@ class _Settings(BaseModel):
     the group on its defaults, whatever the environment holds.
     """
 
-    model_config = ConfigDict(extra="ignore", validate_default=True, frozen=True)
+    model_config = ConfigDict(extra="ignore", validate_default=True, frozen=True, defer_build=True)
     #: the component group's name in ``vatti config``
     group: ClassVar[str]
     #: fields a job's runtime must not receive even though its component reads the group
