@@ -11,6 +11,7 @@ only when it is the command run (:class:`LazyGroup`).
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -388,6 +389,16 @@ def serve(
         service = open_service(settings)
     except VattiError as exc:
         fail(exc.message, exc.exit_code)
+    if settings.api.auth == "tokens" and not settings.api.token_scopes():
+        from vatti.domain.times import utcnow
+        from vatti.store.tokens import SqlTokenStore
+
+        now = utcnow()
+        if not any(t.valid_at(now) for t in SqlTokenStore(service.store.engine).list()):
+            logging.getLogger("vatti.api").warning(
+                "api.no_tokens: no bearer token is configured (VATTI_API_TOKENS) or stored "
+                "(vatti token create): every request but /healthz and /readyz is refused"
+            )
     runner = EngineRunner(service.engine) if engine else None
     server = uvicorn.Server(
         uvicorn.Config(
