@@ -12,12 +12,16 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vatti.pipelines.base import JobSettings, PipelineRegistry
 from vatti.runtime.errors import Terminated
 from vatti.runtime.execute import Objects, execute, job_log
 from vatti.runtime.scratch import private_scratch
 from vatti.runtime.signals import raise_on_stop_signals
+
+if TYPE_CHECKING:
+    from vatti.config import SourceSettings
 
 #: exit status when the pipeline failed (the outcome record says why)
 EXIT_FAILED = 1
@@ -29,10 +33,12 @@ def run_job_in(
     registry: PipelineRegistry,
     scratch_root: Path,
     settings: JobSettings | None = None,
+    sources: SourceSettings | None = None,
 ) -> int:
     """Run job ``job_id`` against ``objects``; the process exit status.
 
-    ``settings`` (default: none, so no local input is read) are what the pipeline may use.
+    ``settings`` (default: none, so no local input is read) are what the pipeline may use;
+    ``sources`` where its inputs may come from beside local paths (default: nowhere).
     """
     log = job_log(job_id)
     log.info("runtime.start")
@@ -42,7 +48,9 @@ def run_job_in(
             private_scratch(scratch_root, job_id) as scratch,
             temporary_files_in(scratch / "tmp"),
         ):
-            outcome = execute(job_id, objects, registry, scratch, settings or JobSettings(), log)
+            outcome = execute(
+                job_id, objects, registry, scratch, settings or JobSettings(), log, sources
+            )
     except Terminated as exc:  # arrived after the outcome was written, or during cleanup
         log.warning("runtime.terminated signal=%d", exc.signum)
         return exc.exit_code

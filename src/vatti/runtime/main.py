@@ -76,4 +76,5 @@ def job_run_main(job_id: str) -> int:
         default_registry(),
         settings.scratch_dir(),
         JobSettings.from_settings(settings),
+        settings.sources,
     )

@@ -167,7 +167,16 @@ def test_the_contract_marks_secrets_and_requirements() -> None:
     listed = {v.name: v for c in COMPONENTS.values() for g in c.groups for v in variables(g)}
 
     secrets = {name for name, v in listed.items() if v.secret}
-    assert secrets == {"VATTI_DATABASE_URL", "VATTI_API_TOKENS", "VATTI_WEBHOOK_SECRET"}
+    assert secrets == {
+        "VATTI_DATABASE_URL",
+        "VATTI_API_TOKENS",
+        "VATTI_WEBHOOK_SECRET",
+        "VATTI_TRANSFER_CLIENT_SECRET",
+        "VATTI_KEY_HANDLER_PASSWORD",
+        "VATTI_KEY_HANDLER_KEY_PASSWORD",
+        "VATTI_C4GH_PASSPHRASE",
+    }
+    assert listed["VATTI_TRANSFER_CLIENT_SECRET"].required == "when TRANSFER_TOKEN_URL is set"
     assert listed["VATTI_API_TOKENS"].required != "no"
     assert listed["VATTI_WEBHOOK_SECRET"].required != "no"
     assert listed["VATTI_PORT"].default == "8000"

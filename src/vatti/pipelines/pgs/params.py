@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from vatti.domain.inputs import C4GH_SUFFIX, collection_path
+
 _IDS = {
     "pgs_id": re.compile(r"^PGS\d{6}$"),
     "pgp_id": re.compile(r"^PGP\d{6}$"),
@@ -140,6 +142,59 @@ class TargetGenome(BaseModel):
         return self
 
 
+#: a path segment: no '/', backslash or control character, not '.' or '..'
+_SEGMENT = r"[^/\\\x00-\x1f\x7f]*[^./\\\x00-\x1f\x7f][^/\\\x00-\x1f\x7f]*"
+
+
+class TransferFile(BaseModel):
+    """One file on the transfer collection (hattivatti's ``globus_details.files[]``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    filename: Annotated[str, Field(max_length=255, pattern=f"^{_SEGMENT}$")]
+    size: Annotated[int, Field(gt=0)]
+    sha256: Annotated[str | None, Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")]
+
+
+class GlobusDetails(BaseModel):
+    """Where a job's genotypes are on the transfer collection (hattivatti's
+    ``globus_details``): ``dir_path_on_guest_collection/filename`` for each file. A file named
+    ``x.pgen.c4gh`` is decrypted to ``x.pgen``, the name ``target_genomes`` uses."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    dir_path_on_guest_collection: Annotated[
+        str, Field(max_length=4096, pattern=f"^/?(?:{_SEGMENT}(?:/{_SEGMENT})*)?/?$")
+    ]
+    files: Annotated[list[TransferFile], Field(min_length=1, max_length=1000)]
+
+    def path_of(self, item: TransferFile) -> str:
+        return collection_path(self.dir_path_on_guest_collection, item.filename)
+
+
+class SecretKeyDetails(BaseModel):
+    """Which secret key opens the encrypted files (hattivatti's ``secret_key_details``): the
+    key handler's id (a UUID) and version. Not a secret."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    secret_id: Annotated[
+        str, Field(pattern=r"^[0-9a-fA-F]{8}-?(?:[0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
+    ]
+    secret_id_version: Annotated[
+        str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    ]
+
+
+def decrypted_name(filename: str) -> str:
+    """The name a collection file is staged under.
+
+    >>> decrypted_name("hapnest.pgen.c4gh"), decrypted_name("hapnest.psam")
+    ('hapnest.pgen', 'hapnest.psam')
+    """
+    return filename.removesuffix(C4GH_SUFFIX) if filename != C4GH_SUFFIX else filename
+
+
 _SOURCES = ("pgs_id", "pgp_id", "trait_efo", "scorefiles")
 
 
@@ -197,6 +252,11 @@ class PgsParams(BaseModel):
     #: A plink2 ``.afreq`` of a reference panel under the input root: missing calls are imputed
     #: from its frequencies whatever the sampleset's size (pgsc_calc's reference frequencies).
     reference_freqs: Annotated[str | None, Field(default=None, min_length=1, max_length=4096)]
+    #: Files on the transfer collection (hattivatti's ``globus_details``); ``target_genomes``
+    #: names them as they are staged (without ``.c4gh``).
+    globus_details: GlobusDetails | None = None
+    #: The key handler's secret key for the encrypted files (hattivatti's ``secret_key_details``).
+    secret_key_details: SecretKeyDetails | None = None
 
     @model_validator(mode="before")
     @classmethod
