@@ -6,6 +6,8 @@
   (``CREATE DATABASE ... TEMPLATE ...``) and dropped afterwards. Skips locally and fails in CI
   when PostgreSQL is unreachable (``vatti.testing.services.postgres_url``).
 - ``database_url``: both of the above, parametrised (the PostgreSQL case is marked ``postgres``).
+- ``standins``: the loopback stand-ins of the transfer collection, its OAuth2 token endpoint and
+  the key handler (one server per session, its state reset for each test).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy.engine import make_url
 
 from vatti.store.migrate import migrate
 from vatti.testing.services import postgres_url
+from vatti.testing.standins import StandIns
 
 
 @pytest.fixture(scope="session")
@@ -101,3 +104,18 @@ def database_url(request: pytest.FixtureRequest) -> str:
     fixture = "sqlite_database_url" if request.param == "sqlite" else "postgres_database_url"
     url: str = request.getfixturevalue(fixture)
     return url
+
+
+@pytest.fixture(scope="session")
+def _standins_server() -> Iterator[StandIns]:
+    server = StandIns()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def standins(_standins_server: StandIns) -> StandIns:
+    _standins_server.reset()
+    return _standins_server

@@ -242,7 +242,7 @@ class Download(io.RawIOBase):
             length = response.headers.get("content-length")
             if length is not None and length.isdigit():
                 self.length = int(length)
-        self._chunks = response.iter_raw(CHUNK)
+        self._chunks = response.iter_raw()  # as received: a chunk size would hold bytes back
         while skip:
             chunk = next(self._chunks, b"")
             if not chunk:
@@ -267,6 +267,8 @@ class Download(io.RawIOBase):
                     return memoryview(chunk)
                 reason = "the connection ended early"
             self._resume(reason)
+            if self._pending:  # what was left of a chunk read past the resume position
+                return self._pending
 
     def _resume(self, reason: str) -> None:
         del reason  # the retries below report their own last reason

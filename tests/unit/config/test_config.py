@@ -186,3 +186,35 @@ def test_the_contract_marks_secrets_and_requirements() -> None:
 def test_unknown_component() -> None:
     with pytest.raises(ConfigError, match="unknown component"):
         Settings.for_component("nope")
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"VATTI_TRANSFER_BASE_URL": "http://127.0.0.1:9/c/"}, "must be https://"),
+        (
+            {"VATTI_TRANSFER_BASE_URL": "http://10.0.0.1/c/", "VATTI_ALLOW_HTTP_LOOPBACK": "1"},
+            "VATTI_TRANSFER_BASE_URL: must be https://",
+        ),
+        ({"VATTI_KEY_HANDLER_URL": "https://keys.example"}, "VATTI_KEY_HANDLER_USER: required"),
+        (
+            {"VATTI_TRANSFER_TOKEN_URL": "https://auth.example/t"},
+            "VATTI_TRANSFER_CLIENT_SECRET: required when VATTI_TRANSFER_TOKEN_URL is set",
+        ),
+    ],
+)
+def test_sources_are_https_only_unless_loopback_is_allowed(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], problem: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=problem):
+        Settings.for_component("runtime")
+
+
+def test_http_on_a_loopback_host_is_accepted_when_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VATTI_TRANSFER_BASE_URL", "http://127.0.0.1:9/c/")
+    monkeypatch.setenv("VATTI_ALLOW_HTTP_LOOPBACK", "1")
+    sources = Settings.for_component("runtime").sources
+    assert sources is not None
+    assert sources.transfer_base_url == "http://127.0.0.1:9/c/"
