@@ -158,3 +158,26 @@ def test_a_wrong_key_file_passphrase_is_key_invalid(root: Path) -> None:
         )
     assert info.value.code == "key_invalid"
     assert "Tr0ub4dor" not in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("delta", "has"), [(-1, "has more than {declared} bytes"), (1, "has {size} bytes")]
+)
+def test_a_crypt4gh_file_of_another_size_than_declared_leaves_nothing(
+    root: Path, delta: int, has: str
+) -> None:
+    pair = new_keypair()
+    sealed = encrypt(b"#CHROM\tPOS\n" * 20_000, [pair.public])
+    (root / "in" / "c.vcf.c4gh").write_bytes(sealed)
+    (root / "key.sec").write_text(pair.locked("pw"))
+    keys = KeyFile(root / "key.sec", Crypt4ghKeyFormat(SecretStr("pw")))
+    declared = len(sealed) + delta
+    with pytest.raises(StepFailed) as info:
+        stage_inputs(
+            [DeclaredInput("vcf", "c.vcf.c4gh", size=declared)],
+            root / "scratch" / "inputs",
+            Sources(root / "in", keys=keys),
+        )
+    assert info.value.code == "input_mismatch"
+    assert has.format(declared=declared, size=len(sealed)) in info.value.message
+    assert [p for p in (root / "scratch" / "inputs").rglob("*") if p.is_file()] == []

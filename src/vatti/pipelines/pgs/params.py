@@ -112,7 +112,10 @@ class TargetGenome(BaseModel):
     @classmethod
     def _not_encrypted(cls, value: str) -> str:
         if value.endswith(".c4gh"):
-            raise ValueError("encrypted (.c4gh) files must be staged and decrypted first")
+            raise ValueError(
+                "name a crypt4gh file by its decrypted name (x.pgen for x.pgen.c4gh) and list "
+                "the .c4gh file in globus_details"
+            )
         return value
 
     @model_validator(mode="after")
