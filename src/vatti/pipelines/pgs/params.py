@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from vatti.domain.inputs import C4GH_SUFFIX, collection_path
+from vatti.domain.requests import integral
 
 _IDS = {
     "pgs_id": re.compile(r"^PGS\d{6}$"),
@@ -155,8 +156,13 @@ class TransferFile(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     filename: Annotated[str, Field(max_length=255, pattern=f"^{_SEGMENT}$")]
-    size: Annotated[int, Field(gt=0)]
+    size: int = Field(gt=0)
     sha256: Annotated[str | None, Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")]
+
+    @field_validator("size", mode="before")
+    @classmethod
+    def _integral(cls, value: Any) -> Any:
+        return integral(value)
 
 
 class GlobusDetails(BaseModel):
