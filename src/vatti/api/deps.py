@@ -20,7 +20,8 @@ class ApiState:
     engine_alive: Callable[[], bool] | None = None
 
 
-def get_state(request: Request) -> ApiState:
+async def get_state(request: Request) -> ApiState:
+    # async: FastAPI would run a plain function in its thread pool, one more hop per request
     state: ApiState = request.app.state.vatti
     return state
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -102,6 +103,10 @@ class EngineConfig:
         )
 
 
+#: locks that order the announcements of this engine's state changes (by job id)
+ORDERING_STRIPES = 64
+
+
 class Outcomes(Protocol):
     """Where the engine reads what ``vatti job-run`` reported."""
 
@@ -127,12 +132,20 @@ class EngineContext:
     #: called (from worker threads) with the job after each state change this replica made
     listeners: list[Callable[[Job], None]] = field(default_factory=list)
     notify: NotifyBuilder = field(init=False)
+    _orderings: tuple[threading.Lock, ...] = field(
+        init=False, default_factory=lambda: tuple(threading.Lock() for _ in range(ORDERING_STRIPES))
+    )
 
     def __post_init__(self) -> None:
         self.notify = webhook_notifications(self.config.webhook_url)
 
     def now(self) -> datetime:
         return self.clock()
+
+    def ordering(self, job_id: str) -> threading.Lock:
+        """Held from a change of ``job_id`` to its announcement, so listeners hear one job's
+        changes in the order they were made, even when two threads make them."""
+        return self._orderings[hash(job_id) % ORDERING_STRIPES]
 
     def scratch_dir(self, job_id: str) -> Path | None:
         return self.scratch_root / job_id if self.scratch_root is not None else None

@@ -42,20 +42,36 @@ def advance(
     perform: bool = True,
 ) -> TransitionResult | None:
     """Apply ``event``; None when another writer moved the job first. Effects run if ``perform``."""
-    try:
-        result = ctx.store.transition(
-            job_id, event, now=ctx.now(), changes=changes, notify=ctx.notify
-        )
-    except InvalidTransition as exc:
-        log_event(
-            ctx.logger,
-            "job.transition_refused",
-            job_id=job_id,
-            level=logging.DEBUG,
-            event=event.value,
-            reason=str(exc),
-        )
-        return None
+    with ctx.ordering(job_id):
+        try:
+            result = ctx.store.transition(
+                job_id, event, now=ctx.now(), changes=changes, notify=ctx.notify
+            )
+        except InvalidTransition as exc:
+            log_event(
+                ctx.logger,
+                "job.transition_refused",
+                job_id=job_id,
+                level=logging.DEBUG,
+                event=event.value,
+                reason=str(exc),
+            )
+            return None
+        job = result.job
+        _log_change(ctx, result)
+        # a terminal state is announced once its cleanup is done, so whoever waits for it
+        # (``vatti run``, tests) finds the work area gone; others at once, under the job's
+        # ordering lock, so a change made next (by another thread) is announced after this one
+        if not job.terminal:
+            _announce(ctx, job)
+    if perform:
+        perform_effects(ctx, result)
+    if job.terminal:
+        _announce(ctx, job)
+    return result
+
+
+def _log_change(ctx: EngineContext, result: TransitionResult) -> None:
     job = result.job
     fields: dict[str, Any] = {"from_state": result.record.from_state, "attempt": job.attempt}
     level = logging.INFO
@@ -64,15 +80,6 @@ def advance(
         fields["exit_code"] = job.failure.exit_code
         level = logging.WARNING
     log_event(ctx.logger, STATE_EVENTS[job.state], job_id=job.id, level=level, **fields)
-    # a terminal state is announced once its cleanup is done, so whoever waits for it (``vatti
-    # run``, tests) finds the work area gone; others first, as their effects advance the job again
-    if not job.terminal:
-        _announce(ctx, job)
-    if perform:
-        perform_effects(ctx, result)
-    if job.terminal:
-        _announce(ctx, job)
-    return result
 
 
 def _announce(ctx: EngineContext, job: Job) -> None:

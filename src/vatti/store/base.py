@@ -33,6 +33,8 @@ Conflict = Literal["client_id", "fingerprint"]
 
 #: the states that hold one of the global concurrency slots (``VATTI_MAX_CONCURRENT_JOBS``)
 ACTIVE_STATES = frozenset({JobState.PROVISIONING, JobState.RUNNING, JobState.CANCELLING})
+#: the most jobs one page of ``list_jobs`` holds, whatever limit is asked
+MAX_PAGE = 1000
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from vatti.domain.states import RETRYABLE_STATES, JobEvent, JobState, apply
 from vatti.domain.times import as_utc
 from vatti.store.base import (
     ACTIVE_STATES,
+    MAX_PAGE,
     Changes,
     NewJob,
     NotifyBuilder,
@@ -30,8 +31,6 @@ from vatti.store.base import (
 )
 from vatti.store.errors import JobNotFound
 from vatti.store.updates import event_detail, new_job, transition_fields
-
-MAX_PAGE = 1000
 
 
 @dataclass

@@ -37,6 +37,7 @@ from vatti.errors import VattiError
 from vatti.store import rows
 from vatti.store.base import (
     ACTIVE_STATES,
+    MAX_PAGE,
     Changes,
     NewJob,
     NotifyBuilder,
@@ -51,8 +52,6 @@ from vatti.store.errors import JobNotFound, StaleTransition, StoreError, StoreUn
 from vatti.store.migrate import current_revision, head_revision
 from vatti.store.schema import dedup, job_events, jobs, leases, outbox
 from vatti.store.updates import event_detail, new_job, transition_fields
-
-MAX_PAGE = 1000
 
 #: The key of the advisory lock that serialises admission across engines (PostgreSQL): a count
 #: and a claim under a lock cannot be raced, where SKIP LOCKED alone would let two engines each
