@@ -33,15 +33,19 @@ import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from vatti.config import SourceSettings
 from vatti.domain.inputs import DeclaredInput
 from vatti.pipelines.errors import StepFailed
-from vatti.staging.collection import ClientCredentials, Collection
 from vatti.staging.decrypt import CorruptCrypt4gh, Readable, WrongKey, decrypt_stream
 from vatti.staging.failures import STEP, InputCode, input_failed
-from vatti.staging.https import HttpPolicy, new_client
-from vatti.staging.secret_keys import Crypt4ghKeyFormat, KeyFile, KeyHandler, SecretKeys
+
+if TYPE_CHECKING:
+    # imported when configured: a job under a small memory limit (RLIMIT_AS) that reads only
+    # local files does without httpx and ssl
+    from vatti.config import SourceSettings
+    from vatti.staging.collection import Collection
+    from vatti.staging.secret_keys import SecretKeys
 
 __all__ = ["STEP", "Sources", "stage_inputs"]
 
@@ -63,6 +67,17 @@ class Sources:
         sources = cls(input_root=input_root)
         if settings is None:
             return sources
+        configured = (
+            settings.transfer_base_url,
+            settings.key_handler_url,
+            settings.c4gh_secret_key,
+        )
+        if all(value is None for value in configured):
+            return sources
+        from vatti.staging.collection import ClientCredentials, Collection
+        from vatti.staging.https import HttpPolicy, new_client
+        from vatti.staging.secret_keys import Crypt4ghKeyFormat, KeyFile, KeyHandler
+
         policy = HttpPolicy.from_settings(settings)
         if settings.transfer_base_url is not None:
             client = new_client(policy)
