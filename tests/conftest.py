@@ -8,6 +8,8 @@
 - ``database_url``: both of the above, parametrised (the PostgreSQL case is marked ``postgres``).
 - ``s3_server``: moto's S3 server on loopback, started once per session and reset for each test
   (``vatti.testing.s3``).
+- ``standins``: the loopback stand-ins of the transfer collection, its OAuth2 token endpoint and
+  the key handler (one server per session, its state reset for each test).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlalchemy.engine import make_url
 from vatti.store.migrate import migrate
 from vatti.testing.s3 import S3Server, start_s3_server
 from vatti.testing.services import postgres_url
+from vatti.testing.standins import StandIns
 
 
 @pytest.fixture(scope="session")
@@ -120,3 +123,18 @@ def s3_server(_s3_server: S3Server) -> S3Server:
     """moto's S3 server (one per session), emptied for this test."""
     _s3_server.reset()
     return _s3_server
+
+
+@pytest.fixture(scope="session")
+def _standins_server() -> Iterator[StandIns]:
+    server = StandIns()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def standins(_standins_server: StandIns) -> StandIns:
+    _standins_server.reset()
+    return _standins_server

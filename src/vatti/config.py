@@ -15,12 +15,14 @@ settings library we used before cost a tenth of a second at every start of every
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -590,6 +592,129 @@ class CelerySettings(_Settings):
         return missing
 
 
+def is_loopback(host: str | None) -> bool:
+    """Whether ``host`` is a loopback address (or ``localhost``).
+
+    >>> [is_loopback(h) for h in ("127.0.0.1", "::1", "localhost", "10.0.0.1")]
+    [True, True, True, False]
+    """
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class SourceSettings(_Settings):
+    """Where a job's inputs come from beside local paths: the transfer collection (HTTPS, OAuth2
+    client credentials) and the crypt4gh secret keys (a key file or the key handler)."""
+
+    group: ClassVar[str] = "sources"
+
+    transfer_base_url: str | None = Field(
+        None,
+        description="Base URL of the transfer collection (hattivatti's Globus guest collection, "
+        "https://...): inputs' collection paths (dir_path_on_guest_collection/filename) resolve "
+        "against it, and https:// inputs must lie under it.",
+    )
+    transfer_token_url: str | None = Field(
+        None,
+        description="OAuth2 token endpoint: the runtime gets the collection's bearer token from "
+        "it by client credentials (none: the collection is read without a token).",
+    )
+    transfer_client_id: str | None = Field(
+        None, description="OAuth2 client id. Required when TRANSFER_TOKEN_URL is set."
+    )
+    transfer_client_secret: SecretStr | None = Field(
+        None, description="OAuth2 client secret. Required when TRANSFER_TOKEN_URL is set."
+    )
+    transfer_scope: str | None = Field(
+        None, description="OAuth2 scope(s) asked for the token, separated by spaces."
+    )
+    transfer_retries: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="Attempts at each request to the collection, the token endpoint and the key "
+        "handler before the job fails (transient errors: connection, time-outs, 429, 5xx).",
+    )
+    transfer_retry_delay: Seconds = Field(
+        1.0, description="Delay before the second attempt; it doubles up to 30 s."
+    )
+    transfer_timeout: Seconds = Field(
+        60.0, description="Time-out of one connection or read from those services."
+    )
+    key_handler_url: str | None = Field(
+        None,
+        description="Key handler (https://...): GET URL/key/SECRET_ID/version/VERSION answers "
+        '{"privateKey": ...}, the crypt4gh secret key of a job\'s encrypted inputs, wrapped.',
+    )
+    key_handler_user: str | None = Field(
+        None,
+        description="HTTP Basic user of the key handler. Required when KEY_HANDLER_URL is set.",
+    )
+    key_handler_password: SecretStr | None = Field(
+        None,
+        description="HTTP Basic password of the key handler. Required when KEY_HANDLER_URL is set.",
+    )
+    key_handler_key_password: SecretStr | None = Field(
+        None,
+        description="Password that unwraps the private keys the key handler returns (crypt4gh's "
+        "passphrase-protected key format). Required when KEY_HANDLER_URL is set.",
+    )
+    c4gh_secret_key: Path | None = Field(
+        None,
+        description="A crypt4gh secret key file, used for encrypted inputs when no key handler "
+        "is set.",
+    )
+    c4gh_passphrase: SecretStr | None = Field(
+        None, description="Passphrase of C4GH_SECRET_KEY (when the key file is locked)."
+    )
+    allow_http_loopback: bool = Field(
+        False,
+        description="Accept http:// for the collection, token endpoint and key handler when the "
+        "host is a loopback address (local stand-ins, tests); otherwise https:// only.",
+    )
+
+    @field_validator("transfer_base_url", "transfer_token_url", "key_handler_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("expected an https:// URL")
+        return value
+
+    def problems(self) -> list[str]:
+        out = []
+        for name in ("transfer_base_url", "transfer_token_url", "key_handler_url"):
+            value = getattr(self, name)
+            if value is None or value.startswith("https://"):
+                continue
+            if not (self.allow_http_loopback and is_loopback(urlsplit(value).hostname)):
+                out.append(
+                    f"{env_name(name)}: must be https:// (http:// only for a loopback host, "
+                    f"with {PREFIX}ALLOW_HTTP_LOOPBACK=1)"
+                )
+        required = {
+            "transfer_token_url": ("transfer_client_id", "transfer_client_secret"),
+            "key_handler_url": (
+                "key_handler_user",
+                "key_handler_password",
+                "key_handler_key_password",
+            ),
+        }
+        for when, names in required.items():
+            if getattr(self, when) is not None:
+                out.extend(
+                    f"{env_name(n)}: required when {env_name(when)} is set"
+                    for n in names
+                    if getattr(self, n) is None
+                )
+        return out
+
+
 @dataclass(frozen=True)
 class Component:
     name: str
@@ -610,12 +735,19 @@ COMPONENTS: dict[str, Component] = {
             "engine",
             "the control loops (vatti engine): admission, executors, timeouts, cleanup and "
             "notifications (it passes the runtime settings to each job it launches)",
-            (CommonSettings, StoreSettings, EngineSettings, CelerySettings, RuntimeSettings),
+            (
+                CommonSettings,
+                StoreSettings,
+                EngineSettings,
+                CelerySettings,
+                RuntimeSettings,
+                SourceSettings,
+            ),
         ),
         Component(
             "runtime",
             "one job's process (vatti job-run), started by an executor",
-            (CommonSettings, StoreSettings, RuntimeSettings),
+            (CommonSettings, StoreSettings, RuntimeSettings, SourceSettings),
         ),
         Component(
             "admin",
@@ -626,7 +758,14 @@ COMPONENTS: dict[str, Component] = {
         Component(
             "cli",
             "vatti run on embedded defaults (engine and runtime in one process tree)",
-            (CommonSettings, StoreSettings, EngineSettings, CelerySettings, RuntimeSettings),
+            (
+                CommonSettings,
+                StoreSettings,
+                EngineSettings,
+                CelerySettings,
+                RuntimeSettings,
+                SourceSettings,
+            ),
         ),
         Component(
             "worker",
@@ -706,6 +845,9 @@ def _cross_problems(checked: dict[type[_Settings], _Settings]) -> list[str]:
         or (isinstance(engine, EngineSettings) and engine.executor == "celery")
     ):
         problems.extend(celery.problems())
+    sources = checked.get(SourceSettings)
+    if isinstance(sources, SourceSettings):
+        problems.extend(sources.problems())
     return problems
 
 
@@ -754,6 +896,7 @@ class Settings:
     engine: EngineSettings | None = None
     runtime: RuntimeSettings | None = None
     celery: CelerySettings | None = None
+    sources: SourceSettings | None = None
 
     @classmethod
     def for_component(cls, name: str, overlay: Mapping[str, str] | None = None) -> Settings:
@@ -780,6 +923,7 @@ class Settings:
             engine=get(EngineSettings),
             runtime=get(RuntimeSettings),
             celery=get(CelerySettings),
+            sources=get(SourceSettings),
         )
 
     @property
@@ -856,6 +1000,13 @@ def runtime_launch_settings(settings: Settings, *, input_root: Path | None) -> R
             }
         ),
     ]
+    if settings.sources is not None:
+        key_file = settings.sources.c4gh_secret_key
+        groups.append(
+            settings.sources.model_copy(
+                update={"c4gh_secret_key": key_file.resolve() if key_file is not None else None}
+            )
+        )
     env: dict[str, str] = {}
     secrets: dict[str, str] = {}
     for group in groups:

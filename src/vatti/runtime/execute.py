@@ -11,7 +11,7 @@ import logging
 from collections.abc import MutableMapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from vatti.domain.failure import Failure, FailureCode
 from vatti.domain.layout import manifest_key, outcome_key, result_key, spec_key
@@ -30,7 +30,10 @@ from vatti.pipelines.base import (
 )
 from vatti.pipelines.errors import StepFailed
 from vatti.runtime.errors import InvalidSpec, Terminated
-from vatti.staging.sources import stage_inputs
+from vatti.staging.sources import Sources, stage_inputs
+
+if TYPE_CHECKING:
+    from vatti.config import SourceSettings
 
 CHUNK = 1 << 20
 
@@ -101,12 +104,22 @@ def failure_of(exc: BaseException) -> Failure:
 
 
 def run_pipeline(
-    pipeline: Pipeline[P], params: P, ctx: RunContext, *, inputs_dir: Path
+    pipeline: Pipeline[P],
+    params: P,
+    ctx: RunContext,
+    *,
+    inputs_dir: Path,
+    sources: SourceSettings | None = None,
 ) -> PipelineOutcome:
-    """Stage the inputs the pipeline declares into ``inputs_dir`` (in the job's scratch), then
-    run it on their local paths."""
+    """Stage the inputs the pipeline declares into ``inputs_dir`` (in the job's scratch), from
+    the input root and the ``sources`` configured (collection, secret keys), then run it on
+    their local paths."""
     ctx.log.info("runtime.staging")
-    staged = stage_inputs(pipeline.inputs(params), inputs_dir, input_root=ctx.settings.input_root)
+    opened = Sources.from_settings(sources, ctx.settings.input_root)
+    try:
+        staged = stage_inputs(pipeline.inputs(params), inputs_dir, opened)
+    finally:
+        opened.close()
     ctx.log.info("runtime.pipeline_start pipeline=%s inputs=%d", pipeline.name, len(staged))
     return pipeline.run(params, replace(ctx, inputs=staged))
 
@@ -120,11 +133,13 @@ def execute(
     log: JobLog,
     *,
     results: Objects | None = None,
+    sources: SourceSettings | None = None,
 ) -> Outcome:
     """Run the job in ``scratch`` (which the caller creates and deletes); write the outcome.
 
     The spec is read from and the outcome written to ``objects`` (the work store); outputs and
-    their manifest go to ``results`` (the results store; default: ``objects``)."""
+    their manifest go to ``results`` (the results store; default: ``objects``). ``sources``
+    configure where inputs beside local paths come from (their secrets included)."""
     try:
         spec = read_spec(objects, job_id)
         registered = RegisteredPipeline(registry.get(spec["pipeline"]))
@@ -133,7 +148,9 @@ def execute(
         work_dir.mkdir(mode=0o700)
         output_dir.mkdir(mode=0o700)
         ctx = RunContext(job_id, work_dir, output_dir, log, settings)
-        produced = run_pipeline(registered.pipeline, params, ctx, inputs_dir=scratch / "inputs")
+        produced = run_pipeline(
+            registered.pipeline, params, ctx, inputs_dir=scratch / "inputs", sources=sources
+        )
         entries = upload_results(
             objects if results is None else results, job_id, output_dir, produced.outputs
         )

@@ -12,12 +12,16 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vatti.pipelines.base import JobSettings, PipelineRegistry
 from vatti.runtime.errors import Terminated
 from vatti.runtime.execute import Objects, execute, job_log
 from vatti.runtime.scratch import private_scratch
 from vatti.runtime.signals import raise_on_stop_signals
+
+if TYPE_CHECKING:
+    from vatti.config import SourceSettings
 
 #: exit status when the pipeline failed (the outcome record says why)
 EXIT_FAILED = 1
@@ -31,11 +35,13 @@ def run_job_in(
     settings: JobSettings | None = None,
     *,
     results: Objects | None = None,
+    sources: SourceSettings | None = None,
 ) -> int:
     """Run job ``job_id`` against ``objects`` (its outputs to ``results``, default
     ``objects``); the process exit status.
 
-    ``settings`` (default: none, so no local input is read) are what the pipeline may use.
+    ``settings`` (default: none, so no local input is read) are what the pipeline may use;
+    ``sources`` where its inputs may come from beside local paths (default: nowhere).
     """
     log = job_log(job_id)
     log.info("runtime.start")
@@ -53,6 +59,7 @@ def run_job_in(
                 settings or JobSettings(),
                 log,
                 results=results,
+                sources=sources,
             )
     except Terminated as exc:  # arrived after the outcome was written, or during cleanup
         log.warning("runtime.terminated signal=%d", exc.signum)

@@ -77,4 +77,5 @@ def job_run_main(job_id: str) -> int:
         settings.scratch_dir(),
         JobSettings.from_settings(settings),
         results=stores.results,
+        sources=settings.sources,
     )

@@ -180,9 +180,14 @@ def test_the_contract_marks_secrets_and_requirements() -> None:
         "VATTI_S3_SECRET_ACCESS_KEY",
         "VATTI_S3_SESSION_TOKEN",
         "VATTI_GCS_SERVICE_ACCOUNT_KEY",
+        "VATTI_TRANSFER_CLIENT_SECRET",
+        "VATTI_KEY_HANDLER_PASSWORD",
+        "VATTI_KEY_HANDLER_KEY_PASSWORD",
+        "VATTI_C4GH_PASSPHRASE",
     }
     assert listed["VATTI_SECRET_KEY"].required == "when DATABASE_URL is a PostgreSQL URL"
     assert listed["VATTI_S3_SECRET_ACCESS_KEY"].required == "when S3_ACCESS_KEY_ID is set"
+    assert listed["VATTI_TRANSFER_CLIENT_SECRET"].required == "when TRANSFER_TOKEN_URL is set"
     assert listed["VATTI_API_TOKENS"].required == "no"  # tokens may live in the database
     assert listed["VATTI_CELERY_BROKER_URL"].required != "no"
     assert listed["VATTI_WEBHOOK_SECRET"].required != "no"
@@ -243,3 +248,35 @@ def test_the_results_store_may_be_another_bucket(monkeypatch: pytest.MonkeyPatch
     settings = Settings.for_component("runtime")
     assert settings.object_store_url() == "s3://vatti-work/prod"
     assert settings.results_store_url() == "s3://vatti-results/prod"
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"VATTI_TRANSFER_BASE_URL": "http://127.0.0.1:9/c/"}, "must be https://"),
+        (
+            {"VATTI_TRANSFER_BASE_URL": "http://10.0.0.1/c/", "VATTI_ALLOW_HTTP_LOOPBACK": "1"},
+            "VATTI_TRANSFER_BASE_URL: must be https://",
+        ),
+        ({"VATTI_KEY_HANDLER_URL": "https://keys.example"}, "VATTI_KEY_HANDLER_USER: required"),
+        (
+            {"VATTI_TRANSFER_TOKEN_URL": "https://auth.example/t"},
+            "VATTI_TRANSFER_CLIENT_SECRET: required when VATTI_TRANSFER_TOKEN_URL is set",
+        ),
+    ],
+)
+def test_sources_are_https_only_unless_loopback_is_allowed(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], problem: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=problem):
+        Settings.for_component("runtime")
+
+
+def test_http_on_a_loopback_host_is_accepted_when_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VATTI_TRANSFER_BASE_URL", "http://127.0.0.1:9/c/")
+    monkeypatch.setenv("VATTI_ALLOW_HTTP_LOOPBACK", "1")
+    sources = Settings.for_component("runtime").sources
+    assert sources is not None
+    assert sources.transfer_base_url == "http://127.0.0.1:9/c/"

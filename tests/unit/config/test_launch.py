@@ -58,6 +58,10 @@ def test_the_launch_env_holds_resolved_values_and_never_the_database_url(
         "VATTI_PGS_CATALOG_DIR": str(data / "pgs-catalog"),
         "VATTI_PGS_CATALOG_URL": "https://www.pgscatalog.org/rest/",
         "VATTI_PGS_OFFLINE": "1",
+        "VATTI_TRANSFER_RETRIES": "5",
+        "VATTI_TRANSFER_RETRY_DELAY": "1.0",
+        "VATTI_TRANSFER_TIMEOUT": "60.0",
+        "VATTI_ALLOW_HTTP_LOOPBACK": "0",
     }
     assert launch.secrets == {}
     assert "hunter2" not in repr(launch)
@@ -76,6 +80,38 @@ def test_the_given_input_root_wins_over_the_setting(
 
 
 def test_secret_settings_a_job_needs_travel_apart_from_its_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The transfer and key-handler credentials go to the secrets, the rest to the env."""
+    set_env(
+        monkeypatch,
+        {
+            "VATTI_TRANSFER_BASE_URL": "https://collection.example/",
+            "VATTI_TRANSFER_TOKEN_URL": "https://auth.example/token",
+            "VATTI_TRANSFER_CLIENT_ID": "runner",
+            "VATTI_TRANSFER_CLIENT_SECRET": "hunter2",
+            "VATTI_KEY_HANDLER_URL": "https://keys.example",
+            "VATTI_KEY_HANDLER_USER": "vatti",
+            "VATTI_KEY_HANDLER_PASSWORD": "basic-pw",
+            "VATTI_KEY_HANDLER_KEY_PASSWORD": "unwrap-pw",
+            "VATTI_C4GH_SECRET_KEY": "keys/job.sec",
+        },
+    )
+    monkeypatch.chdir(tmp_path)
+    launch = runtime_launch_settings(Settings.for_component("engine"), input_root=None)
+    assert launch.secrets == {
+        "VATTI_TRANSFER_CLIENT_SECRET": "hunter2",
+        "VATTI_KEY_HANDLER_PASSWORD": "basic-pw",
+        "VATTI_KEY_HANDLER_KEY_PASSWORD": "unwrap-pw",
+    }
+    assert launch.env["VATTI_TRANSFER_CLIENT_ID"] == "runner"
+    assert launch.env["VATTI_C4GH_SECRET_KEY"] == str(tmp_path / "keys" / "job.sec")
+    for secret in launch.secrets.values():
+        assert secret not in "".join(launch.env.values())
+        assert secret not in repr(launch)
+
+
+def test_a_store_secret_a_job_were_allowed_travels_apart_too(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("VATTI_OBJECT_STORE_URL", "s3://work/vatti")

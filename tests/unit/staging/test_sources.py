@@ -6,10 +6,13 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from vatti.domain.inputs import DeclaredInput
 from vatti.pipelines.errors import StepFailed
-from vatti.staging.sources import stage_inputs
+from vatti.staging.secret_keys import Crypt4ghKeyFormat, KeyFile
+from vatti.staging.sources import Sources, stage_inputs
+from vatti.testing.c4gh import encrypt, new_keypair
 
 pytestmark = pytest.mark.unit
 
@@ -25,7 +28,7 @@ def root(tmp_path: Path) -> Path:
 
 
 def stage(root: Path, *declared: DeclaredInput) -> dict[str, Path]:
-    return stage_inputs(declared, root / "scratch" / "inputs", input_root=root / "in")
+    return stage_inputs(declared, root / "scratch" / "inputs", Sources(input_root=root / "in"))
 
 
 def refusal(root: Path, declared: DeclaredInput) -> StepFailed:
@@ -77,7 +80,7 @@ def test_missing_file(root: Path) -> None:
 
 def test_no_input_root_reads_no_local_file(root: Path) -> None:
     with pytest.raises(StepFailed, match="reads no local files") as info:
-        stage_inputs([DeclaredInput("x", "scores.txt")], root / "scratch" / "in", input_root=None)
+        stage_inputs([DeclaredInput("x", "scores.txt")], root / "scratch" / "in", Sources())
     assert info.value.code == "input_refused"
 
 
@@ -97,13 +100,84 @@ def test_declared_size_and_checksum_are_verified(
 
 
 @pytest.mark.parametrize(
-    ("declared", "what"),
+    ("declared", "code", "what"),
     [
-        (DeclaredInput("x", "https://data.example/c.pgen"), "https:// sources are not available"),
-        (DeclaredInput("x", "c.pgen.c4gh", encrypted=True), "crypt4gh staging is not available"),
+        (DeclaredInput("x", "s3://bucket/c.pgen"), "input_refused", "s3:// sources are not"),
+        (
+            DeclaredInput("x", "https://data.example/c.pgen"),
+            "input_refused",
+            "set VATTI_TRANSFER_BASE_URL",
+        ),
+        (
+            DeclaredInput("x", "u/c.pgen", from_collection=True),
+            "input_refused",
+            "set VATTI_TRANSFER_BASE_URL",
+        ),
+        (DeclaredInput("x", "c.pgen.c4gh"), "key_unavailable", "no crypt4gh secret key"),
     ],
 )
-def test_sources_not_available_yet_are_refused_clearly(
-    root: Path, declared: DeclaredInput, what: str
+def test_sources_not_configured_are_refused_clearly(
+    root: Path, declared: DeclaredInput, code: str, what: str
 ) -> None:
-    assert what in refusal(root, declared).message
+    failure = refusal(root, declared)
+    assert failure.code == code
+    assert what in failure.message
+
+
+def test_a_local_crypt4gh_file_is_decrypted_into_the_scratch_under_its_plain_name(
+    root: Path,
+) -> None:
+    pair = new_keypair()
+    clear = b"##fileformat=VCFv4.2\n" * 10_000  # more than one 64 KiB segment
+    sealed = encrypt(clear, [pair.public])
+    (root / "in" / "c.vcf.c4gh").write_bytes(sealed)
+    (root / "key.sec").write_text(pair.locked("pass phrase"))
+    keys = KeyFile(root / "key.sec", Crypt4ghKeyFormat(SecretStr("pass phrase")))
+    declared = DeclaredInput(
+        "vcf", "c.vcf.c4gh", size=len(sealed), sha256=hashlib.sha256(sealed).hexdigest()
+    )
+
+    staged = stage_inputs([declared], root / "scratch" / "inputs", Sources(root / "in", keys=keys))
+
+    assert staged["vcf"].name == "c.vcf"
+    assert not staged["vcf"].is_symlink()
+    assert staged["vcf"].read_bytes() == clear
+    assert [p.name for p in staged["vcf"].parent.iterdir()] == ["c.vcf"]
+
+
+def test_a_wrong_key_file_passphrase_is_key_invalid(root: Path) -> None:
+    pair = new_keypair()
+    (root / "in" / "c.vcf.c4gh").write_bytes(encrypt(b"x", [pair.public]))
+    (root / "key.sec").write_text(pair.locked("right"))
+    keys = KeyFile(root / "key.sec", Crypt4ghKeyFormat(SecretStr("Tr0ub4dor")))
+    with pytest.raises(StepFailed) as info:
+        stage_inputs(
+            [DeclaredInput("vcf", "c.vcf.c4gh")],
+            root / "scratch" / "inputs",
+            Sources(root / "in", keys=keys),
+        )
+    assert info.value.code == "key_invalid"
+    assert "Tr0ub4dor" not in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("delta", "has"), [(-1, "has more than {declared} bytes"), (1, "has {size} bytes")]
+)
+def test_a_crypt4gh_file_of_another_size_than_declared_leaves_nothing(
+    root: Path, delta: int, has: str
+) -> None:
+    pair = new_keypair()
+    sealed = encrypt(b"#CHROM\tPOS\n" * 20_000, [pair.public])
+    (root / "in" / "c.vcf.c4gh").write_bytes(sealed)
+    (root / "key.sec").write_text(pair.locked("pw"))
+    keys = KeyFile(root / "key.sec", Crypt4ghKeyFormat(SecretStr("pw")))
+    declared = len(sealed) + delta
+    with pytest.raises(StepFailed) as info:
+        stage_inputs(
+            [DeclaredInput("vcf", "c.vcf.c4gh", size=declared)],
+            root / "scratch" / "inputs",
+            Sources(root / "in", keys=keys),
+        )
+    assert info.value.code == "input_mismatch"
+    assert has.format(declared=declared, size=len(sealed)) in info.value.message
+    assert [p for p in (root / "scratch" / "inputs").rglob("*") if p.is_file()] == []

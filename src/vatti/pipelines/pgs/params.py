@@ -29,6 +29,8 @@ from pydantic import (
     model_validator,
 )
 
+from vatti.domain.inputs import C4GH_SUFFIX, collection_path
+from vatti.domain.requests import integral
 from vatti.pipelines.pgs.catalog import PGP_ID, PGS_ID, TRAIT_ID
 
 _IDS = {"pgs_id": PGS_ID, "pgp_id": PGP_ID, "trait_efo": TRAIT_ID}
@@ -152,7 +154,10 @@ class TargetGenome(BaseModel):
     @classmethod
     def _not_encrypted(cls, value: str) -> str:
         if value.endswith(".c4gh"):
-            raise ValueError("encrypted (.c4gh) files must be staged and decrypted first")
+            raise ValueError(
+                "name a crypt4gh file by its decrypted name (x.pgen for x.pgen.c4gh) and list "
+                "the .c4gh file in globus_details"
+            )
         return value
 
     @model_validator(mode="after")
@@ -180,6 +185,64 @@ class TargetGenome(BaseModel):
                     f"(expected a name ending in {' or '.join(suffixes)})"
                 )
         return self
+
+
+#: a path segment: no '/', backslash or control character, not '.' or '..'
+_SEGMENT = r"[^/\\\x00-\x1f\x7f]*[^./\\\x00-\x1f\x7f][^/\\\x00-\x1f\x7f]*"
+
+
+class TransferFile(BaseModel):
+    """One file on the transfer collection (hattivatti's ``globus_details.files[]``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    filename: Annotated[str, Field(max_length=255, pattern=f"^{_SEGMENT}$")]
+    size: int = Field(gt=0)
+    sha256: Annotated[str | None, Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")]
+
+    @field_validator("size", mode="before")
+    @classmethod
+    def _integral(cls, value: Any) -> Any:
+        return integral(value)
+
+
+class GlobusDetails(BaseModel):
+    """Where a job's genotypes are on the transfer collection (hattivatti's
+    ``globus_details``): ``dir_path_on_guest_collection/filename`` for each file. A file named
+    ``x.pgen.c4gh`` is decrypted to ``x.pgen``, the name ``target_genomes`` uses."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    dir_path_on_guest_collection: Annotated[
+        str, Field(max_length=4096, pattern=f"^/?(?:{_SEGMENT}(?:/{_SEGMENT})*)?/?$")
+    ]
+    files: Annotated[list[TransferFile], Field(min_length=1, max_length=1000)]
+
+    def path_of(self, item: TransferFile) -> str:
+        return collection_path(self.dir_path_on_guest_collection, item.filename)
+
+
+class SecretKeyDetails(BaseModel):
+    """Which secret key opens the encrypted files (hattivatti's ``secret_key_details``): the
+    key handler's id (a UUID) and version. Not a secret."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    secret_id: Annotated[
+        str, Field(pattern=r"^[0-9a-fA-F]{8}-?(?:[0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
+    ]
+    secret_id_version: Annotated[
+        str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    ]
+
+
+def decrypted_name(filename: str) -> str:
+    """The name a collection file is staged under.
+
+    >>> decrypted_name("hapnest.pgen.c4gh"), decrypted_name("hapnest.psam")
+    ('hapnest.pgen', 'hapnest.psam')
+    """
+    return filename.removesuffix(C4GH_SUFFIX) if filename != C4GH_SUFFIX else filename
 
 
 _SOURCES = ("pgs_id", "pgp_id", "trait_efo", "scorefiles")
@@ -406,6 +469,17 @@ class PgsParams(BaseModel):
         exclude=True,  # its fields are moved to the top level; format is informational
         description="hattivatti's nested parameters: pgs_id, pgp_id, trait_efo, target_build "
         "(required here), min_overlap and format. With it, those fields are not given flat.",
+    )
+    globus_details: GlobusDetails | None = Field(
+        default=None,
+        description="Files on the transfer collection (hattivatti's globus_details): fetched, "
+        "checked against their sizes, decrypted when they end in .c4gh; target_genomes names "
+        "them as they are staged (without .c4gh).",
+    )
+    secret_key_details: SecretKeyDetails | None = Field(
+        default=None,
+        description="The key handler's secret key that opens the encrypted files (hattivatti's "
+        "secret_key_details).",
     )
 
     @model_validator(mode="before")

@@ -1,8 +1,9 @@
 """The ``pgs`` pipeline: hattivatti's job message in, the PGS Catalog Calculator's outputs out.
 
-The local files a request names (genotypes, scoring files, reference frequencies) are declared
-inputs: the runtime stages them (:mod:`vatti.staging.sources`: only under the input root,
-``VATTI_INPUT_ROOT``, after resolving symbolic links) and the pipeline reads the staged paths.
+The files a request names (genotypes, scoring files, reference frequencies) are declared
+inputs: the runtime stages them (:mod:`vatti.staging.sources`: local paths only under the input
+root, ``VATTI_INPUT_ROOT``, after resolving symbolic links; the files of ``globus_details``
+from the transfer collection, crypt4gh ones decrypted) and the pipeline reads the staged paths.
 Catalog ids are resolved through the local cache (``VATTI_PGS_CATALOG_DIR``) and downloaded from
 the PGS Catalog when missing.
 """
@@ -14,25 +15,52 @@ from pathlib import Path
 
 import polars as pl
 
-from vatti.domain.inputs import DeclaredInput
+from vatti.domain.inputs import DeclaredInput, KeyRef
 from vatti.domain.outcome import JobWarning
 from vatti.pipelines.base import PipelineOutcome, RunContext
 from vatti.pipelines.errors import StepFailed
 from vatti.pipelines.pgs.calculate import MIN_OVERLAP_CODE, CalcOptions, calculate
 from vatti.pipelines.pgs.catalog import Catalog
 from vatti.pipelines.pgs.match import failed_line
-from vatti.pipelines.pgs.params import PgsParams, TargetFormat, TargetGenome
+from vatti.pipelines.pgs.params import PgsParams, TargetFormat, TargetGenome, decrypted_name
 from vatti.pipelines.pgs.targets.base import GenotypeFile, Sampleset
 
 
 def declared_inputs(params: PgsParams) -> list[DeclaredInput]:
-    """Every local file the params name (genotypes, scoring files, reference frequencies), each
-    once, keyed by the path as the request gives it."""
+    """Every file the params name (genotypes, scoring files, reference frequencies), each once,
+    keyed by the name the request gives it: from the transfer collection when
+    ``globus_details`` lists it (``x.pgen`` as ``x.pgen.c4gh``, decrypted with the key of
+    ``secret_key_details``), else a local path. Collection files no field names are staged too
+    (hattivatti's transfer fetches every file it lists)."""
     paths = [p for row in params.target_genomes for p in (row.geno, row.pheno, row.variants)]
     paths += params.scorefiles
     if params.reference_freqs is not None:
         paths.append(params.reference_freqs)
-    return [DeclaredInput(key=p, location=p) for p in dict.fromkeys(paths)]
+    remote = collection_inputs(params)
+    local = [DeclaredInput(key=p, location=p) for p in dict.fromkeys(paths) if p not in remote]
+    return local + list(remote.values())
+
+
+def collection_inputs(params: PgsParams) -> dict[str, DeclaredInput]:
+    """The files of ``globus_details`` by the name they are staged under (the first of two
+    files staged under one name wins)."""
+    details = params.globus_details
+    if details is None:
+        return {}
+    keys = params.secret_key_details
+    ref = KeyRef(keys.secret_id, keys.secret_id_version) if keys is not None else None
+    out: dict[str, DeclaredInput] = {}
+    for item in details.files:
+        declared = DeclaredInput(
+            key=decrypted_name(item.filename),
+            location=details.path_of(item),
+            size=item.size,
+            sha256=item.sha256,
+            from_collection=True,
+            key_ref=ref,
+        )
+        out.setdefault(declared.key, declared)
+    return out
 
 
 def check_one_vcf(row: TargetGenome, staged: Mapping[str, Path]) -> None:

@@ -1,0 +1,92 @@
+"""A real ``pgs`` job (``vatti run``: engine, local executor, job process) on crypt4gh files from
+the transfer collection, with its key from the key handler (the loopback stand-ins), scores
+exactly as the same job on the clear-text files; the stand-ins' credentials reach the job only
+on its secrets pipe, and appear nowhere under the data dir."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.e2e.conftest import clean_env, vatti
+
+from vatti.pipelines.pgs import synthetic as syn
+from vatti.testing.c4gh import encrypt, new_keypair
+from vatti.testing.standins import KEY_WRAP_PASSWORD, SECRETS, StandIns
+
+pytestmark = pytest.mark.e2e
+
+SECRET_ID = "81d5c400-21b4-4e88-8208-8d64c9920283"
+DIR = "user@ebi.ac.uk/INTP00000042"
+COHORT = syn.CohortSpec(n_samples=60, n_variants=600, seed=905, missing_rate=0.03)
+SCORE = syn.ScoreSpec(120, pgs_id="PGS999903", seed=5, swapped=0.3)
+
+
+def request(path: Path, prefix: str, **params: Any) -> Path:
+    genome = {
+        "sampleset": "cohort",
+        "chrom": "22",
+        "geno": f"{prefix}.pgen",
+        "pheno": f"{prefix}.psam",
+        "variants": f"{prefix}.pvar",
+        "format": "pfile",
+    }
+    body = {
+        "pipeline": "pgs",
+        "params": {
+            "id": "INTP00000042",
+            "target_genomes": [genome],
+            "scorefiles": ["scores/PGS999903.txt.gz"],
+            "target_build": "GRCh37",
+            **params,
+        },
+    }
+    path.write_text(json.dumps(body))
+    return path
+
+
+def scores(data_dir: Path) -> str:
+    (job,) = (data_dir / "objects" / "jobs").iterdir()
+    return gzip.decompress((job / "results" / "aggregated_scores.txt.gz").read_bytes()).decode()
+
+
+def test_encrypted_collection_inputs_score_as_the_clear_text(
+    tmp_path: Path, standins: StandIns
+) -> None:
+    work = tmp_path / "work"
+    variants = syn.write_pfile(work / "clear" / "cohort", COHORT)
+    syn.write_scorefile(work / "scores" / "PGS999903.txt.gz", variants, SCORE)
+    pair = new_keypair()
+    files = []
+    for suffix in ("pgen", "pvar", "psam"):
+        sealed = encrypt((work / "clear" / f"cohort.{suffix}").read_bytes(), [pair.public])
+        standins.state.files[f"{DIR}/cohort.{suffix}.c4gh"] = sealed
+        files.append({"filename": f"cohort.{suffix}.c4gh", "size": len(sealed)})
+    standins.state.keys[(SECRET_ID, "1")] = pair.locked(KEY_WRAP_PASSWORD)
+    clear = request(work / "clear.json", "clear/cohort")
+    sealed_request = request(
+        work / "encrypted.json",
+        "cohort",
+        globus_details={"dir_path_on_guest_collection": DIR, "files": files},
+        secret_key_details={"secret_id": SECRET_ID, "secret_id_version": "1"},
+    )
+
+    runs = {}
+    for name, path in (("clear", clear), ("encrypted", sealed_request)):
+        env = clean_env(VATTI_DATA_DIR=f"data-{name}", VATTI_PGS_OFFLINE="1", **standins.env())
+        runs[name] = vatti("run", path.name, cwd=work, env=env, timeout=120)
+        assert runs[name].returncode == 0, runs[name].stderr
+
+    assert scores(work / "data-encrypted") == scores(work / "data-clear")
+    assert len(standins.state.requests("collection")) == 3
+    assert len(standins.state.requests("keys")) == 1
+    leaked = [*SECRETS, *standins.state.issued]
+    for path in (work / "data-encrypted").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert not [s for s in leaked if s.encode() in data], path
+    for run in runs.values():
+        assert not [s for s in leaked if s in run.stdout + run.stderr]
