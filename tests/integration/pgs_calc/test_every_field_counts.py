@@ -161,6 +161,25 @@ BASES: dict[str, dict[str, Any]] = {
             "min_overlap": 0.25,
         },
     },
+    "encrypted": {  # hattivatti's shape: the genotypes on the transfer collection, encrypted
+        "pipeline": "pgs",
+        "params": {
+            "target_genomes": [pfile()],
+            "pgs_id": ["PGS999901"],
+            "target_build": "GRCh37",
+            "globus_details": {
+                "dir_path_on_guest_collection": "intervene/run-1",
+                "files": [
+                    {"filename": f"a.{suffix}.c4gh", "size": 1000, "sha256": "ab" * 32}
+                    for suffix in ("pgen", "pvar", "psam")
+                ],
+            },
+            "secret_key_details": {
+                "secret_id": "0a4c8a43-7d2f-4b8e-9a36-2b1f6c9d5e71",
+                "secret_id_version": "1",
+            },
+        },
+    },
     "sites": {
         "pipeline": "pgs",
         "params": {
@@ -209,9 +228,19 @@ def param(field: str, value: Any) -> Mutation:
     return setting("params", field, value=value)
 
 
+def keyed(field: str, value: Any) -> Mutation:
+    return setting("params", "secret_key_details", field, value=value)
+
+
+def transferred(field: str, value: Any) -> Mutation:
+    return setting("params", "globus_details", "files", 0, field, value=value)
+
+
 @dataclass(frozen=True)
 class Effect:
-    level: str  # "job": the job the service stores; "run": the pipeline's outputs or failure
+    #: "job": the job the service stores; "inputs": the files the job fetches (and how it opens
+    #: them); "run": the pipeline's outputs or failure
+    level: str
     base: str
     change: Mutation
 
@@ -255,6 +284,33 @@ EFFECTS: dict[str, Effect] = {
         "run", "hattivatti", nested("target_build", "GRCh38")
     ),
     "params.nxf_params_file.min_overlap": Effect("run", "hattivatti", nested("min_overlap", 0.99)),
+    "params.globus_details.dir_path_on_guest_collection": Effect(
+        "inputs",
+        "encrypted",
+        setting("params", "globus_details", "dir_path_on_guest_collection", value="other/run"),
+    ),
+    "params.globus_details.files.filename": Effect(
+        "inputs", "encrypted", transferred("filename", "b.pgen.c4gh")
+    ),
+    "params.globus_details.files.size": Effect("inputs", "encrypted", transferred("size", 999)),
+    "params.globus_details.files.sha256": Effect(
+        "inputs", "encrypted", transferred("sha256", "cd" * 32)
+    ),
+    "params.secret_key_details.secret_id": Effect(
+        "inputs",
+        "encrypted",
+        setting(
+            "params",
+            "secret_key_details",
+            "secret_id",
+            value="1b5d9b54-8e3f-4c9f-8b47-3c2e7d0e6f82",
+        ),
+    ),
+    "params.secret_key_details.secret_id_version": Effect(
+        "inputs",
+        "encrypted",
+        setting("params", "secret_key_details", "secret_id_version", value="2"),
+    ),
 }
 
 #: Each field that changes nothing the job does, with a change that must not show.
@@ -305,6 +361,15 @@ def observe_job(body: dict[str, Any]) -> object:
     return (new.pipeline, new.client_id, new.webhook_url, job_resources(new.spec))
 
 
+def observe_inputs(body: dict[str, Any]) -> object:
+    """The files the job stages, where from, how they are checked and which key opens them."""
+    try:
+        spec = new_job(JobRequest.model_validate(body), REGISTRY).spec
+    except (ValidationError, VattiError) as exc:
+        return ("refused", str(exc))
+    return PgsPipeline().inputs(PgsParams.model_validate(spec["params"]))
+
+
 def observe_run(body: dict[str, Any], shared: Shared) -> object:
     """What the job computes: every output (timings aside) and warning, or how it failed."""
     try:
@@ -335,7 +400,7 @@ def test_every_field_is_listed() -> None:
     assert sorted(LEAVES) == sorted([*EFFECTS, *INFORMATIONAL])
 
 
-@pytest.mark.parametrize("base", sorted(BASES))
+@pytest.mark.parametrize("base", sorted(set(BASES) - {"encrypted"}))
 def test_each_base_request_runs(base: str, shared: Shared) -> None:
     observed = observe_run(BASES[base], shared)
     assert isinstance(observed, tuple)
@@ -350,6 +415,9 @@ def test_the_field_changes_what_the_job_does(path: str, shared: Shared) -> None:
     effect.change(changed)
     if effect.level == "job":
         assert observe_job(changed) != observe_job(BASES[effect.base])
+    elif effect.level == "inputs":
+        assert observe_inputs(changed) != observe_inputs(BASES[effect.base])
+        assert observe_inputs(changed)[0] != "refused"
     else:
         assert observe_run(changed, shared) != observe_run(BASES[effect.base], shared)
 
