@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from tests.e2e.conftest import clean_env, vatti
 
+from vatti.domain.layout import results_prefix
 from vatti.pipelines.pgs import synthetic as syn
 from vatti.testing.c4gh import encrypt, new_keypair
 from vatti.testing.standins import KEY_WRAP_PASSWORD, SECRETS, StandIns
@@ -50,7 +51,8 @@ def request(path: Path, prefix: str, **params: Any) -> Path:
 
 def scores(data_dir: Path) -> str:
     (job,) = (data_dir / "objects" / "jobs").iterdir()
-    return gzip.decompress((job / "results" / "aggregated_scores.txt.gz").read_bytes()).decode()
+    outputs = data_dir / "objects" / results_prefix(job.name)
+    return gzip.decompress((outputs / "aggregated_scores.txt.gz").read_bytes()).decode()
 
 
 def test_encrypted_collection_inputs_score_as_the_clear_text(
