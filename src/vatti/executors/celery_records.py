@@ -38,6 +38,14 @@ PREFIX: Final = "vatti:celery:"
 EXITS_CHANNEL: Final = PREFIX + "exits"
 #: the claim's owner when an attempt was cancelled before a worker took it
 CANCELLED: Final = "cancelled"
+#: the claim and its first heartbeat, at once
+_CLAIM: Final = """
+if redis.call('set', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
+  redis.call('set', KEYS[2], '1', 'EX', ARGV[3])
+  return 1
+end
+return 0
+"""
 #: seconds a heartbeat lives; renewed every :data:`HEARTBEAT_EVERY_S`
 HEARTBEAT_TTL_S: Final = 15
 HEARTBEAT_EVERY_S: Final = 1.0
@@ -98,9 +106,10 @@ class RunRecords:
     # -- claims and heartbeats ------------------------------------------------------------------
 
     def claim(self, job_id: str, attempt: int, owner: str) -> bool:
-        """Take the attempt for ``owner``; False when someone (or a cancellation) has it."""
-        key = self.key(job_id, attempt, "claim")
-        return bool(self.client.set(key, owner, nx=True, ex=self.ttl_s))
+        """Take the attempt for ``owner``, with its first heartbeat in the same step (a reader
+        never sees a claim without one); False when someone (or a cancellation) has it."""
+        keys = [self.key(job_id, attempt, "claim"), self.key(job_id, attempt, "alive")]
+        return bool(self.client.eval(_CLAIM, 2, *keys, owner, self.ttl_s, HEARTBEAT_TTL_S))
 
     def beat(self, job_id: str, attempt: int) -> None:
         self.client.set(self.key(job_id, attempt, "alive"), "1", ex=HEARTBEAT_TTL_S)
