@@ -571,8 +571,10 @@ def run(
         if not err.is_terminal:
             err.print()
         outputs = []
+        warnings: list[Any] = []
         if job.state.value == "succeeded":
             outputs = [(e.name, e.size) for e in service.jobs.outputs(job.id)]
+            warnings = service.jobs.events(job.id)[-1].detail.get("warnings") or []
     except VattiError as exc:
         fail(f"{request}: {request_error_message(exc)}", exc.exit_code)
     finally:
@@ -580,6 +582,14 @@ def run(
     _finish(job.id, job.state.value, describe_failure(job), results_location(settings, job.id))
     for name, size in outputs:
         out.print(f"  {name}  ({size:,} bytes)", soft_wrap=True, highlight=False)
+    print_warnings(warnings)
+
+
+def print_warnings(warnings: list[Any]) -> None:
+    """What a job that succeeded did not do (its ``succeeded`` event's warnings), on stderr."""
+    for warning in warnings:
+        message = warning.get("message") if isinstance(warning, dict) else None
+        err.print(text(f"warning: {message}"), style="yellow", soft_wrap=True, highlight=False)
 
 
 def request_error_message(exc: VattiError) -> str:
@@ -663,6 +673,8 @@ def _run_remote(raw: bytes, url: str, token: str | None) -> None:
     failure = job.get("failure") or {}
     message = f"job {job['id']} {job['state']}: {failure.get('message', '')}"
     _finish(job["id"], job["state"], message, f"{url.rstrip('/')}/api/v1/jobs/{job['id']}/outputs")
+    events = client.call("GET", f"/jobs/{job['id']}/events").json().get("events") or [{}]
+    print_warnings((events[-1].get("detail") or {}).get("warnings") or [])
 
 
 @app.command("submit")

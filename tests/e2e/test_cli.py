@@ -26,6 +26,8 @@ from tests.e2e.conftest import (
     wait_for,
 )
 
+from vatti.testing.services import shared_pgs_data
+
 pytestmark = pytest.mark.e2e
 
 
@@ -247,3 +249,38 @@ def test_demo_data_then_run_the_pgs_demo(tmp_path: Path) -> None:
     iid = header.index("IID")
     assert {r[pgs] for r in rows} == {"PGS999901", "PGS999902"}
     assert len({r[iid] for r in rows}) == 500
+
+
+def test_run_of_a_pgs_job_names_the_scores_it_did_not_compute(tmp_path: Path) -> None:
+    """pgsc_calc's CINECA data with PGS001229_22 (passes) and customgrch37 (none of its 2
+    variants on chromosome 1 match): the job succeeds, and vatti run names the dropped score."""
+    data = shared_pgs_data() / "pgsc_calc/assets/examples"
+    prefix = "cineca_synthetic_subset"
+    for suffix in (".pgen", ".pvar", ".psam"):  # inputs must lie under the run's directory
+        shutil.copy(data / "target_genomes" / f"{prefix}{suffix}", tmp_path)
+    for name in ("PGS001229_22.txt", "customgrch37.txt"):
+        shutil.copy(data / "scorefiles" / name, tmp_path)
+    target = {"sampleset": "cineca", "chrom": "22", "format": "pfile"}
+    target |= {"geno": f"{prefix}.pgen", "pheno": f"{prefix}.psam", "variants": f"{prefix}.pvar"}
+    request = write_request(
+        tmp_path,
+        {
+            "pipeline": "pgs",
+            "params": {
+                "target_genomes": [target],
+                "scorefiles": ["PGS001229_22.txt", "customgrch37.txt"],
+                "target_build": "GRCh37",
+            },
+        },
+    )
+
+    result = vatti("run", request.name, cwd=tmp_path, env=local_env(), timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    assert "succeeded" in result.stdout
+    warning = "warning: custom in cineca: none of 2 variants matched (not computed)"
+    assert warning in " ".join(result.stderr.split())
+    (job_dir,) = (tmp_path / "vatti-data" / "objects" / "jobs").iterdir()
+    with gzip.open(job_dir / "results" / "aggregated_scores.txt.gz", "rt") as fh:
+        pgs = {line.split("\t")[3] for line in list(fh)[1:]}
+    assert pgs == {"PGS001229"}

@@ -88,8 +88,18 @@ class Resources(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    memory_mb: int | None = Field(default=None, ge=16, le=1_048_576)
-    wall_time_s: int | None = Field(default=None, ge=1, le=MAX_WALL_TIME_S)
+    memory_mb: int | None = Field(
+        default=None,
+        ge=16,
+        le=1_048_576,
+        description="Memory limit of the job (MiB), at most the service's.",
+    )
+    wall_time_s: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_WALL_TIME_S,
+        description="Wall-time limit of the running job (s), at most the service's.",
+    )
 
     @field_validator("memory_mb", "wall_time_s", mode="before")
     @classmethod
@@ -102,12 +112,27 @@ class JobRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    pipeline: PipelineName
-    client_id: ClientId | None = None
-    params: dict[str, Any] = Field(default_factory=dict)
+    pipeline: PipelineName = Field(description="The pipeline to run (command, pgs...).")
+    client_id: ClientId | None = Field(
+        default=None,
+        description="The client's unique id of the job (hattivatti's INTP id): submitting it "
+        "again answers 409 with the job; it is the run_name of the notifications.",
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="The pipeline's params, checked by the pipeline."
+    )
     resources: Resources = Field(default_factory=Resources)
-    webhook_url: HttpUrl | None = None
-    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=MAX_LABELS)
+    webhook_url: HttpUrl | None = Field(
+        default=None,
+        description="A webhook notified of every state change of the job, in addition to the "
+        "service's.",
+    )
+    labels: dict[LabelKey, LabelValue] = Field(
+        default_factory=dict,
+        max_length=MAX_LABELS,
+        description="Informational: the client's own tags, shown with the job; they change "
+        "nothing it does.",
+    )
 
     @field_validator("params")
     @classmethod

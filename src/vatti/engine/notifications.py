@@ -4,7 +4,9 @@ Destinations are the service-wide webhook and the job's own ``webhook_url`` (eac
 service-wide one is written to the outbox as :data:`SERVICE_WEBHOOK`, a name resolved to
 ``VATTI_WEBHOOK_URL`` when the message is delivered, so the configured URL (whose path or query
 may hold a token) never reaches the database. The payload carries hattivatti's message fields
-plus vatti's ``job_id``, ``state``, ``event_id``.
+plus vatti's ``job_id``, ``state``, ``event_id`` and ``warnings``: what a job that succeeded
+did not do (the outcome's warnings, e.g. the scores of a ``pgs`` job dropped below
+``min_overlap``), empty for every other event.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ def webhook_payload(job: Job, record: JobEventRecord) -> dict[str, Any]:
         "job_id": job.id,
         "state": record.to_state.value,
         "event_id": record.id,
+        "warnings": list(record.detail.get("warnings") or []),
     }
 
 

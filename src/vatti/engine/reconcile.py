@@ -6,7 +6,8 @@ whose lease expired first (:mod:`vatti.engine.ownership`).
 - ``provisioning`` with a handle: ``start`` it once the executor reports it running (or ended);
   still ``Pending`` past the provision timeout → ``fail``. Without a handle past the provision
   timeout: the admitter died; fail it.
-- ``running``: Exited(0) + a success outcome → ``succeed`` (results expire after the TTL);
+- ``running``: Exited(0) + a success outcome → ``succeed`` (results expire after the TTL; the
+  event's detail holds the outputs and the outcome's warnings, which notifications carry);
   Exited(n) → ``fail`` with the outcome's failure, or a generic one (``timeout`` when the
   executor's own wall-time limit stopped it); Vanished → ``fail`` ("vanished").
 - ``cancelling``: terminate the process group, then ``cancelled`` (:func:`cancel_once`). A
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 from vatti.domain.failure import Failure, FailureCode
 from vatti.domain.jobs import Job
@@ -108,7 +110,9 @@ def finish(ctx: EngineContext, job: Job, status: Exited) -> None:
     outcome = ctx.outcomes.read(job.id)
     if status.code == 0 and outcome is not None and outcome.ok:
         expire = ctx.now() + timedelta(seconds=ctx.config.results_ttl_s)
-        detail = {"outputs": list(outcome.outputs)}
+        detail: dict[str, Any] = {"outputs": list(outcome.outputs)}
+        if outcome.warnings:
+            detail["warnings"] = [w.to_dict() for w in outcome.warnings]
         advance(ctx, job.id, JobEvent.SUCCEED, Changes(results_expire_at=expire, detail=detail))
         return
     failure = outcome.failure if outcome is not None else None

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from vatti.domain.inputs import DeclaredInput
+from vatti.domain.outcome import JobWarning
 from vatti.pipelines.errors import InvalidParams, UnknownPipeline
 
 if TYPE_CHECKING:
@@ -81,9 +82,11 @@ class RunContext:
 
 @dataclass(frozen=True)
 class PipelineOutcome:
-    """Outputs the pipeline produced, as paths relative to ``RunContext.output_dir``."""
+    """Outputs the pipeline produced, as paths relative to ``RunContext.output_dir``, and what
+    it did not do although it succeeded (e.g. scores dropped below ``min_overlap``)."""
 
     outputs: list[str]
+    warnings: list[JobWarning] = field(default_factory=list)
 
 
 class Pipeline(Protocol[P]):

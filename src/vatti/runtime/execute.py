@@ -131,7 +131,11 @@ def execute(
         produced = run_pipeline(registered.pipeline, params, ctx, inputs_dir=scratch / "inputs")
         entries = upload_results(objects, job_id, output_dir, produced.outputs)
         log.info("runtime.results_uploaded outputs=%d", len(entries))
-        outcome = Outcome(utcnow(), outputs=[e.name for e in entries])
+        for warning in produced.warnings:
+            log.warning("runtime.warning code=%s: %s", warning.code, warning.message)
+        outcome = Outcome(
+            utcnow(), outputs=[e.name for e in entries], warnings=list(produced.warnings)
+        )
     except Exception as exc:
         failure = failure_of(exc)
         if failure.code == FailureCode.INTERNAL:

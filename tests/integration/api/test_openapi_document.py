@@ -55,6 +55,18 @@ async def test_the_job_request_is_a_union_on_pipeline(client: httpx.AsyncClient)
     assert schemas["PgsParams"]["properties"]["target_genomes"]["minItems"] == 1
 
 
+async def test_the_informational_pgs_fields_say_so(client: httpx.AsyncClient) -> None:
+    schemas = (await document(client))["components"]["schemas"]
+
+    params = schemas["PgsParams"]["properties"]
+    assert params["id"]["description"].startswith("Informational:")
+    assert params["nxf_params_file"]["anyOf"][0] == {"$ref": "#/components/schemas/NxfParamsFile"}
+    nested = schemas["NxfParamsFile"]["properties"]
+    assert nested["format"]["description"].startswith("Informational:")
+    assert nested["format"]["const"] == "json"
+    assert set(nested) == {"pgs_id", "pgp_id", "trait_efo", "target_build", "min_overlap", "format"}
+
+
 async def test_a_pipeline_registered_later_is_in_the_union(
     tmp_path: Path, sqlite_database_url: str
 ) -> None:

@@ -83,11 +83,16 @@ def target_genome(sampleset: str, prefix: str) -> dict[str, Any]:
 
 
 def hattivatti_request(*genomes: dict[str, Any], **extra: Any) -> PgsParams:
+    """Params in hattivatti's shape; ``min_overlap`` goes under ``nxf_params_file`` with the
+    ids and the build (pgsc_calc's parameters: all there, or all flat)."""
+    nested = {"pgs_id": "PGS999901", "format": "json", "target_build": "GRCh37"}
+    if "min_overlap" in extra:
+        nested["min_overlap"] = extra.pop("min_overlap")
     return PgsParams.model_validate(
         {
             "id": "INTP00000001",
             "target_genomes": list(genomes),
-            "nxf_params_file": {"pgs_id": "PGS999901", "format": "json", "target_build": "GRCh37"},
+            "nxf_params_file": nested,
             **extra,
         }
     )

@@ -8,7 +8,7 @@ import pytest
 from tests.unit.engine.conftest import reconcile_once
 
 from vatti.domain.failure import Failure
-from vatti.domain.outcome import Outcome
+from vatti.domain.outcome import JobWarning, Outcome
 from vatti.domain.states import JobEvent, JobState
 from vatti.engine.admission import admit_once
 from vatti.engine.lifecycle import advance
@@ -110,6 +110,31 @@ def test_success_path_events_outbox_and_cleanup(harness: Any) -> None:
     assert harness.areas.results_deleted == []
     assert harness.outcomes.forgotten == [job.id]
     assert harness.executor.cleaned == [f"h-{job.id}"]
+
+
+def test_the_warnings_of_a_success_reach_its_event_and_every_notification(
+    harness: Any,
+) -> None:
+    job = harness.submit(webhook_url="http://client.example/hook")
+    admit_once(harness.ctx)
+    harness.executor.finish(job.id, Exited(0))
+    warning = JobWarning(
+        "pgs_min_overlap",
+        "custom in cineca: none of 2 variants matched (not computed)",
+        {"sampleset": "cineca", "accession": "custom", "match_rate": 0.0},
+    )
+    harness.outcomes.records[job.id] = Outcome(harness.clock(), ["a.txt"], warnings=[warning])
+    reconcile_once(harness.ctx)
+
+    assert harness.store.get(job.id).state is JobState.SUCCEEDED
+    succeeded = harness.store.events(job.id)[-1]
+    assert succeeded.detail == {"outputs": ["a.txt"], "warnings": [warning.to_dict()]}
+    outbox = harness.store.outbox_for(job.id)
+    for dest in (SERVICE_WEBHOOK, "http://client.example/hook"):
+        payloads = [m.payload for m in outbox if m.destination == dest]
+        assert payloads[-1]["event"] == "Succeeded"
+        assert payloads[-1]["warnings"] == [warning.to_dict()]
+        assert all(p["warnings"] == [] for p in payloads[:-1])
 
 
 def test_failure_records_the_outcome_and_deletes_results(harness: Any) -> None:

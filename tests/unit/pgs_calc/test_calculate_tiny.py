@@ -14,6 +14,7 @@ and drops out of that sample's DENOM (twice its non-missing calls among the scor
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ from vatti.pipelines.pgs.calculate import (
     SUMMARY_TSV,
     TIMINGS_NAME,
     CalcOptions,
+    NoScorePassed,
     calculate,
 )
 from vatti.pipelines.pgs.scorefile import ScoringFileBuildError
@@ -122,17 +124,75 @@ def test_keep_ambiguous_counts_the_written_allele(
     assert result.scores["DENOM"].to_list() == [d + 2 for d in S1_DENOM]
 
 
-def test_below_min_overlap_writes_reports_and_no_scores(
+def test_a_score_below_min_overlap_is_dropped_and_the_others_computed(
     cohort: Sampleset, scorefiles: list[Path], tmp_path: Path
 ) -> None:
-    with pytest.raises(StepFailed) as caught:
-        calculate(scorefiles, [cohort], CalcOptions("GRCh37"), tmp_path)
+    result = calculate(scorefiles, [cohort], CalcOptions("GRCh37"), tmp_path)  # min_overlap 0.75
+
+    scores = pl.read_csv(tmp_path / SCORES_NAME, separator="\t")
+    assert scores["PGS"].to_list() == ["PGS000102"] * 3
+    assert scores["SUM"].to_list() == pytest.approx(S2_SUM)
+    summary = pl.read_csv(tmp_path / SUMMARY_TSV, separator="\t").sort("accession")
+    assert summary["accession"].to_list() == ["PGS000101", "PGS000102"]
+    assert summary["passed"].to_list() == [False, True]
+    assert summary["match_rate"].to_list() == pytest.approx([0.6, 1.0])
+    assert result.failed["accession"].to_list() == ["PGS000101"]
+    saved = json.loads((tmp_path / SUMMARY_JSON).read_text())
+    assert {r["accession"]: r["passed"] for r in saved} == {"PGS000101": False, "PGS000102": True}
+
+
+def test_no_passing_score_fails_with_the_reports_written(
+    cohort: Sampleset, scorefiles: list[Path], tmp_path: Path
+) -> None:
+    with pytest.raises(NoScorePassed) as caught:
+        calculate(scorefiles[:1], [cohort], CalcOptions("GRCh37"), tmp_path)
     assert caught.value.code == "pgs_min_overlap"
-    assert "PGS000101 in tiny: 60.0% of 5 variants matched" in caught.value.message
-    assert "PGS000102" not in caught.value.message
+    assert caught.value.step == "match"
+    assert caught.value.exit_code == 65
+    assert caught.value.message == (
+        "no score passed min_overlap in sampleset tiny: "
+        "PGS000101 in tiny: 60.0% of 5 variants matched, below min_overlap 75%"
+    )
     assert (tmp_path / LOG_NAME).is_file()
     assert (tmp_path / SUMMARY_JSON).is_file()
     assert not (tmp_path / SCORES_NAME).exists()
+
+
+def test_min_overlap_zero_with_nothing_matched_is_an_error(
+    cohort: Sampleset, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text(
+        S1.replace("#pgs_id=PGS000101", "#pgs_id=nowhere").replace("\n22\t", "\n21\t")
+    )
+    with pytest.raises(NoScorePassed, match="nowhere in tiny: none of 5 variants matched"):
+        calculate([elsewhere], [cohort], CalcOptions("GRCh37", min_overlap=0.0), tmp_path)
+    summary = pl.read_csv(tmp_path / SUMMARY_TSV, separator="\t")
+    assert summary.select("n_matched", "passed").rows() == [(0, False)]
+    assert not (tmp_path / SCORES_NAME).exists()
+
+
+def test_a_sampleset_left_without_scores_fails_the_run(
+    cohort: Sampleset, scorefiles: list[Path], tmp_path: Path
+) -> None:
+    """As pgsc_calc, which matches each sampleset apart: one with no passing score fails the
+    run, even when the scores pass in another."""
+    tiny = cohort.files[0]
+    moved = tmp_path / "moved"
+    shutil.copyfile(tiny.geno, f"{moved}.pgen")
+    shutil.copyfile(tiny.samples, f"{moved}.psam")
+    lines = tiny.variants.read_text().splitlines(keepends=True)
+    fields = [line.split("\t") for line in lines[1:]]
+    shifted = ["\t".join([c, str(int(pos) + 1), *rest]) for c, pos, *rest in fields]
+    Path(f"{moved}.pvar").write_text(lines[0] + "".join(shifted))  # 22:101, ...: no match
+    other = Sampleset("other", [GenotypeFile.from_prefix("pfile", moved)])
+
+    with pytest.raises(NoScorePassed) as caught:
+        calculate(scorefiles[1:], [cohort, other], CalcOptions("GRCh37"), tmp_path / "out")
+    assert caught.value.message == (
+        "no score passed min_overlap in sampleset other: "
+        "PGS000102 in other: none of 3 variants matched"
+    )
 
 
 def test_no_scorefiles_or_repeated_sampleset_names(cohort: Sampleset, tmp_path: Path) -> None:

@@ -4,7 +4,9 @@ The one sequence both ``vatti pgs score`` and the ``pgs`` pipeline run:
 
 1. read and normalise the scoring files for the target build;
 2. per sampleset, read the variants of its genotype files and match the scoring variants;
-3. write the match log and summary, and stop if a score matched less than ``min_overlap``;
+3. write the match log and summary; a score that matched less than ``min_overlap`` (or no
+   variant at all) is marked failed there and dropped, as pgsc_calc does, and the run stops
+   (:class:`NoScorePassed`) only when a sampleset has no score left;
 4. score every passing score and sample in one streaming pass per genotype file;
 5. write ``aggregated_scores.txt.gz`` (the PGS Catalog Calculator's format).
 
@@ -51,6 +53,20 @@ SUMMARY_TSV = "match_summary.tsv"
 TIMINGS_NAME = "timings.json"
 
 log = logging.getLogger("vatti.pgs")
+
+#: The failure code of a run where a sampleset has no score that passed ``min_overlap`` (and the
+#: warning code of each score dropped in a run that went on with the others).
+MIN_OVERLAP_CODE = "pgs_min_overlap"
+
+
+class NoScorePassed(StepFailed):
+    """Every score of a sampleset matched less than ``min_overlap``, or nothing: no score left
+    to compute (pgscatalog-match's ``ZeroMatchesError``). The match reports are written."""
+
+    exit_code = 65  # EX_DATAERR: the inputs do not fit each other
+
+    def __init__(self, message: str) -> None:
+        super().__init__("match", message, code=MIN_OVERLAP_CODE)
 
 
 def _read_scoring(paths: Sequence[Path], target_build: str) -> pl.DataFrame:
@@ -106,6 +122,17 @@ def _passing_rows(matched: dict[str, list[pl.DataFrame]], summary: pl.DataFrame)
     return pl.concat(frames)
 
 
+def _check_something_passed(summary: pl.DataFrame) -> None:
+    """Raise :class:`NoScorePassed` naming each failed score of the samplesets left with none."""
+    passing = summary.group_by("sampleset").agg(pl.col("passed").any())
+    empty = set(passing.filter(~pl.col("passed"))["sampleset"])
+    if not empty:
+        return
+    failed = failed_scores(summary.filter(pl.col("sampleset").is_in(sorted(empty))))
+    where = ("sampleset " if len(empty) == 1 else "samplesets ") + ", ".join(sorted(empty))
+    raise NoScorePassed(f"no score passed min_overlap in {where}: " + "; ".join(failed))
+
+
 @dataclass(frozen=True)
 class CalcOptions:
     target_build: str
@@ -124,6 +151,11 @@ class CalcResult:
     scores: pl.DataFrame
     summary: pl.DataFrame
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> pl.DataFrame:
+        """The summary rows of the scores that failed and were not computed."""
+        return self.summary.filter(~pl.col("passed"))
 
 
 class Timer:
@@ -146,7 +178,9 @@ def calculate(
     options: CalcOptions,
     out_dir: Path,
 ) -> CalcResult:
-    """Run the whole calculation; raise ``StepFailed`` (step ``match``) below ``min_overlap``."""
+    """Run the whole calculation: the scores that pass ``min_overlap`` are computed, the others
+    are marked failed in the summary (:attr:`CalcResult.failed`); raise :class:`NoScorePassed`
+    when a sampleset has no passing score."""
     if not scorefiles:
         raise StepFailed("scorefiles", "no scoring files to score", code="invalid_params")
     names = [s.name for s in samplesets]
@@ -189,13 +223,9 @@ def calculate(
     with timer.step("write_reports"):
         summary = summary_from_counts(pl.concat(counts), options.min_overlap)
         write_summary(summary, out_dir / SUMMARY_JSON, out_dir / SUMMARY_TSV)
-    failed = failed_scores(summary)
-    if failed:
-        raise StepFailed(
-            "match",
-            "score(s) below min_overlap: " + "; ".join(failed),
-            code="pgs_min_overlap",
-        )
+    _check_something_passed(summary)
+    for line in failed_scores(summary):
+        log.warning("pgs.score_failed %s (not computed)", line)
     to_score = _passing_rows(matched, summary)
     del matched
     with timer.step("scoring"):

@@ -11,8 +11,9 @@ from rich.console import Console
 
 from vatti.errors import VattiError
 from vatti.pipelines.base import JobSettings, PgsCatalogAccess
-from vatti.pipelines.pgs.calculate import CalcOptions, calculate
+from vatti.pipelines.pgs.calculate import SUMMARY_TSV, CalcOptions, calculate
 from vatti.pipelines.pgs.catalog import Catalog
+from vatti.pipelines.pgs.match import failed_scores
 from vatti.pipelines.pgs.targets.base import Format, GenotypeFile, Sampleset
 
 #: registered lazily by :mod:`vatti.cli` as ``vatti pgs`` (which holds its help)
@@ -92,7 +93,12 @@ def score(
         ),
     ] = None,
 ) -> None:
-    """Score TARGET with SCORES; write aggregated scores and match reports to OUT."""
+    """Score TARGET with SCORES; write aggregated scores and match reports to OUT.
+
+    A score that matches less than --min-overlap of its variants is not computed: it is marked
+    failed in match_summary.tsv and named on stderr. When no score passes, nothing is scored
+    and the command exits 65.
+    """
     if build not in ("GRCh37", "GRCh38"):
         raise typer.BadParameter("use GRCh37 or GRCh38", param_hint="--build")
     files = [Path(s) for s in scores if not _CATALOG_ID.match(s) or Path(s).exists()]
@@ -127,8 +133,16 @@ def score(
     n_samples = result.scores.height // max(n_scores, 1)
     out.print(
         f"{n_scores} score(s) x {n_samples} sample(s) in {result.timings['total']:.2f}s; "
-        f"outputs in {out_dir}: {', '.join(result.outputs)}"
+        f"outputs in {out_dir}: {', '.join(result.outputs)}",
+        soft_wrap=True,
     )
+    for line in failed_scores(result.failed):
+        err.print(
+            f"warning: {line}: not computed (see {SUMMARY_TSV})",
+            style="yellow",
+            soft_wrap=True,
+            highlight=False,
+        )
 
 
 @pgs_app.command("demo-data")

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -443,8 +444,9 @@ def summary_from_counts(counts: pl.DataFrame, min_overlap: float) -> pl.DataFram
         .with_columns(
             (pl.col("n_matched") / pl.col("n_variants")).alias("match_rate"),
             pl.lit(min_overlap, pl.Float64).alias("min_overlap"),
-            # the pgscatalog-match test: unmatched fraction <= 1 - min_overlap
-            (unmatched_rate <= 1 - min_overlap).alias("passed"),
+            # the pgscatalog-match test: unmatched fraction <= 1 - min_overlap; and a score
+            # without any matched variant has nothing to compute, whatever min_overlap says
+            ((unmatched_rate <= 1 - min_overlap) & (pl.col("n_matched") > 0)).alias("passed"),
         )
         .sort(*_COUNT_KEYS)
     )
@@ -523,14 +525,25 @@ def _percent(value: float) -> str:
     return f"{value * 100:.1f}%"
 
 
+def failed_line(row: dict[str, Any]) -> str:
+    """Why one summary row failed, for people.
+
+    >>> failed_line({"accession": "PGS000001", "sampleset": "cineca", "n_matched": 46,
+    ...              "n_variants": 77, "match_rate": 46 / 77, "min_overlap": 0.75})
+    'PGS000001 in cineca: 59.7% of 77 variants matched, below min_overlap 75%'
+    >>> failed_line({"accession": "custom", "sampleset": "cineca", "n_matched": 0,
+    ...              "n_variants": 2, "match_rate": 0.0, "min_overlap": 0.0})
+    'custom in cineca: none of 2 variants matched'
+    """
+    where = f"{row['accession']} in {row['sampleset']}"
+    if row["n_matched"] == 0:
+        return f"{where}: none of {row['n_variants']} variants matched"
+    return (
+        f"{where}: {_percent(row['match_rate'])} of {row['n_variants']} variants matched, "
+        f"below min_overlap {row['min_overlap'] * 100:g}%"
+    )
+
+
 def failed_scores(summary: pl.DataFrame) -> list[str]:
-    """One human line per score below ``min_overlap``, e.g. ``PGS000001 in cineca: 60.2% of 77
-    variants matched, below min_overlap 75%``."""
-    lines = []
-    for row in summary.filter(~pl.col("passed")).iter_rows(named=True):
-        lines.append(
-            f"{row['accession']} in {row['sampleset']}: {_percent(row['match_rate'])} of "
-            f"{row['n_variants']} variants matched, below min_overlap "
-            f"{row['min_overlap'] * 100:g}%"
-        )
-    return lines
+    """One human line per score that failed (:func:`failed_line`), in summary order."""
+    return [failed_line(row) for row in summary.filter(~pl.col("passed")).iter_rows(named=True)]

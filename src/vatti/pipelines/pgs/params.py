@@ -1,9 +1,14 @@
 """Params of the ``pgs`` pipeline, in the shape of hattivatti's job message.
 
 A request may carry the fields flat (``pgs_id``, ``target_build`` ... next to ``target_genomes``) or
-nested as hattivatti sends them (``nxf_params_file: {pgs_id, pgp_id, trait_efo, target_build}``);
-both validate to the same model. Target genomes follow the PGS Catalog Calculator's samplesheet:
-one entry per genotype file, several entries per sampleset when split by chromosome.
+nested as hattivatti sends them (``nxf_params_file: {pgs_id, pgp_id, trait_efo, target_build}``),
+not both ways at once; both validate to the same model. Target genomes
+follow the PGS Catalog Calculator's samplesheet: one entry per genotype file, several entries
+per sampleset when split by chromosome.
+
+Every field changes what the job computes or is refused when it would not, except the ones
+whose description says *informational* (hattivatti's ``id`` and ``nxf_params_file.format``):
+``tests/integration/pgs_calc/test_every_field_counts.py`` walks the model to keep it so.
 """
 
 from __future__ import annotations
@@ -11,9 +16,10 @@ from __future__ import annotations
 import enum
 import re
 from pathlib import PurePosixPath
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -23,11 +29,11 @@ from pydantic import (
     model_validator,
 )
 
-_IDS = {
-    "pgs_id": re.compile(r"^PGS\d{6}$"),
-    "pgp_id": re.compile(r"^PGP\d{6}$"),
-    "trait_efo": re.compile(r"^[A-Za-z]+_\d+$"),
-}
+from vatti.pipelines.pgs.catalog import PGP_ID, PGS_ID, TRAIT_ID
+
+_IDS = {"pgs_id": PGS_ID, "pgp_id": PGP_ID, "trait_efo": TRAIT_ID}
+#: Where each list of ids leads to scoring files, and at most how many ids it takes.
+_ID_LIMITS = {"pgs_id": 1000, "pgp_id": 100, "trait_efo": 100}
 
 
 class TargetFormat(enum.StrEnum):
@@ -89,15 +95,51 @@ class TargetGenome(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_document_target_rules)
 
-    sampleset: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9.-]+$")]
+    sampleset: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=64,
+            pattern=r"^[A-Za-z0-9.-]+$",
+            description="Name of the sampleset (the sampleset column of the scores); rows with "
+            "the same name are one cohort split over several files, same samples in each.",
+        ),
+    ]
     chrom: Annotated[str | None, BeforeValidator(_chrom_text), _CHROM_SCHEMA] = Field(
-        default=None, max_length=8
+        default=None,
+        max_length=8,
+        description="The chromosome this file holds (chr prefix optional): only its variants "
+        "are read, as pgsc_calc does. null: every chromosome of the file.",
     )
-    vcf_import_dosage: bool = False
-    geno: Annotated[str, Field(min_length=1, max_length=4096)]
-    pheno: Annotated[str, Field(min_length=1, max_length=4096)]
-    variants: Annotated[str, Field(min_length=1, max_length=4096)]
-    format: Annotated[TargetFormat, Field(strict=False)]  # its value, from JSON
+    vcf_import_dosage: bool = Field(
+        default=False,
+        description="Read this VCF's DS (dosages) instead of its GT (pgsc_calc's samplesheet "
+        "column); refused for PLINK files.",
+    )
+    geno: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=4096,
+            description="The genotypes: .pgen, .bed, or the VCF/BCF. For format vcf, geno, pheno "
+            "and variants must name the same file (checked when the job runs).",
+        ),
+    ]
+    pheno: Annotated[
+        str, Field(min_length=1, max_length=4096, description="The samples: .psam, .fam, the VCF.")
+    ]
+    variants: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=4096,
+            description="The variants: .pvar[.zst], .bim[.zst], the VCF.",
+        ),
+    ]
+    format: Annotated[
+        TargetFormat,
+        Field(strict=False, description="pfile (PLINK 2), bfile (PLINK 1) or vcf (VCF/BCF)."),
+    ]  # its value, from JSON
 
     @field_validator("sampleset")
     @classmethod
@@ -143,7 +185,7 @@ class TargetGenome(BaseModel):
 _SOURCES = ("pgs_id", "pgp_id", "trait_efo", "scorefiles")
 
 
-def _ids_schema(field: str, max_items: int) -> WithJsonSchema:
+def _ids_schema(field: str) -> WithJsonSchema:
     """An id list as requests may give it: a list, a comma-separated string, or null."""
     one = _IDS[field].pattern
     body = one.removeprefix("^").removesuffix("$")
@@ -153,7 +195,7 @@ def _ids_schema(field: str, max_items: int) -> WithJsonSchema:
             "anyOf": [
                 {
                     "type": "array",
-                    "maxItems": max_items,
+                    "maxItems": _ID_LIMITS[field],
                     "items": {"type": "string", "pattern": one},
                 },
                 {"type": "string", "pattern": listed, "description": "comma-separated"},
@@ -164,10 +206,146 @@ def _ids_schema(field: str, max_items: int) -> WithJsonSchema:
     )
 
 
+def _split_ids(value: Any) -> Any:
+    """``None`` as no ids, a comma-separated string as its ids; a list as given."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return value
+
+
+def _checked_ids(field: str) -> AfterValidator:
+    pattern = _IDS[field]
+
+    def check(value: list[str]) -> list[str]:
+        bad = [v for v in value if not pattern.match(v)]
+        if bad:
+            raise ValueError(f"not a valid identifier: {', '.join(bad)}")
+        return list(dict.fromkeys(value))
+
+    return AfterValidator(check)
+
+
+PgsIds = Annotated[
+    list[str],
+    BeforeValidator(_split_ids),
+    _checked_ids("pgs_id"),
+    _ids_schema("pgs_id"),
+    Field(
+        max_length=_ID_LIMITS["pgs_id"],
+        description="PGS Catalog score ids (PGS000001...), a list or comma-separated.",
+    ),
+]
+PgpIds = Annotated[
+    list[str],
+    BeforeValidator(_split_ids),
+    _checked_ids("pgp_id"),
+    _ids_schema("pgp_id"),
+    Field(
+        max_length=_ID_LIMITS["pgp_id"],
+        description="PGS Catalog publication ids (PGP000001...): every score they published.",
+    ),
+]
+TraitIds = Annotated[
+    list[str],
+    BeforeValidator(_split_ids),
+    _checked_ids("trait_efo"),
+    _ids_schema("trait_efo"),
+    Field(
+        max_length=_ID_LIMITS["trait_efo"],
+        description="Trait ontology ids (EFO_0004611...): the scores of the trait and its "
+        "child traits.",
+    ),
+]
+TargetBuild = Annotated[
+    str,
+    Field(
+        pattern=r"^(GRCh37|GRCh38)$",
+        description="Genome build of the target genomes: scoring files are read at it.",
+    ),
+]
+MinOverlap = Annotated[
+    float,
+    Field(
+        ge=0.0,
+        le=1.0,
+        description="The smallest share of a score's variants that must match for it to be "
+        "computed; a score below it (or with none matched) is marked failed and dropped.",
+    ),
+]
+
+
+def _document_nested(schema: dict[str, Any]) -> None:
+    """A nested target_build is a build (moved to the top level, where null is refused)."""
+    build = schema["properties"]["target_build"]
+    branch = next(b for b in build.pop("anyOf") if b.get("type") != "null")
+    build.pop("default", None)
+    build.update(branch)
+
+
+class NxfParamsFile(BaseModel):
+    """hattivatti's ``nxf_params_file``: pgsc_calc's parameters, nested. Its fields are
+    given all here or all flat in the params. (They are moved to the top level before the
+    params are validated: this model validates ``format`` and documents the others.)"""
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_document_nested)
+
+    pgs_id: PgsIds = Field(default_factory=list)
+    pgp_id: PgpIds = Field(default_factory=list)
+    trait_efo: TraitIds = Field(default_factory=list)
+    target_build: TargetBuild | None = None
+    min_overlap: MinOverlap = 0.75
+    format: Literal["json"] = Field(
+        default="json",
+        description="Informational: the format of hattivatti's samplesheet, always json "
+        "(target_genomes); it changes nothing.",
+    )
+
+
+#: The fields of ``nxf_params_file`` that are the params' own (moved to the top level).
+_NESTED = tuple(name for name in NxfParamsFile.model_fields if name != "format")
+
+
 def _document_params_rules(schema: dict[str, Any]) -> None:
-    """At least one source of scores, in the JSON schema."""
+    """The rules across fields, in the JSON schema: a build and a source of scores, all flat or,
+    with ``nxf_params_file``, nested; use_dosage only with a vcf target."""
     given = {"anyOf": [{"type": "array", "minItems": 1}, {"type": "string", "pattern": "[^\\s,]"}]}
-    schema["anyOf"] = [{"required": [f], "properties": {f: given}} for f in _SOURCES]
+    nested_sources: list[dict[str, Any]] = [
+        {"required": ["scorefiles"], "properties": {"scorefiles": given}}
+    ]
+    nested_sources += [
+        {"properties": {"nxf_params_file": {"required": [f], "properties": {f: given}}}}
+        for f in _SOURCES
+        if f in _NESTED
+    ]
+    flat = {
+        "properties": {"nxf_params_file": {"type": "null"}},
+        "required": ["target_build"],
+        "anyOf": [{"required": [f], "properties": {f: given}} for f in _SOURCES],
+    }
+    nested = {
+        "required": ["nxf_params_file"],
+        "properties": {
+            **{name: False for name in _NESTED},
+            "nxf_params_file": {"type": "object", "required": ["target_build"]},
+        },
+        "anyOf": nested_sources,
+    }
+    schema["required"] = [name for name in schema.get("required", []) if name != "target_build"]
+    schema["anyOf"] = [flat, nested]
+    schema["allOf"] = [
+        {
+            "anyOf": [
+                {"properties": {"use_dosage": {"const": False}}},
+                {
+                    "properties": {
+                        "target_genomes": {"contains": {"properties": {"format": {"const": "vcf"}}}}
+                    }
+                },
+            ]
+        }
+    ]
 
 
 class PgsParams(BaseModel):
@@ -175,61 +353,93 @@ class PgsParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_document_params_rules)
 
-    id: Annotated[str | None, Field(default=None, max_length=128)]
-    target_genomes: Annotated[list[TargetGenome], Field(min_length=1, max_length=1000)]
-    pgs_id: Annotated[list[str], _ids_schema("pgs_id", 1000)] = Field(
-        default_factory=list, max_length=1000
-    )
-    pgp_id: Annotated[list[str], _ids_schema("pgp_id", 100)] = Field(
-        default_factory=list, max_length=100
-    )
-    trait_efo: Annotated[list[str], _ids_schema("trait_efo", 100)] = Field(
-        default_factory=list, max_length=100
-    )
+    id: Annotated[
+        str | None,
+        Field(
+            default=None,
+            max_length=128,
+            description="Informational: hattivatti's name of the run (its INTP id); it is kept "
+            "with the job and changes nothing it computes.",
+        ),
+    ]
+    target_genomes: Annotated[
+        list[TargetGenome],
+        Field(
+            min_length=1,
+            max_length=1000,
+            description="The genotype files (pgsc_calc's samplesheet rows).",
+        ),
+    ]
+    pgs_id: PgsIds = Field(default_factory=list)
+    pgp_id: PgpIds = Field(default_factory=list)
+    trait_efo: TraitIds = Field(default_factory=list)
     scorefiles: list[Annotated[str, Field(min_length=1, max_length=4096)]] = Field(
-        default_factory=list, max_length=1000
+        default_factory=list,
+        max_length=1000,
+        description="Scoring files (PGS Catalog format, plain or gzip) under the input root.",
     )
-    target_build: Annotated[str, Field(pattern=r"^(GRCh37|GRCh38)$")]
-    min_overlap: Annotated[float, Field(ge=0.0, le=1.0)] = 0.75
-    keep_ambiguous: bool = False
-    keep_multiallelic: bool = False
-    use_dosage: bool = False
-    #: A plink2 ``.afreq`` of a reference panel under the input root: missing calls are imputed
-    #: from its frequencies whatever the sampleset's size (pgsc_calc's reference frequencies).
-    reference_freqs: Annotated[str | None, Field(default=None, min_length=1, max_length=4096)]
+    target_build: TargetBuild
+    min_overlap: MinOverlap = 0.75
+    keep_ambiguous: bool = Field(
+        default=False, description="Score strand-ambiguous (A/T, C/G) variants too."
+    )
+    keep_multiallelic: bool = Field(
+        default=False, description="Score variants at multiallelic target sites too."
+    )
+    use_dosage: bool = Field(
+        default=False,
+        description="Read DS instead of GT in every VCF of the job (refused without a vcf "
+        "target); vcf_import_dosage does it for one file.",
+    )
+    reference_freqs: Annotated[
+        str | None,
+        Field(
+            default=None,
+            min_length=1,
+            max_length=4096,
+            description="A plink2 .afreq of a reference panel under the input root: missing "
+            "calls are imputed from its frequencies whatever the sampleset's size.",
+        ),
+    ]
+    nxf_params_file: NxfParamsFile | None = Field(
+        default=None,
+        exclude=True,  # its fields are moved to the top level; format is informational
+        description="hattivatti's nested parameters: pgs_id, pgp_id, trait_efo, target_build "
+        "(required here), min_overlap and format. With it, those fields are not given flat.",
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _flatten_hattivatti(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("nxf_params_file"), dict):
-            data = dict(data)
-            nested = data.pop("nxf_params_file")
-            for key, value in nested.items():
-                if key == "format":  # hattivatti's samplesheet format; always json here
-                    continue
-                data.setdefault(key, value)
+        if not isinstance(data, dict) or not isinstance(data.get("nxf_params_file"), dict):
+            return data
+        data = dict(data)
+        nested = dict(data["nxf_params_file"])
+        flat = [name for name in _NESTED if name in data]
+        if flat:
+            raise ValueError(
+                f"with nxf_params_file, give {', '.join(flat)} there, not in params "
+                "(its fields are given all flat or all nested)"
+            )
+        if "target_build" not in nested:
+            raise ValueError("nxf_params_file needs target_build")
+        for name in _NESTED:
+            if name in nested:
+                data[name] = nested.pop(name)
+        data["nxf_params_file"] = nested  # what is left: format, or fields refused there
         return data
-
-    @field_validator("pgs_id", "pgp_id", "trait_efo", mode="before")
-    @classmethod
-    def _split_ids(cls, value: Any) -> Any:
-        if value is None:
-            return []
-        if isinstance(value, str):
-            return [v.strip() for v in value.split(",") if v.strip()]
-        return value
-
-    @field_validator("pgs_id", "pgp_id", "trait_efo")
-    @classmethod
-    def _check_ids(cls, value: list[str], info: Any) -> list[str]:
-        pattern = _IDS[info.field_name]
-        bad = [v for v in value if not pattern.match(v)]
-        if bad:
-            raise ValueError(f"not a valid identifier: {', '.join(bad)}")
-        return list(dict.fromkeys(value))
 
     @model_validator(mode="after")
     def _something_to_score(self) -> Self:
         if not (self.pgs_id or self.pgp_id or self.trait_efo or self.scorefiles):
             raise ValueError("give at least one of pgs_id, pgp_id, trait_efo or scorefiles")
+        return self
+
+    @model_validator(mode="after")
+    def _dosage_with_a_vcf(self) -> Self:
+        if self.use_dosage and not any(t.format is TargetFormat.VCF for t in self.target_genomes):
+            raise ValueError(
+                "use_dosage reads the DS of VCF files, and no target_genomes entry is vcf "
+                "(PLINK files are scored with the dosages they store)"
+            )
         return self

@@ -12,12 +12,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+import polars as pl
+
 from vatti.domain.inputs import DeclaredInput
+from vatti.domain.outcome import JobWarning
 from vatti.pipelines.base import PipelineOutcome, RunContext
 from vatti.pipelines.errors import StepFailed
-from vatti.pipelines.pgs.calculate import CalcOptions, calculate
+from vatti.pipelines.pgs.calculate import MIN_OVERLAP_CODE, CalcOptions, calculate
 from vatti.pipelines.pgs.catalog import Catalog
-from vatti.pipelines.pgs.params import PgsParams, TargetGenome
+from vatti.pipelines.pgs.match import failed_line
+from vatti.pipelines.pgs.params import PgsParams, TargetFormat, TargetGenome
 from vatti.pipelines.pgs.targets.base import GenotypeFile, Sampleset
 
 
@@ -31,10 +35,27 @@ def declared_inputs(params: PgsParams) -> list[DeclaredInput]:
     return [DeclaredInput(key=p, location=p) for p in dict.fromkeys(paths)]
 
 
+def check_one_vcf(row: TargetGenome, staged: Mapping[str, Path]) -> None:
+    """A vcf row reads one file: its geno, pheno and variants must name it (the schema cannot
+    say so; checked once they are staged, so two spellings of one path are the same file)."""
+    if row.format is not TargetFormat.VCF:
+        return
+    geno = staged[row.geno]
+    for name, value in (("pheno", row.pheno), ("variants", row.variants)):
+        if not staged[value].samefile(geno):
+            raise StepFailed(
+                "inputs",
+                f"sampleset {row.sampleset!r}: a vcf target is one file, but {name} {value!r} "
+                f"is not geno {row.geno!r}",
+                code="invalid_params",
+            )
+
+
 def samplesets(targets: list[TargetGenome], staged: Mapping[str, Path]) -> list[Sampleset]:
     """Group the samplesheet rows by sampleset, in first-seen order."""
     grouped: dict[str, list[GenotypeFile]] = {}
     for row in targets:
+        check_one_vcf(row, staged)
         grouped.setdefault(row.sampleset, []).append(
             GenotypeFile(
                 row.format.value,
@@ -73,6 +94,22 @@ def scorefiles(params: PgsParams, ctx: RunContext) -> list[Path]:
     return paths
 
 
+#: The summary columns a failed score's warning carries (its ``data``).
+WARNING_COLUMNS = ("sampleset", "accession", "n_variants", "n_matched", "match_rate", "min_overlap")
+
+
+def failed_score_warnings(failed: pl.DataFrame) -> list[JobWarning]:
+    """One warning per score not computed (summary rows that did not pass), with its rate."""
+    return [
+        JobWarning(
+            MIN_OVERLAP_CODE,
+            failed_line(row) + " (not computed)",
+            {name: row[name] for name in WARNING_COLUMNS},
+        )
+        for row in failed.iter_rows(named=True)
+    ]
+
+
 class PgsPipeline:
     name = "pgs"
     params_model = PgsParams
@@ -101,4 +138,4 @@ class PgsPipeline:
             ctx.output_dir,
         )
         ctx.log.info("pgs.done rows=%d seconds=%.2f", result.scores.height, result.timings["total"])
-        return PipelineOutcome(result.outputs)
+        return PipelineOutcome(result.outputs, warnings=failed_score_warnings(result.failed))

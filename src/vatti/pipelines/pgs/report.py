@@ -42,7 +42,8 @@ LOG_COLUMNS: dict[str, str] = {
     "other_allele": "other allele in the scoring file (empty when absent)",
     "effect_weight": "weight of one copy of the effect allele",
     "effect_type": "additive, dominant or recessive",
-    "matched": "true when the variant is scored",
+    "matched": "true when the variant matched and no rule drops it (it is scored when its "
+    "score passed min_overlap: see the summary's passed)",
     "match_status": "matched, excluded (a match exists but a rule drops it) or unmatched",
     "match_type": "type of the best match, also for excluded variants: "
     + "; ".join(f"{name}: {text}" for name, text in _MATCH_TYPE_HELP.items()),
@@ -68,14 +69,15 @@ SUMMARY_COLUMNS: dict[str, str] = {
     "sampleset": LOG_COLUMNS["sampleset"],
     "accession": LOG_COLUMNS["accession"],
     "n_variants": "variants in the scoring file",
-    "n_matched": "variants scored",
+    "n_matched": "variants matched and kept (scored when the score passed)",
     "n_excluded": "variants with a match dropped by a rule",
     "n_unmatched": "variants without any match in the target",
     **{f"n_{name}": f"variants scored with match type {name}" for name in MATCH_TYPES},
     **{f"n_excluded_{reason}": f"variants excluded as {reason}" for reason in EXCLUSION_REASONS},
     "match_rate": "n_matched / n_variants",
     "min_overlap": "the smallest match_rate a score needs to pass",
-    "passed": "true when match_rate reaches min_overlap (the score is computed)",
+    "passed": "true when match_rate reaches min_overlap and a variant matched: the score is "
+    "computed; false: the score failed and is not in aggregated_scores.txt.gz",
 }
 
 #: Every column of the log and the summary, name -> description.

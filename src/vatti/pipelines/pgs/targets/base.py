@@ -7,6 +7,7 @@ how many copies of a requested allele each sample carries at the requested varia
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,8 @@ class GenotypeFile:
     geno: Path
     variants: Path
     samples: Path
+    #: The chromosome the file holds (the calculator's samplesheet ``chrom``): only its variants
+    #: are read; ``None``: every chromosome.
     chrom: str | None = None
     #: Read a VCF's ``DS`` dosages rather than its ``GT`` calls (the calculator's per-row
     #: ``vcf_import_dosage``); meaningless for PLINK files, which store what they store.
@@ -201,6 +204,9 @@ def check_requests(
 PLINK_CHROMOSOME_CODES = {"23": "X", "24": "Y", "25": "XY", "26": "MT"}
 
 
+_CHR_PREFIX = r"(?i)^chr"
+
+
 def normalise_chrom(chrom: pl.Expr) -> pl.Expr:
     """Chromosome names as the matcher expects: no ``chr`` prefix (any case), PLINK codes named.
 
@@ -208,7 +214,17 @@ def normalise_chrom(chrom: pl.Expr) -> pl.Expr:
     >>> pl.select(normalise_chrom(pl.lit(names))).to_series().to_list()
     ['1', 'X', 'X', 'Y', 'XY', 'MT', 'X', '2']
     """
-    return chrom.str.replace(r"^(?i)chr", "").replace(PLINK_CHROMOSOME_CODES)
+    return chrom.str.replace(_CHR_PREFIX, "").replace(PLINK_CHROMOSOME_CODES)
+
+
+def normalise_chrom_name(name: str) -> str:
+    """One chromosome name as :func:`normalise_chrom` makes it.
+
+    >>> normalise_chrom_name("chr22"), normalise_chrom_name("23"), normalise_chrom_name("X")
+    ('22', 'X', 'X')
+    """
+    bare = re.sub(_CHR_PREFIX, "", name)
+    return PLINK_CHROMOSOME_CODES.get(bare, bare)
 
 
 def open_reader(file: GenotypeFile, *, use_dosage: bool = False) -> GenotypeReader:
@@ -253,11 +269,15 @@ def read_samples(sampleset: Sampleset) -> pl.DataFrame:
 
 
 def read_variants(sampleset: Sampleset) -> pl.DataFrame:
-    """The variants of every file of the sampleset, with :data:`VARIANT_SCHEMA` columns."""
+    """The variants of every file of the sampleset, with :data:`VARIANT_SCHEMA` columns; of a
+    file with a ``chrom``, only those on that chromosome (pgsc_calc's samplesheet ``chrom``:
+    plink2 ``--chr`` on a VCF, ``pgscatalog-match --chrom``)."""
     frames = []
     for file_idx, file in enumerate(sampleset.files):
         with open_reader(file) as reader:
             variants = reader.read_variants()
+        if file.chrom is not None:
+            variants = variants.filter(pl.col("chrom") == normalise_chrom_name(file.chrom))
         frames.append(variants.with_columns(file_idx=pl.lit(file_idx, dtype=pl.UInt32)))
     if not frames:
         return pl.DataFrame(schema=VARIANT_SCHEMA)
