@@ -11,9 +11,9 @@ from rich.console import Console
 
 from vatti.errors import VattiError
 from vatti.pipelines.base import JobSettings, PgsCatalogAccess
-from vatti.pipelines.pgs.calculate import SUMMARY_TSV, CalcOptions, calculate
 from vatti.pipelines.pgs.catalog import Catalog
 from vatti.pipelines.pgs.match import failed_scores
+from vatti.pipelines.pgs.orchestration import SUMMARY_TSV, CalcOptions, calculate
 from vatti.pipelines.pgs.targets.base import Format, GenotypeFile, Sampleset
 
 #: registered lazily by :mod:`vatti.cli` as ``vatti pgs`` (which holds its help)

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from vatti.pipelines.pgs.scoring import MATCHED_COLUMNS
+from vatti.pipelines.pgs.streaming import MATCHED_COLUMNS
 
 #: Match types, best first (their position is the priority).
 MATCH_TYPES: tuple[str, ...] = (

@@ -18,9 +18,9 @@ from vatti.domain.inputs import DeclaredInput
 from vatti.domain.outcome import JobWarning
 from vatti.pipelines.base import PipelineOutcome, RunContext
 from vatti.pipelines.errors import StepFailed
-from vatti.pipelines.pgs.calculate import MIN_OVERLAP_CODE, CalcOptions, calculate
 from vatti.pipelines.pgs.catalog import Catalog
 from vatti.pipelines.pgs.match import failed_line
+from vatti.pipelines.pgs.orchestration import MIN_OVERLAP_CODE, CalcOptions, calculate
 from vatti.pipelines.pgs.params import PgsParams, TargetFormat, TargetGenome
 from vatti.pipelines.pgs.targets.base import GenotypeFile, Sampleset
 

@@ -25,7 +25,7 @@ import polars as pl
 
 from vatti.pipelines.errors import PipelineError
 from vatti.pipelines.pgs.inflate import GZIP_ERRORS, gunzip
-from vatti.pipelines.pgs.score import EffectType
+from vatti.pipelines.pgs.maths import EffectType
 
 SCORE_VARIANT_SCHEMA: dict[str, pl.DataType] = {
     "accession": pl.Utf8(),

@@ -15,7 +15,7 @@ import numpy.typing as npt
 import polars as pl
 
 from vatti.pipelines.pgs.freqs import FREQ_COLUMN
-from vatti.pipelines.pgs.score import (
+from vatti.pipelines.pgs.maths import (
     BlockWeights,
     EffectType,
     ScoreResult,

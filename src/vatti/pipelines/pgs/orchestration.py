@@ -1,4 +1,5 @@
-"""Scoring files and target genotypes in, aggregated scores and match reports out.
+"""The orchestration of a run: scoring files and target genotypes in, aggregated scores and
+match reports out (the maths are in :mod:`.maths`, the streaming pass in :mod:`.streaming`).
 
 The one sequence both ``vatti pgs score`` and the ``pgs`` pipeline run:
 
@@ -43,7 +44,7 @@ from vatti.pipelines.pgs.scorefile import (
     DuplicateAccession,
     read_scoring_file,
 )
-from vatti.pipelines.pgs.scoring import MATCHED_COLUMNS, ScoringOptions, score_samplesets
+from vatti.pipelines.pgs.streaming import MATCHED_COLUMNS, ScoringOptions, score_samplesets
 from vatti.pipelines.pgs.targets.base import Sampleset, read_variants
 
 SCORES_NAME = "aggregated_scores.txt.gz"

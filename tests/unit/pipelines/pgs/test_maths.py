@@ -14,8 +14,8 @@ import doctest
 import numpy as np
 import pytest
 
-from vatti.pipelines.pgs import score
-from vatti.pipelines.pgs.score import (
+from vatti.pipelines.pgs import maths
+from vatti.pipelines.pgs.maths import (
     BlockWeights,
     EffectType,
     ScoreTotals,
@@ -164,6 +164,6 @@ def test_mean_imputation_rule() -> None:
 
 
 def test_doctests() -> None:
-    result = doctest.testmod(score)
+    result = doctest.testmod(maths)
     assert result.attempted > 0
     assert result.failed == 0
