@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vatti.pipelines.errors import PipelineError
+from vatti.pipelines.pgs.vocabulary import TARGET_BUILDS
 
 if TYPE_CHECKING:
     import httpx
 
-BUILDS = ("GRCh37", "GRCh38")
 PGS_ID = re.compile(r"^PGS[0-9]{6}$")
 PGP_ID = re.compile(r"^PGP[0-9]{6}$")
 TRAIT_ID = re.compile(r"^(EFO|MONDO|HP|Orphanet|OBA|GO|NCIT|CHEBI|UBERON|DOID|MP|CMO)_[0-9]{1,10}$")
@@ -117,7 +117,7 @@ class Catalog:
         build: str,
     ) -> list[Path]:
         """Paths of the harmonized ``build`` files of all the ids, in order, without repeats."""
-        if build not in BUILDS:
+        if build not in TARGET_BUILDS:
             raise InvalidCatalogId(f"unsupported genome build {build!r} (GRCh37 or GRCh38)")
         scores = _check(pgs_ids, PGS_ID, "PGS score")
         publications = _check(pgp_ids, PGP_ID, "PGS Catalog publication")

@@ -14,7 +14,8 @@ from vatti.pipelines.base import JobSettings, PgsCatalogAccess
 from vatti.pipelines.pgs.catalog import Catalog
 from vatti.pipelines.pgs.match import failed_scores
 from vatti.pipelines.pgs.orchestration import SUMMARY_TSV, CalcOptions, calculate
-from vatti.pipelines.pgs.targets.base import Format, GenotypeFile, Sampleset
+from vatti.pipelines.pgs.targets.base import GenotypeFile, Sampleset
+from vatti.pipelines.pgs.vocabulary import TargetFormat
 
 #: registered lazily by :mod:`vatti.cli` as ``vatti pgs`` (which holds its help)
 pgs_app = typer.Typer()
@@ -28,24 +29,18 @@ DEMO_SEED = 20261125
 def target_file(value: str) -> GenotypeFile:
     """A genotype file set from a path: a VCF/BCF file, or a PLINK 2 / PLINK 1 file or prefix."""
     path = Path(value)
-    name = path.name
-    if name.endswith((".vcf", ".vcf.gz", ".bcf")):
-        fmt: Format = "vcf"
-        prefix = path
+    found = TargetFormat.of_name(path.name)
+    if found is not None:
+        fmt, name = found
+        prefix = path.with_name(name)
+    elif Path(f"{path}.pgen").exists():
+        fmt, prefix = TargetFormat.PFILE, path
+    elif Path(f"{path}.bed").exists():
+        fmt, prefix = TargetFormat.BFILE, path
     else:
-        for suffix in (".pgen", ".pvar", ".pvar.zst", ".psam", ".bed", ".bim", ".bim.zst", ".fam"):
-            if name.endswith(suffix):
-                path = path.with_name(name[: -len(suffix)])
-                break
-        if Path(f"{path}.pgen").exists():
-            fmt = "pfile"
-        elif Path(f"{path}.bed").exists():
-            fmt = "bfile"
-        else:
-            raise typer.BadParameter(
-                f"{value}: no VCF/BCF file, nor {path}.pgen or {path}.bed", param_hint="--target"
-            )
-        prefix = path
+        raise typer.BadParameter(
+            f"{value}: no VCF/BCF file, nor {path}.pgen or {path}.bed", param_hint="--target"
+        )
     file = GenotypeFile.from_prefix(fmt, prefix)
     try:
         file.check_exists()

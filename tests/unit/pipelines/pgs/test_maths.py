@@ -17,7 +17,6 @@ import pytest
 from vatti.pipelines.pgs import maths
 from vatti.pipelines.pgs.maths import (
     BlockWeights,
-    EffectType,
     ScoreTotals,
     allele_frequency,
     block_totals,
@@ -26,6 +25,7 @@ from vatti.pipelines.pgs.maths import (
     transform,
     use_mean_imputation,
 )
+from vatti.pipelines.pgs.vocabulary import EffectType
 
 pytestmark = pytest.mark.unit
 
