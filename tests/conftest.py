@@ -6,6 +6,8 @@
   (``CREATE DATABASE ... TEMPLATE ...``) and dropped afterwards. Skips locally and fails in CI
   when PostgreSQL is unreachable (``vatti.testing.services.postgres_url``).
 - ``database_url``: both of the above, parametrised (the PostgreSQL case is marked ``postgres``).
+- ``s3_server``: moto's S3 server on loopback, started once per session and reset for each test
+  (``vatti.testing.s3``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from vatti.store.migrate import migrate
+from vatti.testing.s3 import S3Server, start_s3_server
 from vatti.testing.services import postgres_url
 
 
@@ -101,3 +104,19 @@ def database_url(request: pytest.FixtureRequest) -> str:
     fixture = "sqlite_database_url" if request.param == "sqlite" else "postgres_database_url"
     url: str = request.getfixturevalue(fixture)
     return url
+
+
+@pytest.fixture(scope="session")
+def _s3_server() -> Iterator[S3Server]:
+    server = start_s3_server()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_server(_s3_server: S3Server) -> S3Server:
+    """moto's S3 server (one per session), emptied for this test."""
+    _s3_server.reset()
+    return _s3_server

@@ -22,6 +22,7 @@ from vatti.api.auth import StoredTokens
 from vatti.api.config import ApiConfig
 from vatti.config import Settings, runtime_launch_settings
 from vatti.domain.jobs import Job
+from vatti.domain.urls import redact_url
 from vatti.engine.context import EngineConfig, EngineContext
 from vatti.engine.service import Engine
 from vatti.engine.wakeups import InProcessWakeups, PostgresWakeups, Wakeups
@@ -34,7 +35,7 @@ from vatti.pipelines.base import PipelineRegistry, default_registry
 from vatti.secretbox import SecretBox, key_file_keys
 from vatti.service.jobs import JobService
 from vatti.staging.areas import ObjectOutcomes, ObjectWorkAreas
-from vatti.staging.objects import ObjectStore
+from vatti.staging.stores import Stores, open_stores
 from vatti.store.connect import sqlite_url
 from vatti.store.migrate import migrate
 from vatti.store.sql import SqlJobStore, open_store
@@ -84,7 +85,7 @@ class JobLogs:
 class Service:
     settings: Settings
     store: SqlJobStore
-    objects: ObjectStore
+    stores: Stores
     areas: ObjectWorkAreas
     executor: Executor
     registry: PipelineRegistry
@@ -169,23 +170,41 @@ def service_secrets(settings: Settings) -> SecretBox:
     return SecretBox(keys if keys is not None else key_file_keys(settings.data_dir))
 
 
+def set_results_expiry(settings: Settings, ttl_s: float) -> None:
+    """Give an S3 results store its lifecycle rule (:mod:`vatti.staging.s3_expiry`); where the
+    store refuses one, say so and go on: the sweeper enforces expiry on every store."""
+    url = settings.results_store_url()
+    if not url.startswith("s3://"):
+        return
+    from vatti.staging.s3_expiry import ensure_results_expiry
+
+    try:
+        change = ensure_results_expiry(url, settings.store, ttl_s)
+    except Exception as exc:  # a backstop, not a precondition
+        reason = exc.message if isinstance(exc, VattiError) else f"{type(exc).__name__}: {exc}"
+        log.warning("results.lifecycle_not_set store=%s: %s", redact_url(url), reason)
+        return
+    log.info("results.lifecycle_rule store=%s rule=%s", redact_url(url), change)
+
+
 def open_service(settings: Settings, *, input_root: Path | None = None) -> Service:
     """Build the service; the database is migrated to head first."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = database_url(settings)
     migrate(url)
     store = open_store(url, secrets=service_secrets(settings))
-    objects = ObjectStore.from_url(settings.object_store_url())
-    areas = ObjectWorkAreas(objects)
+    stores = open_stores(settings)
+    areas = ObjectWorkAreas(stores.work, stores.results)
     engine_settings = settings.engine
     assert engine_settings is not None
+    set_results_expiry(settings, engine_settings.results_ttl)
     executor = build_executor(settings, engine_settings.executor)
     secret = engine_settings.webhook_secret
     ctx = EngineContext(
         store=store,
         executor=executor,
         areas=areas,
-        outcomes=ObjectOutcomes(objects),
+        outcomes=ObjectOutcomes(stores.work),
         config=engine_config(settings, input_root=input_root),
         notifier=WebhookNotifier(secret.get_secret_value() if secret is not None else None),
         retry=ExponentialBackoff(),
@@ -208,4 +227,4 @@ def open_service(settings: Settings, *, input_root: Path | None = None) -> Servi
         notify=ctx.notify,
         dedup_window_s=settings.api.dedup_window if settings.api is not None else 0.0,
     )
-    return Service(settings, store, objects, areas, executor, registry, engine, jobs)
+    return Service(settings, store, stores, areas, executor, registry, engine, jobs)

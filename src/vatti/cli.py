@@ -11,6 +11,7 @@ only when it is the command run (:class:`LazyGroup`).
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -388,6 +389,16 @@ def serve(
         service = open_service(settings)
     except VattiError as exc:
         fail(exc.message, exc.exit_code)
+    if settings.api.auth == "tokens" and not settings.api.token_scopes():
+        from vatti.domain.times import utcnow
+        from vatti.store.tokens import SqlTokenStore
+
+        now = utcnow()
+        if not any(t.valid_at(now) for t in SqlTokenStore(service.store.engine).list()):
+            logging.getLogger("vatti.api").warning(
+                "api.no_tokens: no bearer token is configured (VATTI_API_TOKENS) or stored "
+                "(vatti token create): every request but /healthz and /readyz is refused"
+            )
     runner = EngineRunner(service.engine) if engine else None
     server = uvicorn.Server(
         uvicorn.Config(
@@ -464,6 +475,62 @@ def engine_command() -> None:
         service.close()
 
 
+@app.command("worker")
+def worker_command(
+    queues: Annotated[
+        str | None,
+        typer.Option(
+            "--queues",
+            "-Q",
+            help="Queues to consume, comma-separated (default: every queue "
+            "in VATTI_CELERY_QUEUES and VATTI_CELERY_DEFAULT_QUEUE).",
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", "-c", min=1, help="VATTI_CELERY_CONCURRENCY.")
+    ] = None,
+    pool: Annotated[
+        str | None, typer.Option("--pool", "-P", help="prefork or solo (VATTI_CELERY_POOL).")
+    ] = None,
+    events: Annotated[
+        bool | None,
+        typer.Option("--events/--no-events", "-E", help="Send task events, for Flower."),
+    ] = None,
+    hostname: Annotated[
+        str | None, typer.Option("--hostname", "-n", help="Node name (default vatti@HOST).")
+    ] = None,
+    job_entry: Annotated[
+        str | None, typer.Option("--job-entry", hidden=True, help="module:function of jobs.")
+    ] = None,
+) -> None:
+    """Run a Celery worker for VATTI_EXECUTOR=celery: each job in a child process that exits
+    with it. SIGTERM waits for the running jobs (warm shutdown)."""
+    settings = load_settings("worker")
+    configure_logging(settings.common.log_level)
+    if pool is not None and pool not in ("prefork", "solo"):
+        fail(f"--pool: expected prefork or solo, got {pool!r}", EXIT_USAGE)
+    try:
+        from vatti.executors.celery_worker import run_worker
+    except ImportError as exc:
+        fail(f"vatti worker needs the 'celery' extra: pip install 'vatti[celery]' ({exc})", 78)
+    options: dict[str, Any] = {}
+    if job_entry is not None:
+        options["entry"] = job_entry
+    try:
+        code = run_worker(
+            settings,
+            queues=[q.strip() for q in queues.split(",") if q.strip()] if queues else None,
+            concurrency=concurrency,
+            pool=pool,
+            events=events,
+            hostname=hostname,
+            **options,
+        )
+    except VattiError as exc:
+        fail(exc.message, exc.exit_code)
+    raise typer.Exit(code)
+
+
 @app.command("job-run", hidden=True)
 def job_run(job_id: Annotated[str, typer.Option("--job-id")]) -> None:
     """Run one job where an executor placed it (internal; executors use python -m vatti.runtime)."""
@@ -520,7 +587,7 @@ def describe_failure(job: Job) -> str:
 def results_location(settings: Settings, job_id: str) -> str:
     from vatti.domain.layout import results_prefix
 
-    return settings.object_store_url().rstrip("/") + "/" + results_prefix(job_id)
+    return settings.results_store_url().rstrip("/") + "/" + results_prefix(job_id)
 
 
 @app.command("run")

@@ -76,7 +76,7 @@ class _Settings(BaseModel):
     the group on its defaults, whatever the environment holds.
     """
 
-    model_config = ConfigDict(extra="ignore", validate_default=True, frozen=True)
+    model_config = ConfigDict(extra="ignore", validate_default=True, frozen=True, defer_build=True)
     #: the component group's name in ``vatti config``
     group: ClassVar[str]
     #: fields a job's runtime must not receive even though its component reads the group
@@ -125,11 +125,49 @@ class StoreSettings(_Settings):
     )
     object_store_url: str | None = Field(
         None,
-        description="Where work and results areas live: file:///abs/dir, s3://bucket/prefix or "
-        "gs://bucket/prefix; default: file://DATA_DIR/objects.",
+        description="Where jobs' work areas (spec, outcome, log) live, and their results unless "
+        "RESULTS_STORE_URL is set: file:///abs/dir, s3://bucket/prefix or gs://bucket/prefix; "
+        "default: file://DATA_DIR/objects.",
+    )
+    results_store_url: str | None = Field(
+        None,
+        description="Where jobs' results areas live, when apart from the work areas (another "
+        "bucket or prefix, e.g. s3://project-results/vatti); default: OBJECT_STORE_URL.",
+    )
+    s3_endpoint: str | None = Field(
+        None,
+        description="S3 API endpoint for s3:// URLs (http(s)://host:port, e.g. a MinIO server); "
+        "default: https://s3.REGION.amazonaws.com.",
+    )
+    s3_region: str = Field("us-east-1", min_length=1, description="S3 region (request signing).")
+    s3_path_style: bool = Field(
+        True,
+        description="Address buckets by path (ENDPOINT/BUCKET/KEY, what MinIO and most "
+        "S3-compatible servers need); false: virtual-hosted (BUCKET.ENDPOINT-HOST/KEY).",
+    )
+    s3_access_key_id: str | None = Field(
+        None,
+        description="S3 access key id. Credentials are only ever these settings (never the "
+        "environment's AWS_* variables or a cloud metadata server); unset: anonymous requests.",
+    )
+    s3_secret_access_key: SecretStr | None = Field(
+        None, description="S3 secret access key. Required when S3_ACCESS_KEY_ID is set."
+    )
+    s3_session_token: SecretStr | None = Field(
+        None, description="S3 session token of temporary credentials (optional)."
+    )
+    gcs_service_account_key: SecretStr | None = Field(
+        None,
+        description="Google Cloud service account key (its JSON) for gs:// URLs; unset: "
+        "anonymous requests (never a metadata server lookup).",
+    )
+    gcs_endpoint: str | None = Field(
+        None,
+        description="Google Cloud Storage endpoint for gs:// URLs; default: "
+        "https://storage.googleapis.com.",
     )
 
-    @field_validator("object_store_url")
+    @field_validator("object_store_url", "results_store_url")
     @classmethod
     def _scheme(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("file:///", "s3://", "gs://", "memory:")):
@@ -162,14 +200,27 @@ class StoreSettings(_Settings):
             return None
         return [k.strip() for k in self.secret_key.get_secret_value().split(",") if k.strip()]
 
+    @field_validator("s3_endpoint", "gcs_endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^/?#@\s]+/?", value):
+            raise ValueError("expected http(s)://HOST[:PORT], without a path or credentials")
+        return value.rstrip("/") if value is not None else None
+
     def problems(self) -> list[str]:
+        problems = []
+        if (self.s3_access_key_id is None) != (self.s3_secret_access_key is None):
+            problems.append(
+                f"{PREFIX}S3_SECRET_ACCESS_KEY: required when {PREFIX}S3_ACCESS_KEY_ID is set, "
+                "and only then"
+            )
         url = self.database_url.get_secret_value() if self.database_url is not None else ""
         if url.startswith("postgresql") and self.secret_key is None:
-            return [
+            problems.append(
                 f"{PREFIX}SECRET_KEY: required when {PREFIX}DATABASE_URL is a PostgreSQL URL "
                 "(every process that shares the database needs the same key)"
-            ]
-        return []
+            )
+        return problems
 
 
 def _scopes_of(spec: str) -> tuple[str, frozenset[str]]:
@@ -378,6 +429,167 @@ class RuntimeSettings(_Settings):
     )
 
 
+_QUEUE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_BROKER_SCHEMES = ("redis://", "rediss://", "amqp://", "amqps://", "pyamqp://")
+_STATE_SCHEMES = ("redis://", "rediss://")
+
+
+def parse_queue_map(text: str) -> dict[str, str]:
+    """``"pgs=vatti-pgs, command=vatti-small"`` → ``{"pgs": "vatti-pgs", ...}``.
+
+    >>> parse_queue_map("pgs=vatti-pgs, command=small"), parse_queue_map("")
+    ({'pgs': 'vatti-pgs', 'command': 'small'}, {})
+    """
+    mapping: dict[str, str] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        pipeline, sep, queue = (s.strip() for s in item.partition("="))
+        if not sep or not _QUEUE_NAME.match(pipeline) or not _QUEUE_NAME.match(queue):
+            raise ValueError(
+                "expected PIPELINE=QUEUE entries separated by ',' (letters, digits, .-_)"
+            )
+        mapping[pipeline] = queue
+    return mapping
+
+
+class CelerySettings(_Settings):
+    """The Celery executor (in the engine) and its workers (``vatti worker``)."""
+
+    group: ClassVar[str] = "celery"
+
+    celery_broker_url: SecretStr | None = Field(
+        None,
+        description="Broker between the engine and the workers: redis://[:PASSWORD@]HOST:6379/DB "
+        "or amqp://USER:PASSWORD@HOST:5672/VHOST. Secret: it may hold a password. Required when "
+        "the Celery executor or worker runs.",
+    )
+    celery_state_url: SecretStr | None = Field(
+        None,
+        description="Redis where workers claim each job attempt (so it runs at most once), "
+        "report its status and stream its log (redis://...); default: the broker URL when it is "
+        "a redis:// URL. Required when the broker is not Redis.",
+    )
+    celery_secrets_key: SecretStr | None = Field(
+        None,
+        description="Keys sealing a job's secret settings in its task message, comma-separated, "
+        "newest first (the engine seals with the first, workers open with any); `vatti secrets "
+        "key` makes one. Required when the Celery executor or worker runs.",
+    )
+    celery_default_queue: str = Field(
+        "vatti", description="Queue of the jobs of every pipeline not in CELERY_QUEUES."
+    )
+    celery_queues: str = Field(
+        "",
+        description="Queue per pipeline, as PIPELINE=QUEUE entries separated by ',' (e.g. "
+        "pgs=vatti-pgs); a worker consumes every queue named here and the default one unless "
+        "given --queues.",
+    )
+    celery_concurrency: int = Field(
+        1, ge=1, description="Jobs one worker runs at once (its pool processes)."
+    )
+    celery_pool: Literal["prefork", "solo"] = Field(
+        "prefork",
+        description="The worker's pool: prefork (CELERY_CONCURRENCY processes) or solo (one "
+        "job at a time in the worker's own process); either runs each job in a child process "
+        "that exits with it.",
+    )
+    celery_events: bool = Field(
+        False,
+        description="Workers and the engine send task events (for Flower; or vatti worker -E).",
+    )
+    celery_visibility_timeout: Seconds = Field(
+        3600.0,
+        description="Redis broker: a task a worker took and did not acknowledge (the worker was "
+        "lost) is delivered again after this; the claim discards a second run.",
+    )
+    celery_record_ttl: Seconds = Field(
+        7 * 86400.0,
+        description="How long claims, status records and logs stay in the state store after "
+        "their last change (a delivery later than this could run a job again).",
+    )
+
+    @field_validator("celery_broker_url")
+    @classmethod
+    def _broker_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(_BROKER_SCHEMES):
+            raise ValueError("expected a redis://, rediss://, amqp:// or amqps:// URL")
+        return value
+
+    @field_validator("celery_state_url")
+    @classmethod
+    def _state_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(_STATE_SCHEMES):
+            raise ValueError("expected a redis:// or rediss:// URL")
+        return value
+
+    @field_validator("celery_secrets_key")
+    @classmethod
+    def _keys_valid(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from vatti.secretbox import check_key
+
+            keys = [k for k in value.get_secret_value().split(",") if k.strip()]
+            if not keys:
+                raise ValueError("expected one key or more, comma-separated")
+            for key in keys:
+                check_key(key)
+        return value
+
+    def secrets_keys(self) -> list[str]:
+        """The keys sealing task secrets, newest first (none when unset)."""
+        value = self.celery_secrets_key
+        if value is None:
+            return []
+        return [k.strip() for k in value.get_secret_value().split(",") if k.strip()]
+
+    @field_validator("celery_default_queue")
+    @classmethod
+    def _queue_name(cls, value: str) -> str:
+        if not _QUEUE_NAME.match(value):
+            raise ValueError("expected a queue name (letters, digits, '.', '-', '_')")
+        return value
+
+    @field_validator("celery_queues")
+    @classmethod
+    def _queue_map(cls, value: str) -> str:
+        parse_queue_map(value)
+        return value
+
+    def queue_map(self) -> dict[str, str]:
+        return parse_queue_map(self.celery_queues)
+
+    def all_queues(self) -> list[str]:
+        """The default queue and every pipeline's, each once."""
+        return list(dict.fromkeys([self.celery_default_queue, *self.queue_map().values()]))
+
+    def state_url(self) -> str | None:
+        """Where the claims and status records live: the state URL, else a Redis broker."""
+        if self.celery_state_url is not None:
+            return self.celery_state_url.get_secret_value()
+        broker = self.celery_broker_url
+        if broker is not None and broker.get_secret_value().startswith(_STATE_SCHEMES):
+            return broker.get_secret_value()
+        return None
+
+    def problems(self) -> list[str]:
+        """What a running Celery executor or worker misses."""
+        missing = []
+        if self.celery_broker_url is None:
+            missing.append(
+                f"{PREFIX}CELERY_BROKER_URL: required by the Celery executor and workers"
+            )
+        elif self.state_url() is None:
+            missing.append(
+                f"{PREFIX}CELERY_STATE_URL: required when {PREFIX}CELERY_BROKER_URL is not Redis"
+            )
+        if self.celery_secrets_key is None:
+            missing.append(
+                f"{PREFIX}CELERY_SECRETS_KEY: required by the Celery executor and workers"
+            )
+        return missing
+
+
 @dataclass(frozen=True)
 class Component:
     name: str
@@ -398,7 +610,7 @@ COMPONENTS: dict[str, Component] = {
             "engine",
             "the control loops (vatti engine): admission, executors, timeouts, cleanup and "
             "notifications (it passes the runtime settings to each job it launches)",
-            (CommonSettings, StoreSettings, EngineSettings, RuntimeSettings),
+            (CommonSettings, StoreSettings, EngineSettings, CelerySettings, RuntimeSettings),
         ),
         Component(
             "runtime",
@@ -414,7 +626,13 @@ COMPONENTS: dict[str, Component] = {
         Component(
             "cli",
             "vatti run on embedded defaults (engine and runtime in one process tree)",
-            (CommonSettings, StoreSettings, EngineSettings, RuntimeSettings),
+            (CommonSettings, StoreSettings, EngineSettings, CelerySettings, RuntimeSettings),
+        ),
+        Component(
+            "worker",
+            "a Celery worker (vatti worker): runs each job the Celery executor sends in a child "
+            "process that exits with it (the job's runtime settings come with its task)",
+            (CommonSettings, CelerySettings),
         ),
     )
 }
@@ -482,6 +700,12 @@ def _cross_problems(checked: dict[type[_Settings], _Settings]) -> list[str]:
     engine = checked.get(EngineSettings)
     if isinstance(engine, EngineSettings):
         problems.extend(engine.problems())
+    celery = checked.get(CelerySettings)
+    if isinstance(celery, CelerySettings) and (
+        EngineSettings not in checked
+        or (isinstance(engine, EngineSettings) and engine.executor == "celery")
+    ):
+        problems.extend(celery.problems())
     return problems
 
 
@@ -529,6 +753,7 @@ class Settings:
     api: ApiSettings | None = None
     engine: EngineSettings | None = None
     runtime: RuntimeSettings | None = None
+    celery: CelerySettings | None = None
 
     @classmethod
     def for_component(cls, name: str, overlay: Mapping[str, str] | None = None) -> Settings:
@@ -554,6 +779,7 @@ class Settings:
             api=get(ApiSettings),
             engine=get(EngineSettings),
             runtime=get(RuntimeSettings),
+            celery=get(CelerySettings),
         )
 
     @property
@@ -566,6 +792,9 @@ class Settings:
 
     def object_store_url(self) -> str:
         return self.store.object_store_url or (self.data_dir / "objects").as_uri()
+
+    def results_store_url(self) -> str:
+        return self.store.results_store_url or self.object_store_url()
 
     def scratch_dir(self) -> Path:
         configured = self.runtime.scratch_dir if self.runtime is not None else None
@@ -613,7 +842,12 @@ def runtime_launch_settings(settings: Settings, *, input_root: Path | None) -> R
     root = input_root or runtime.input_root
     groups: list[_Settings] = [
         settings.common.model_copy(update={"data_dir": settings.data_dir}),
-        settings.store.model_copy(update={"object_store_url": settings.object_store_url()}),
+        settings.store.model_copy(
+            update={
+                "object_store_url": settings.object_store_url(),
+                "results_store_url": settings.results_store_url(),
+            }
+        ),
         runtime.model_copy(
             update={
                 "scratch_dir": settings.scratch_dir(),

@@ -26,6 +26,7 @@ from tests.e2e.conftest import (
     wait_for,
 )
 
+from vatti.domain.layout import results_prefix
 from vatti.testing.services import shared_pgs_data
 
 pytestmark = pytest.mark.e2e
@@ -55,12 +56,13 @@ def test_run_prints_where_the_results_are(workdir: Path) -> None:
     result = vatti("run", "command-hello.json", cwd=workdir, env=local_env())
 
     assert result.returncode == 0, result.stderr
-    results = workdir / "vatti-data" / "objects" / "jobs"
-    (job_dir,) = results.iterdir()
+    objects = workdir / "vatti-data" / "objects"
+    (job_dir,) = (objects / "jobs").iterdir()
+    outputs = objects / results_prefix(job_dir.name)
     assert "succeeded" in result.stdout
-    assert (job_dir / "results").as_uri() in result.stdout
+    assert outputs.as_uri() in result.stdout
     assert "hello.txt" in result.stdout
-    hello = (job_dir / "results" / "hello.txt").read_text()
+    hello = (outputs / "hello.txt").read_text()
     assert hello == f"hello from {job_dir.name}\n"
     assert not (job_dir / "work").exists()
 
@@ -242,7 +244,8 @@ def test_demo_data_then_run_the_pgs_demo(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     (job_dir,) = (tmp_path / "vatti-data" / "objects" / "jobs").iterdir()
-    with gzip.open(job_dir / "results" / "aggregated_scores.txt.gz", "rt") as fh:
+    outputs = tmp_path / "vatti-data" / "objects" / results_prefix(job_dir.name)
+    with gzip.open(outputs / "aggregated_scores.txt.gz", "rt") as fh:
         header, *rows = [line.rstrip("\n").split("\t") for line in fh]
     assert len(rows) == 2 * 500
     pgs = header.index("PGS")
@@ -281,6 +284,7 @@ def test_run_of_a_pgs_job_names_the_scores_it_did_not_compute(tmp_path: Path) ->
     warning = "warning: custom in cineca: none of 2 variants matched (not computed)"
     assert warning in " ".join(result.stderr.split())
     (job_dir,) = (tmp_path / "vatti-data" / "objects" / "jobs").iterdir()
-    with gzip.open(job_dir / "results" / "aggregated_scores.txt.gz", "rt") as fh:
+    outputs = tmp_path / "vatti-data" / "objects" / results_prefix(job_dir.name)
+    with gzip.open(outputs / "aggregated_scores.txt.gz", "rt") as fh:
         pgs = {line.split("\t")[3] for line in list(fh)[1:]}
     assert pgs == {"PGS001229"}

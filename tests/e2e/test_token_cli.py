@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
-from tests.e2e.conftest import JOBS, Launcher, clean_env, example, vatti, wait_for
+from tests.e2e.conftest import (
+    JOBS,
+    Launcher,
+    clean_env,
+    example,
+    free_port,
+    kill_group,
+    vatti,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -57,3 +68,28 @@ def test_the_configured_token_helper_still_prints_an_entry(tmp_path: Path) -> No
     made = vatti("token", "--scopes", "read", cwd=tmp_path, env=clean_env())
     assert made.returncode == 0, made.stderr
     assert re.search(r"VATTI_API_TOKENS entry: [0-9a-f]{64}:read", made.stdout)
+
+
+def test_a_server_without_any_token_says_so(tmp_path: Path) -> None:
+    port = free_port()
+    env = clean_env(VATTI_DATA_DIR=str(tmp_path / "data"))
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "vatti", "serve", "--no-engine", "--port", str(port)],
+            cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        wait_for(lambda: "api.no_tokens" in log.read_text(), 30, "the warning")
+        wait_for(lambda: _ready(port), 30, "the server")
+        assert httpx.get(f"http://127.0.0.1:{port}{JOBS}").status_code == 401
+    finally:
+        kill_group(proc)
+        proc.wait(timeout=15)
+
+
+def _ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False

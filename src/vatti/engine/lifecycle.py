@@ -122,6 +122,7 @@ def launch_of(ctx: EngineContext, job: Job) -> Launch:
         limits=Limits(memory_mb=memory_mb, wall_time_s=wall_time_s),
         env=dict(ctx.config.runtime_env),
         secrets=dict(ctx.config.runtime_secrets),
+        pipeline=job.pipeline,
     )
 
 

@@ -59,9 +59,19 @@ class WorkAreas(Protocol):
         """The ids of the jobs that still have a ``work/`` area."""
         ...
 
+    def results_job_ids(self) -> Iterable[str]:
+        """The ids of the jobs that still have a results area (in the results store)."""
+        ...
+
     def save_log(self, job_id: str, data: bytes) -> None:
         """Keep the job's final log in its area (read back by ``GET /jobs/{id}/logs``)."""
         ...
+
+    def logged_job_ids(self) -> Iterable[str]:
+        """The ids of the jobs with a saved log."""
+        ...
+
+    def delete_log(self, job_id: str) -> None: ...
 
 
 class Notifier(Protocol):

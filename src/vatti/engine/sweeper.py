@@ -1,19 +1,21 @@
 """Sweep what outlived its job: expired results and logs, orphaned work areas and scratch dirs.
 
-A job's log (kept by executors that keep run records, e.g. the local one) is deleted when the
-job's retention ends: ``VATTI_RESULTS_TTL`` after it finished, whatever its end, or at once when
-the database knows no such job.
+A job's log (its copy saved in the work store, and the run record of executors that keep them,
+e.g. the local one) is deleted when the job's retention ends: ``VATTI_RESULTS_TTL`` after it
+finished, whatever its end, or at once when the database knows no such job.
 
 A ``work/`` area or scratch dir is orphaned when its job is unknown or finished (a crash between
 a terminal transition and its cleanup leaves one behind; the engine deletes a failed job's
 results before its work area, so a leftover work area also marks results still to delete).
-One replica sweeps at a time (the ``engine.sweeper`` lease).
+A results area (in the results store, wherever that is) is orphaned when its job is unknown,
+failed or cancelled, or its results were already recorded as expired. A running job's areas
+are never touched. One replica sweeps at a time (the ``engine.sweeper`` lease).
 """
 
 from __future__ import annotations
 
 import shutil
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from vatti.domain.states import JobState
 from vatti.engine.context import EngineContext
@@ -31,7 +33,13 @@ def sweep_once(ctx: EngineContext) -> int:
     if not store.acquire_lease(SWEEPER_LEASE, holder, ctx.config.lease_ttl_s, ctx.now()):
         return 0
     try:
-        return expire_results(ctx) + remove_orphans(ctx) + expire_run_records(ctx)
+        return (
+            expire_results(ctx)
+            + remove_orphans(ctx)
+            + remove_orphaned_results(ctx)
+            + expire_run_records(ctx)
+            + expire_saved_logs(ctx)
+        )
     finally:
         store.release_lease(SWEEPER_LEASE, holder)
 
@@ -74,6 +82,35 @@ def remove_orphans(ctx: EngineContext) -> int:
     return removed
 
 
+def remove_orphaned_results(ctx: EngineContext) -> int:
+    """Delete results areas that no job keeps: of unknown, failed or cancelled jobs, or whose
+    expiry was recorded (e.g. a store that missed the delete)."""
+    removed = 0
+    for job_id in ctx.areas.results_job_ids():
+        try:
+            job = ctx.store.get(job_id)
+        except JobNotFound:
+            job = None
+        if job is not None:
+            dropped = job.state in (JobState.FAILED, JobState.CANCELLED)
+            if not (dropped or job.results_deleted_at is not None):
+                continue
+        ctx.areas.delete_results(job_id)
+        log_event(ctx.logger, "sweeper.results_removed", job_id=job_id, known=job is not None)
+        removed += 1
+    return removed
+
+
+def _log_expired(ctx: EngineContext, job_id: str, cutoff: datetime) -> tuple[bool, bool]:
+    """Whether the log of ``job_id`` is past its retention, and whether the job is known."""
+    try:
+        job = ctx.store.get(job_id)
+    except JobNotFound:
+        return True, False
+    ended = job.finished_at or job.updated_at
+    return job.terminal and ended <= cutoff, True
+
+
 def expire_run_records(ctx: EngineContext) -> int:
     """Delete the executor's records (logs) of jobs finished longer ago than the results TTL."""
     executor = ctx.executor
@@ -82,15 +119,22 @@ def expire_run_records(ctx: EngineContext) -> int:
     cutoff = ctx.now() - timedelta(seconds=ctx.config.results_ttl_s)
     removed = 0
     for job_id in executor.run_ids():
-        try:
-            job = ctx.store.get(job_id)
-        except JobNotFound:
-            job = None
-        if job is not None:
-            ended = job.finished_at or job.updated_at
-            if not job.terminal or ended > cutoff:
-                continue
-        executor.delete_run(job_id)
-        log_event(ctx.logger, "job.log_expired", job_id=job_id, known=job is not None)
-        removed += 1
+        expired, known = _log_expired(ctx, job_id, cutoff)
+        if expired:
+            executor.delete_run(job_id)
+            log_event(ctx.logger, "job.log_expired", job_id=job_id, known=known)
+            removed += 1
+    return removed
+
+
+def expire_saved_logs(ctx: EngineContext) -> int:
+    """Delete the logs saved in the work store of jobs finished longer ago than the TTL."""
+    cutoff = ctx.now() - timedelta(seconds=ctx.config.results_ttl_s)
+    removed = 0
+    for job_id in ctx.areas.logged_job_ids():
+        expired, known = _log_expired(ctx, job_id, cutoff)
+        if expired:
+            ctx.areas.delete_log(job_id)
+            log_event(ctx.logger, "job.saved_log_expired", job_id=job_id, known=known)
+            removed += 1
     return removed

@@ -47,7 +47,8 @@ class Launch:
     ``env`` holds the runtime's non-secret settings (``VATTI_*``); ``secrets`` the secret ones,
     which an executor delivers through one channel of its own (the local executor: an inherited
     pipe named by ``VATTI_SECRETS_FD``), never the command line, the environment or the job
-    spec. ``secrets`` is left out of the ``repr``, so a logged launch shows none.
+    spec. ``secrets`` is left out of the ``repr``, so a logged launch shows none. ``pipeline``
+    names the job's pipeline, for executors that route by it (the Celery executor's queues).
     """
 
     job_id: str
@@ -55,6 +56,7 @@ class Launch:
     limits: Limits = Limits()
     env: Mapping[str, str] = field(default_factory=dict)
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    pipeline: str | None = None
 
 
 @dataclass(frozen=True)

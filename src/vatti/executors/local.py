@@ -54,7 +54,7 @@ TIMEOUT_EXIT = 124
 #: What each job runs: the job runtime.
 RUNTIME_ENTRY = "vatti.runtime.main:job_run_main"
 #: What the launcher imports before it forks any job.
-RUNTIME_PRELOAD = ("vatti.runtime.main", "vatti.pipelines.command", "vatti.staging.objects")
+RUNTIME_PRELOAD = ("vatti.runtime.main", "vatti.pipelines.command", "vatti.staging.stores")
 SCRATCH_DIR_VAR = "VATTI_SCRATCH_DIR"
 DEFAULT_INHERITED_ENV = (
     "PATH",

@@ -35,6 +35,12 @@ EXECUTORS: Mapping[str, ExecutorEntry] = {
         "vatti.executors.local:from_settings",
         "one process group per job on this machine, forked by a pre-imported launcher",
     ),
+    "celery": ExecutorEntry(
+        "vatti.executors.celery:from_settings",
+        "one Celery task per job, run by vatti worker in a child process that exits with it; "
+        "needs VATTI_CELERY_*",
+        extra="celery",
+    ),
 }
 DEFAULT_EXECUTOR = "local"
 

@@ -118,8 +118,13 @@ def execute(
     scratch: Path,
     settings: JobSettings,
     log: JobLog,
+    *,
+    results: Objects | None = None,
 ) -> Outcome:
-    """Run the job in ``scratch`` (which the caller creates and deletes); write the outcome."""
+    """Run the job in ``scratch`` (which the caller creates and deletes); write the outcome.
+
+    The spec is read from and the outcome written to ``objects`` (the work store); outputs and
+    their manifest go to ``results`` (the results store; default: ``objects``)."""
     try:
         spec = read_spec(objects, job_id)
         registered = RegisteredPipeline(registry.get(spec["pipeline"]))
@@ -129,7 +134,9 @@ def execute(
         output_dir.mkdir(mode=0o700)
         ctx = RunContext(job_id, work_dir, output_dir, log, settings)
         produced = run_pipeline(registered.pipeline, params, ctx, inputs_dir=scratch / "inputs")
-        entries = upload_results(objects, job_id, output_dir, produced.outputs)
+        entries = upload_results(
+            objects if results is None else results, job_id, output_dir, produced.outputs
+        )
         log.info("runtime.results_uploaded outputs=%d", len(entries))
         for warning in produced.warnings:
             log.warning("runtime.warning code=%s: %s", warning.code, warning.message)

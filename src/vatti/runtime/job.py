@@ -29,8 +29,11 @@ def run_job_in(
     registry: PipelineRegistry,
     scratch_root: Path,
     settings: JobSettings | None = None,
+    *,
+    results: Objects | None = None,
 ) -> int:
-    """Run job ``job_id`` against ``objects``; the process exit status.
+    """Run job ``job_id`` against ``objects`` (its outputs to ``results``, default
+    ``objects``); the process exit status.
 
     ``settings`` (default: none, so no local input is read) are what the pipeline may use.
     """
@@ -42,7 +45,15 @@ def run_job_in(
             private_scratch(scratch_root, job_id) as scratch,
             temporary_files_in(scratch / "tmp"),
         ):
-            outcome = execute(job_id, objects, registry, scratch, settings or JobSettings(), log)
+            outcome = execute(
+                job_id,
+                objects,
+                registry,
+                scratch,
+                settings or JobSettings(),
+                log,
+                results=results,
+            )
     except Terminated as exc:  # arrived after the outcome was written, or during cleanup
         log.warning("runtime.terminated signal=%d", exc.signum)
         return exc.exit_code

@@ -64,16 +64,17 @@ def job_run_main(job_id: str) -> int:
         secrets = read_launch_secrets(os.environ)
         settings = Settings.for_component("runtime", overlay=secrets)
         configure_logging(settings.common.log_level, replace=False)
-        from vatti.staging.objects import ObjectStore
+        from vatti.staging.stores import open_stores
 
-        objects = ObjectStore.from_url(settings.object_store_url())
+        stores = open_stores(settings)
     except VattiError as exc:
         sys.stderr.write(f"vatti job-run: {exc.message}\n")
         return exc.exit_code
     return run_job_in(
         job_id,
-        objects,
+        stores.work,
         default_registry(),
         settings.scratch_dir(),
         JobSettings.from_settings(settings),
+        results=stores.results,
     )

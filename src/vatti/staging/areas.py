@@ -1,8 +1,10 @@
-"""Per-job areas in the object store (keys: :mod:`vatti.domain.layout`).
+"""Per-job areas in the object stores (keys: :mod:`vatti.domain.layout`).
 
 :class:`ObjectWorkAreas` is the engine's ``WorkAreas`` (provision, save the log, delete) and what
 the job service reads results and saved logs through; :class:`ObjectOutcomes` is the engine's
-``Outcomes`` (the record ``vatti job-run`` writes).
+``Outcomes`` (the record ``vatti job-run`` writes). Work areas, outcomes and logs live in the work
+store, outputs and manifests in the results store (the same store unless
+``VATTI_RESULTS_STORE_URL`` names another). Every delete is of one job's own prefix.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from vatti.staging.objects import ObjectStore
 class ObjectWorkAreas:
     """Provision and delete job areas; list and read a job's outputs and its saved log."""
 
-    def __init__(self, objects: ObjectStore) -> None:
+    def __init__(self, objects: ObjectStore, results: ObjectStore | None = None) -> None:
         self.objects = objects
+        self.results = results if results is not None else objects
 
     def provision(self, job_id: str, spec: Mapping[str, object]) -> None:
         """Write the runtime spec to ``work/spec.json`` (overwrites: provisioning may replay)."""
@@ -39,8 +42,12 @@ class ObjectWorkAreas:
 
         The saved log stays: a failed job's log matters most. The sweeper deletes it
         ``VATTI_RESULTS_TTL`` after the job ended (:meth:`delete_log`)."""
-        self.objects.delete_prefix(layout.results_prefix(check_segment(job_id, "job id")))
-        self.objects.delete(layout.manifest_key(job_id))
+        self.results.delete_prefix(layout.results_prefix(check_segment(job_id, "job id")))
+        self.results.delete(layout.manifest_key(job_id))
+
+    def results_job_ids(self) -> list[str]:
+        """The ids of the jobs that still have objects in the results store (for the sweeper)."""
+        return self.results.list_dirs(layout.RESULTS_PREFIX)
 
     def work_job_ids(self) -> list[str]:
         """The ids of the jobs that still have objects under ``work/``."""
@@ -79,7 +86,7 @@ class ObjectWorkAreas:
         """The job's manifest; :class:`OutputNotFound` when it has no results."""
         check_segment(job_id, "job id")
         try:
-            data = self.objects.get_bytes(layout.manifest_key(job_id))
+            data = self.results.get_bytes(layout.manifest_key(job_id))
         except ObjectNotFound:
             raise OutputNotFound(f"job {job_id} has no results") from None
         return Manifest.from_json(job_id, data)
@@ -99,7 +106,7 @@ class ObjectWorkAreas:
         """The bytes of output ``name`` in chunks (only names listed in the manifest)."""
         entry = self.output(job_id, name)
         try:
-            return self.objects.open_stream(layout.result_key(job_id, entry.name))
+            return self.results.open_stream(layout.result_key(job_id, entry.name))
         except ObjectNotFound:
             raise OutputNotFound(f"output {name!r} of job {job_id} is gone") from None
 

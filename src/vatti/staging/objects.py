@@ -1,9 +1,10 @@
 """One object-store interface over obstore, addressed by URL (sync).
 
-``file:///abs/dir`` (created if missing), ``s3://bucket/prefix``, ``gs://bucket/prefix`` and
-``memory:///`` (tests). Keys are relative to the URL's prefix and validated (no ``..``, no
-leading ``/``). Driver errors become :class:`~vatti.staging.errors.StorageError` (or
-:class:`~vatti.staging.errors.ObjectNotFound`) naming the key, never credentials.
+``file:///abs/dir`` (created if missing), ``s3://bucket/prefix``, ``gs://bucket/prefix`` (reached
+as :mod:`vatti.staging.buckets` configures them) and ``memory:///`` (tests). Keys are relative to
+the URL's prefix and validated (no ``..``, no leading ``/``). Driver errors become
+:class:`~vatti.staging.errors.StorageError` (or :class:`~vatti.staging.errors.ObjectNotFound`)
+naming the key, never credentials.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from urllib.parse import unquote, urlsplit
 
 import obstore
 from obstore.exceptions import BaseError, NotFoundError
-from obstore.store import LocalStore, MemoryStore, from_url
+from obstore.store import GCSStore, LocalStore, MemoryStore, S3Store
 
+from vatti.config import StoreSettings
 from vatti.domain.urls import redact_url
 from vatti.errors import ConfigError
+from vatti.staging.buckets import BucketConfig, bucket_config
 from vatti.staging.errors import ObjectNotFound, StorageError
 from vatti.staging.keys import check_key, check_prefix
 
@@ -59,8 +62,9 @@ class ObjectStore:
         return f"ObjectStore({self.url!r})"
 
     @classmethod
-    def from_url(cls, url: str, **options: Any) -> ObjectStore:
-        """The store at ``url``; ``options`` go to obstore (e.g. ``region``, credentials)."""
+    def from_url(cls, url: str, settings: StoreSettings | None = None) -> ObjectStore:
+        """The store at ``url``; buckets are reached as ``settings`` say (:mod:`.buckets`;
+        default: the settings' defaults, whatever the environment holds)."""
         scheme = urlsplit(url).scheme.lower()
         if scheme not in SCHEMES:
             raise ConfigError(
@@ -71,7 +75,7 @@ class ObjectStore:
                 return cls(LocalStore(_local_root(url), automatic_cleanup=True), url)
             if scheme == "memory":
                 return cls(MemoryStore(), url)
-            return cls(from_url(url, **options), url)
+            return cls(_bucket_store(bucket_config(url, settings or StoreSettings())), url)
         except (BaseError, OSError, ValueError) as exc:
             raise ConfigError(
                 f"cannot open the object store {redact_url(url)}: {type(exc).__name__}"
@@ -87,8 +91,8 @@ class ObjectStore:
 
     def put_file(self, key: str, path: Path) -> None:
         """Upload ``path`` in chunks (multipart above the chunk size), never read whole."""
-        with _translated("put", check_key(key)):
-            obstore.put(self._store, key, Path(path))
+        with _translated("put", check_key(key)), Path(path).open("rb") as file:
+            obstore.put(self._store, key, file)
 
     def open_stream(self, key: str) -> Iterator[bytes]:
         """The object's bytes in chunks; raises :class:`ObjectNotFound` before the first one."""
@@ -101,6 +105,15 @@ class ObjectStore:
         with _translated("read", key):
             for chunk in stream:
                 yield bytes(chunk)
+
+    def list_dirs(self, prefix: str) -> list[str]:
+        """The names of the "directories" right under ``prefix`` (one listing by delimiter,
+        not of every object below), sorted."""
+        check_prefix(prefix)
+        base = prefix.rstrip("/")
+        with _translated("list", prefix):
+            found = obstore.list_with_delimiter(self._store, base)
+        return sorted(p.rstrip("/").rpartition("/")[2] for p in found["common_prefixes"])
 
     def list(self, prefix: str) -> list[tuple[str, int]]:
         """``(key, size)`` of every object under ``prefix`` (whole path segments), sorted."""
@@ -131,6 +144,23 @@ class ObjectStore:
                 for key in batch:
                     self.delete(key)
         return len(keys)
+
+
+def _bucket_store(bucket: BucketConfig) -> ObstoreStore:
+    if bucket.scheme == "s3":
+        return S3Store(
+            bucket.bucket,
+            prefix=bucket.prefix,
+            config=bucket.config,  # type: ignore[arg-type]
+            client_options=bucket.client_options,  # type: ignore[arg-type]
+            credential_provider=bucket.credentials,
+        )
+    return GCSStore(
+        bucket.bucket,
+        prefix=bucket.prefix,
+        config=bucket.config,  # type: ignore[arg-type]
+        client_options=bucket.client_options,  # type: ignore[arg-type]
+    )
 
 
 def _local_root(url: str) -> Path:

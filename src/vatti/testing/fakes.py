@@ -119,6 +119,8 @@ class RecordingAreas:
     work_deleted: list[str] = field(default_factory=list)
     results_deleted: list[str] = field(default_factory=list)
     saved_logs: dict[str, bytes] = field(default_factory=dict)
+    #: jobs with a results area (the tests add them; delete_results removes them)
+    results: set[str] = field(default_factory=set)
 
     def provision(self, job_id: str, spec: Mapping[str, object]) -> None:
         self.specs[job_id] = spec
@@ -129,12 +131,22 @@ class RecordingAreas:
 
     def delete_results(self, job_id: str) -> None:
         self.results_deleted.append(job_id)
+        self.results.discard(job_id)
 
     def work_job_ids(self) -> Iterable[str]:
         return list(self.specs)
 
+    def results_job_ids(self) -> Iterable[str]:
+        return sorted(self.results)
+
     def save_log(self, job_id: str, data: bytes) -> None:
         self.saved_logs[job_id] = data
+
+    def logged_job_ids(self) -> Iterable[str]:
+        return sorted(self.saved_logs)
+
+    def delete_log(self, job_id: str) -> None:
+        self.saved_logs.pop(job_id, None)
 
 
 class InertAreas:
@@ -152,7 +164,16 @@ class InertAreas:
     def work_job_ids(self) -> Iterable[str]:
         return []
 
+    def results_job_ids(self) -> Iterable[str]:
+        return []
+
     def save_log(self, job_id: str, data: bytes) -> None:
+        return None
+
+    def logged_job_ids(self) -> Iterable[str]:
+        return []
+
+    def delete_log(self, job_id: str) -> None:
         return None
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from vatti.domain.layout import outcome_key
+from vatti.domain.layout import RESULTS_PREFIX, log_key, outcome_key, results_area
 from vatti.domain.outcome import Outcome
 from vatti.engine.context import EngineContext
 from vatti.engine.ports import (
@@ -54,16 +54,29 @@ class DirAreas:
         shutil.rmtree(self.root / "jobs" / job_id / "work", ignore_errors=True)
 
     def delete_results(self, job_id: str) -> None:
-        shutil.rmtree(self.root / "jobs" / job_id / "results", ignore_errors=True)
+        shutil.rmtree(self.root / results_area(job_id), ignore_errors=True)
 
     def work_job_ids(self) -> list[str]:
         jobs = self.root / "jobs"
         return [p.name for p in jobs.iterdir() if (p / "work").is_dir()] if jobs.is_dir() else []
 
+    def results_job_ids(self) -> list[str]:
+        results = self.root / RESULTS_PREFIX
+        return [p.name for p in results.iterdir()] if results.is_dir() else []
+
     def save_log(self, job_id: str, data: bytes) -> None:
-        path = self.root / "jobs" / job_id / "logs" / "job.log"
+        path = self.root / log_key(job_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
+
+    def logged_job_ids(self) -> list[str]:
+        jobs = self.root / "jobs"
+        if not jobs.is_dir():
+            return []
+        return [p.name for p in jobs.iterdir() if (self.root / log_key(p.name)).is_file()]
+
+    def delete_log(self, job_id: str) -> None:
+        (self.root / log_key(job_id)).unlink(missing_ok=True)
 
 
 @dataclass

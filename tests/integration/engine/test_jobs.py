@@ -15,7 +15,7 @@ import pytest
 
 from vatti.domain.fingerprint import fingerprint
 from vatti.domain.jobs import Job
-from vatti.domain.layout import result_key
+from vatti.domain.layout import result_key, results_area
 from vatti.domain.requests import JobRequest
 from vatti.domain.states import JobState
 from vatti.engine.oneshot import follow_new_job
@@ -120,7 +120,7 @@ async def test_failing_command_fails_with_step_and_exit_code(rig: Any) -> None:
         "command",
         3,
     )
-    assert not (rig.objects / "jobs" / job.id / "results").exists()
+    assert not (rig.objects / results_area(job.id)).exists()
     assert not (rig.objects / "jobs" / job.id / "work").exists()
 
 

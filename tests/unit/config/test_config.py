@@ -159,6 +159,7 @@ def test_defaults_resolve_under_the_data_dir(
 
     assert settings.database_url() is None
     assert settings.object_store_url() == (settings.data_dir / "objects").as_uri()
+    assert settings.results_store_url() == settings.object_store_url()
     assert settings.scratch_dir() == settings.data_dir / "scratch"
     assert settings.pgs_catalog_dir() == settings.data_dir / "pgs-catalog"
 
@@ -171,11 +172,19 @@ def test_the_contract_marks_secrets_and_requirements() -> None:
         "VATTI_DATABASE_URL",
         "VATTI_API_TOKENS",
         "VATTI_WEBHOOK_SECRET",
+        "VATTI_CELERY_BROKER_URL",
+        "VATTI_CELERY_STATE_URL",
+        "VATTI_CELERY_SECRETS_KEY",
         "VATTI_TLS_KEY_PASSWORD",
         "VATTI_SECRET_KEY",
+        "VATTI_S3_SECRET_ACCESS_KEY",
+        "VATTI_S3_SESSION_TOKEN",
+        "VATTI_GCS_SERVICE_ACCOUNT_KEY",
     }
     assert listed["VATTI_SECRET_KEY"].required == "when DATABASE_URL is a PostgreSQL URL"
+    assert listed["VATTI_S3_SECRET_ACCESS_KEY"].required == "when S3_ACCESS_KEY_ID is set"
     assert listed["VATTI_API_TOKENS"].required == "no"  # tokens may live in the database
+    assert listed["VATTI_CELERY_BROKER_URL"].required != "no"
     assert listed["VATTI_WEBHOOK_SECRET"].required != "no"
     assert listed["VATTI_PORT"].default == "8000"
     assert all(v.description for v in listed.values())
@@ -207,3 +216,30 @@ def test_a_shared_postgresql_database_needs_a_configured_service_key(
     keys = Settings.for_component("engine").store.secret_keys()
     assert keys is not None
     assert len(keys) == 2
+
+
+def test_store_settings_problems_name_each_variable_and_hide_the_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VATTI_RESULTS_STORE_URL", "ftp://elsewhere/x")
+    monkeypatch.setenv("VATTI_S3_ENDPOINT", "http://127.0.0.1:9000/some/path")
+    monkeypatch.setenv("VATTI_S3_SECRET_ACCESS_KEY", "wJalrXUtnFEMI")  # but no key id
+
+    with pytest.raises(ConfigError) as info:
+        Settings.for_component("runtime")
+
+    lines = info.value.message.splitlines()[1:]
+    assert sorted(line.split(":")[0] for line in lines) == [
+        "VATTI_RESULTS_STORE_URL",
+        "VATTI_S3_ENDPOINT",
+        "VATTI_S3_SECRET_ACCESS_KEY",
+    ]
+    assert "wJalrXUtnFEMI" not in info.value.message
+
+
+def test_the_results_store_may_be_another_bucket(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VATTI_OBJECT_STORE_URL", "s3://vatti-work/prod")
+    monkeypatch.setenv("VATTI_RESULTS_STORE_URL", "s3://vatti-results/prod")
+    settings = Settings.for_component("runtime")
+    assert settings.object_store_url() == "s3://vatti-work/prod"
+    assert settings.results_store_url() == "s3://vatti-results/prod"

@@ -11,7 +11,6 @@ from vatti.config import (
     EngineSettings,
     RuntimeSettings,
     Settings,
-    StoreSettings,
     runtime_launch_settings,
 )
 from vatti.engine.context import EngineConfig
@@ -52,6 +51,9 @@ def test_the_launch_env_holds_resolved_values_and_never_the_database_url(
         "VATTI_DATA_DIR": str(data),
         "VATTI_LOG_LEVEL": "INFO",
         "VATTI_OBJECT_STORE_URL": (data / "objects").as_uri(),
+        "VATTI_RESULTS_STORE_URL": (data / "objects").as_uri(),
+        "VATTI_S3_REGION": "us-east-1",
+        "VATTI_S3_PATH_STYLE": "1",
         "VATTI_SCRATCH_DIR": str(data / "scratch"),
         "VATTI_PGS_CATALOG_DIR": str(data / "pgs-catalog"),
         "VATTI_PGS_CATALOG_URL": "https://www.pgscatalog.org/rest/",
@@ -76,14 +78,27 @@ def test_the_given_input_root_wins_over_the_setting(
 def test_secret_settings_a_job_needs_travel_apart_from_its_env(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """No runtime setting is secret yet: a store secret the job were allowed shows the split."""
-    monkeypatch.setattr(StoreSettings, "not_for_jobs", frozenset({"secret_key"}))
+    monkeypatch.setenv("VATTI_OBJECT_STORE_URL", "s3://work/vatti")
+    monkeypatch.setenv("VATTI_S3_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("VATTI_S3_SECRET_ACCESS_KEY", "hunter2")
+    monkeypatch.setenv("VATTI_GCS_SERVICE_ACCOUNT_KEY", '{"private_key": "hunter3"}')
+    launch = runtime_launch_settings(Settings.for_component("engine"), input_root=None)
+    assert launch.secrets == {
+        "VATTI_S3_SECRET_ACCESS_KEY": "hunter2",
+        "VATTI_GCS_SERVICE_ACCOUNT_KEY": '{"private_key": "hunter3"}',
+    }
+    assert launch.env["VATTI_S3_ACCESS_KEY_ID"] == "AKIDEXAMPLE"
+    for secret in ("hunter2", "hunter3"):
+        assert secret not in "".join(launch.env.values())
+        assert secret not in repr(launch)
+
+
+def test_a_secret_the_job_is_not_allowed_goes_nowhere(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VATTI_DATABASE_URL", "postgresql://u:hunter2@db/vatti")
     monkeypatch.setenv("VATTI_SECRET_KEY", new_key())
     launch = runtime_launch_settings(Settings.for_component("engine"), input_root=None)
-    assert launch.secrets == {"VATTI_DATABASE_URL": "postgresql://u:hunter2@db/vatti"}
-    assert "hunter2" not in "".join(launch.env.values())
-    assert "hunter2" not in repr(launch)
+    assert "VATTI_DATABASE_URL" not in {**launch.env, **launch.secrets}
+    assert "VATTI_SECRET_KEY" not in {**launch.env, **launch.secrets}
 
 
 def test_without_the_runtime_settings_there_is_nothing_to_launch(
@@ -103,11 +118,13 @@ def test_the_runtime_reads_back_what_the_engine_uses(
     engine_side = Settings.for_component("engine")
     launch = runtime_launch_settings(engine_side, input_root=tmp_path / "in")
     objects, scratch = engine_side.object_store_url(), engine_side.scratch_dir()
+    results = engine_side.results_store_url()
 
     set_env(monkeypatch, launch.env)  # the job's environment is exactly the launch env
     monkeypatch.chdir("/")  # and the job may start anywhere
     job_side = Settings.for_component("runtime")
     assert (job_side.object_store_url(), job_side.scratch_dir()) == (objects, scratch)
+    assert job_side.results_store_url() == results
     assert JobSettings.from_settings(job_side) == JobSettings(
         input_root=tmp_path / "in",
         pgs_catalog=PgsCatalogAccess(

@@ -130,7 +130,7 @@ def test_the_warnings_of_a_success_reach_its_event_and_every_notification(
     succeeded = harness.store.events(job.id)[-1]
     assert succeeded.detail == {"outputs": ["a.txt"], "warnings": [warning.to_dict()]}
     outbox = harness.store.outbox_for(job.id)
-    for dest in (SERVICE_WEBHOOK, "http://client.example/hook"):
+    for dest in (SERVICE_WEBHOOK, JOB_WEBHOOK):
         payloads = [m.payload for m in outbox if m.destination == dest]
         assert payloads[-1]["event"] == "Succeeded"
         assert payloads[-1]["warnings"] == [warning.to_dict()]

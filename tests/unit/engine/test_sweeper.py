@@ -75,13 +75,40 @@ def test_logs_are_kept_for_the_results_ttl_after_any_end_then_deleted(harness: A
     assert harness.store.get(failed.id).state is JobState.FAILED
     unknown = "01a23361-d4e5-7667-a0c5-e61372d70527"
     harness.executor.runs = {ok.id, failed.id, running.id, unknown}
+    # and their copies saved in the work store
+    harness.areas.saved_logs.update(dict.fromkeys(harness.executor.runs, b"log"))
 
     sweep_once(harness.ctx)
     assert harness.executor.runs == {ok.id, failed.id, running.id}  # no such job: gone at once
+    assert set(harness.areas.saved_logs) == {ok.id, failed.id, running.id}
 
     harness.clock.advance(harness.ctx.config.results_ttl_s - 1)
     sweep_once(harness.ctx)
     assert harness.executor.runs == {ok.id, failed.id, running.id}
+    assert set(harness.areas.saved_logs) == {ok.id, failed.id, running.id}
     harness.clock.advance(1)
     sweep_once(harness.ctx)
     assert harness.executor.runs == {running.id}  # a job still running keeps its log
+    assert set(harness.areas.saved_logs) == {running.id}
+
+
+def test_results_areas_no_job_keeps_are_removed_wherever_they_live(harness: Any) -> None:
+    ok, failed, running = harness.submit(), harness.submit(), harness.submit()
+    harness.ctx.config = replace(harness.ctx.config, max_concurrent_jobs=3)
+    admit_once(harness.ctx)
+    harness.executor.finish(ok.id, Exited(0))
+    harness.outcomes.records[ok.id] = Outcome(harness.clock(), [])
+    reconcile_once(harness.ctx)
+    # "failed" failed and its work area is gone, but its results were left behind
+    harness.store.transition(
+        failed.id, JobEvent.FAIL, now=harness.clock(), changes=Changes(failure=Failure("x", "y"))
+    )
+    harness.areas.specs.pop(failed.id)
+    unknown = "01a23361-d4e5-7667-a0c5-e61372d70527"
+    harness.areas.results = {ok.id, failed.id, running.id, unknown}
+    harness.areas.results_deleted.clear()
+
+    sweep_once(harness.ctx)
+
+    assert harness.areas.results == {ok.id, running.id}
+    assert sorted(harness.areas.results_deleted) == sorted([failed.id, unknown])

@@ -31,16 +31,17 @@ def test_a_broken_core_executor_is_not_blamed_on_an_extra() -> None:
 
 
 def test_an_unknown_name_lists_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match="choose from local, imaginary"):
+    with pytest.raises(ConfigError, match="choose from local, celery, imaginary"):
         load_factory("nope", REGISTRY)
 
 
-def test_the_local_executor_is_imported_only_when_chosen() -> None:
+@pytest.mark.parametrize(("name", "module"), [("local", "local"), ("celery", "celery")])
+def test_an_executor_is_imported_only_when_chosen(name: str, module: str) -> None:
     code = (
         "import sys, vatti.config, vatti.executors.registry as r\n"
-        "before = 'vatti.executors.local' in sys.modules\n"
-        "r.load_factory('local')\n"
-        "print(before, 'vatti.executors.local' in sys.modules)\n"
+        f"before = {module!r} in sys.modules or 'vatti.executors.{module}' in sys.modules\n"
+        f"r.load_factory({name!r})\n"
+        f"print(before, 'vatti.executors.{module}' in sys.modules)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "True"]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from vatti.config import StoreSettings
 from vatti.errors import ConfigError
 from vatti.staging.objects import ObjectStore
 
@@ -19,33 +20,25 @@ def test_file_url_creates_the_directory(tmp_path: Path) -> None:
     assert store.url == root.as_uri()
 
 
-@pytest.mark.parametrize(
-    ("url", "options"),
-    [
-        ("s3://bucket/some/prefix", {"region": "eu-west-1", "skip_signature": True}),
-        ("gs://bucket/prefix", {}),
-    ],
-)
-def test_bucket_urls_build_without_network(url: str, options: dict[str, object]) -> None:
-    store = ObjectStore.from_url(url, **options)
+@pytest.mark.parametrize("url", ["s3://bucket/some/prefix", "gs://bucket/prefix"])
+def test_bucket_urls_build_without_network(url: str) -> None:
+    settings = StoreSettings(s3_endpoint="http://127.0.0.1:9", s3_region="eu-west-1")
+    store = ObjectStore.from_url(url, settings)
     assert store.url == url
 
 
-def test_credentials_in_the_url_never_show() -> None:
-    store = ObjectStore.from_url(
-        "s3://AKIDEXAMPLE:SECRETKEY@bucket/p?token=tok", region="eu-west-1"
-    )
-    for text in (store.url, repr(store)):
-        assert "SECRETKEY" not in text
-        assert "tok" not in text
+@pytest.mark.parametrize(
+    "url", ["s3://AKIDEXAMPLE:SECRETKEY@bucket/p", "s3://bucket/p?token=SECRETKEY"]
+)
+def test_credentials_in_the_url_are_refused_without_showing_them(url: str) -> None:
+    with pytest.raises(ConfigError, match="VATTI_S3_") as caught:
+        ObjectStore.from_url(url)
+    assert "SECRETKEY" not in str(caught.value)
 
 
-@pytest.mark.parametrize("url", ["ftp://host/x", "file://otherhost/x", "file:relative/x", "x"])
+@pytest.mark.parametrize(
+    "url", ["ftp://host/x", "file://otherhost/x", "file:relative/x", "x", "s3:///p", "s3://b/../x"]
+)
 def test_unsupported_urls_are_config_errors(url: str) -> None:
     with pytest.raises(ConfigError):
         ObjectStore.from_url(url)
-
-
-def test_unknown_options_are_config_errors() -> None:
-    with pytest.raises(ConfigError):
-        ObjectStore.from_url("s3://bucket/p", no_such_option="x")
