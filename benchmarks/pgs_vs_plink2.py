@@ -63,7 +63,7 @@ LARGE_PEAK_MB = 500.0
 
 def worker(fmt: str, root: Path, out: Path) -> None:
     """Score the matched variants of ``root`` on its ``fmt`` target; print the phase times."""
-    from vatti.pipelines.pgs.scoring import score_samplesets
+    from vatti.pipelines.pgs.streaming import score_samplesets
     from vatti.pipelines.pgs.targets import GenotypeFile, Sampleset, read_variants
 
     start = time.perf_counter()

@@ -22,7 +22,7 @@ import polars as pl
 import pytest
 
 from vatti.pipelines.pgs import synthetic as syn
-from vatti.pipelines.pgs.calculate import SCORES_NAME, CalcOptions, calculate
+from vatti.pipelines.pgs.orchestration import SCORES_NAME, CalcOptions, calculate
 from vatti.pipelines.pgs.targets import GenotypeFile, Sampleset
 from vatti.testing.services import plink2_path
 

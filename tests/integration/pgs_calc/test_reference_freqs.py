@@ -21,8 +21,8 @@ import pytest
 from tests.integration.pgs_calc.test_calculate_vs_plink2 import compare, run, truth_rows
 
 from vatti.pipelines.pgs import synthetic as syn
-from vatti.pipelines.pgs.calculate import SCORES_NAME, CalcOptions, calculate
 from vatti.pipelines.pgs.freqs import ReferenceFreqsError
+from vatti.pipelines.pgs.orchestration import SCORES_NAME, CalcOptions, calculate
 from vatti.pipelines.pgs.targets import GenotypeFile, Sampleset
 
 pytestmark = [pytest.mark.integration, pytest.mark.plink2]

@@ -25,7 +25,7 @@ from vatti.pipelines.pgs.match import (
     match_variants,
     passing,
 )
-from vatti.pipelines.pgs.scoring import score_samplesets
+from vatti.pipelines.pgs.streaming import score_samplesets
 from vatti.pipelines.pgs.targets import GenotypeFile, Sampleset, read_variants
 from vatti.pipelines.pgs.targets.pvar import read_pvar
 from vatti.testing.services import shared_pgs_data

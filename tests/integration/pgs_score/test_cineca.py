@@ -14,7 +14,7 @@ import pytest
 import zstandard
 
 from vatti.pipelines.pgs.aggregate import format_rows
-from vatti.pipelines.pgs.scoring import ScoringOptions, score_samplesets
+from vatti.pipelines.pgs.streaming import ScoringOptions, score_samplesets
 from vatti.pipelines.pgs.targets import GenotypeFile, Sampleset, read_variants
 from vatti.testing.services import plink2_path, shared_pgs_data
 

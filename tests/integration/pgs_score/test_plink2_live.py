@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from vatti.pipelines.pgs.scoring import ScoringOptions, score_samplesets
+from vatti.pipelines.pgs.streaming import ScoringOptions, score_samplesets
 from vatti.pipelines.pgs.targets import GenotypeFile, Sampleset, read_variants
 from vatti.testing.services import plink2_path
 

@@ -19,17 +19,21 @@ import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from vatti.pipelines.errors import PipelineError
+from vatti.pipelines.pgs.vocabulary import TARGET_BUILDS
 
 if TYPE_CHECKING:
     import httpx
 
-BUILDS = ("GRCh37", "GRCh38")
+#: The ontologies of the Catalog's trait ids, as it spells them.
+TRAIT_ONTOLOGIES = (
+    "EFO", "MONDO", "HP", "Orphanet", "OBA", "GO", "NCIT", "CHEBI", "UBERON", "DOID", "MP", "CMO",
+)  # fmt: skip
 PGS_ID = re.compile(r"^PGS[0-9]{6}$")
 PGP_ID = re.compile(r"^PGP[0-9]{6}$")
-TRAIT_ID = re.compile(r"^(EFO|MONDO|HP|Orphanet|OBA|GO|NCIT|CHEBI|UBERON|DOID|MP|CMO)_[0-9]{1,10}$")
+TRAIT_ID = re.compile(rf"^({'|'.join(TRAIT_ONTOLOGIES)})_[0-9]{{1,10}}$")
 _MD5 = re.compile(r"^[0-9a-fA-F]{32}$")
 _CHUNK = 1 << 16
 
@@ -80,6 +84,44 @@ def _unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
+class CatalogId(NamedTuple):
+    """A Catalog id and what it names: ``kind`` is ``pgs_id`` (a score), ``pgp_id`` (a
+    publication) or ``trait_efo`` (a trait), pgsc_calc's parameter names."""
+
+    kind: str
+    id: str
+
+
+_ANY_CASE = {
+    "pgs_id": re.compile(PGS_ID.pattern, re.IGNORECASE),
+    "pgp_id": re.compile(PGP_ID.pattern, re.IGNORECASE),
+    "trait_efo": re.compile(TRAIT_ID.pattern, re.IGNORECASE),
+}
+_ONTOLOGY_NAMES = {name.lower(): name for name in TRAIT_ONTOLOGIES}
+
+
+def parse_catalog_id(text: str) -> CatalogId | None:
+    """The Catalog id ``text`` is, in any case, spelt as the Catalog spells it; ``None`` when it
+    is no Catalog id.
+
+    >>> parse_catalog_id("pgs001229"), parse_catalog_id(" PGP000001 ")
+    (CatalogId(kind='pgs_id', id='PGS001229'), CatalogId(kind='pgp_id', id='PGP000001'))
+    >>> parse_catalog_id("efo_0004611"), parse_catalog_id("ORPHANET_1234")
+    (CatalogId(kind='trait_efo', id='EFO_0004611'), CatalogId(kind='trait_efo', id='Orphanet_1234'))
+    >>> parse_catalog_id("PGS1229") is None, parse_catalog_id("scores.txt") is None
+    (True, True)
+    """
+    value = text.strip()
+    for kind, pattern in _ANY_CASE.items():
+        if not pattern.match(value):
+            continue
+        if kind != "trait_efo":
+            return CatalogId(kind, value.upper())
+        ontology, _, number = value.partition("_")
+        return CatalogId(kind, f"{_ONTOLOGY_NAMES[ontology.lower()]}_{number}")
+    return None
+
+
 def harmonized_name(pgs_id: str, build: str) -> str:
     """The FTP file name of a score's harmonized positions.
 
@@ -115,9 +157,13 @@ class Catalog:
         pgp_ids: Sequence[str] = (),
         trait_efos: Sequence[str] = (),
         build: str,
+        efo_direct: bool = False,
     ) -> list[Path]:
-        """Paths of the harmonized ``build`` files of all the ids, in order, without repeats."""
-        if build not in BUILDS:
+        """Paths of the harmonized ``build`` files of all the ids, in order, without repeats.
+
+        A trait stands for its scores and those of its child traits; with ``efo_direct``, for
+        its own scores only (pgsc_calc's ``--efo_direct``)."""
+        if build not in TARGET_BUILDS:
             raise InvalidCatalogId(f"unsupported genome build {build!r} (GRCh37 or GRCh38)")
         scores = _check(pgs_ids, PGS_ID, "PGS score")
         publications = _check(pgp_ids, PGP_ID, "PGS Catalog publication")
@@ -125,7 +171,7 @@ class Catalog:
         for pgp in publications:
             scores.extend(self._publication_scores(pgp))
         for trait in traits:
-            scores.extend(self._trait_scores(trait))
+            scores.extend(self._trait_scores(trait, direct=efo_direct))
         return [self._scoring_file(pgs_id, build) for pgs_id in _unique(scores)]
 
     # -- REST ---------------------------------------------------------------------------------
@@ -172,10 +218,14 @@ class Catalog:
             found.extend(groups)
         return _check(found, PGS_ID, f"PGS score (from {pgp_id})")
 
-    def _trait_scores(self, trait: str) -> list[str]:
-        body = self._get_json(f"trait/{trait}?include_children=1", trait)
+    def _trait_scores(self, trait: str, *, direct: bool) -> list[str]:
+        children = 0 if direct else 1
+        body = self._get_json(f"trait/{trait}?include_children={children}", trait)
         found: list[str] = []
-        for key in ("associated_pgs_ids", "child_associated_pgs_ids"):
+        keys = (
+            ["associated_pgs_ids"] if direct else ["associated_pgs_ids", "child_associated_pgs_ids"]
+        )
+        for key in keys:
             ids = body.get(key)
             if isinstance(ids, list):
                 found.extend(ids)

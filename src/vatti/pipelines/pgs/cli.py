@@ -2,60 +2,51 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
+from typer.core import TyperCommand
 
-from vatti.errors import VattiError
 from vatti.pipelines.base import JobSettings, PgsCatalogAccess
-from vatti.pipelines.pgs.calculate import SUMMARY_TSV, CalcOptions, calculate
+from vatti.pipelines.pgs.arguments import ScoreSources, score_sources, spread_values, target_file
 from vatti.pipelines.pgs.catalog import Catalog
 from vatti.pipelines.pgs.match import failed_scores
-from vatti.pipelines.pgs.targets.base import Format, GenotypeFile, Sampleset
+from vatti.pipelines.pgs.orchestration import SUMMARY_TSV, CalcOptions, calculate
+from vatti.pipelines.pgs.params import TargetGenome, TargetGenomes
+from vatti.pipelines.pgs.pipeline import samplesets
+from vatti.pipelines.pgs.samplesheet import read_samplesheet
+from vatti.pipelines.pgs.vocabulary import GenomeBuild
+
+if TYPE_CHECKING:
+    from typer import _click
 
 #: registered lazily by :mod:`vatti.cli` as ``vatti pgs`` (which holds its help)
 pgs_app = typer.Typer()
 out = Console()
 err = Console(stderr=True)
 
-_CATALOG_ID = re.compile(r"^(PGS|PGP)\d{6}$|^[A-Za-z]+_\d+$")
 DEMO_SEED = 20261125
 
+#: The options that take a list after one name (``--scores A B``).
+LIST_OPTIONS = (
+    "--scores", "-s", "--scorefile", "--target", "-t",
+    "--pgs_id", "--pgs-id", "--pgp_id", "--pgp-id", "--trait_efo", "--trait-efo",
+)  # fmt: skip
 
-def target_file(value: str) -> GenotypeFile:
-    """A genotype file set from a path: a VCF/BCF file, or a PLINK 2 / PLINK 1 file or prefix."""
-    path = Path(value)
-    name = path.name
-    if name.endswith((".vcf", ".vcf.gz", ".bcf")):
-        fmt: Format = "vcf"
-        prefix = path
-    else:
-        for suffix in (".pgen", ".pvar", ".pvar.zst", ".psam", ".bed", ".bim", ".bim.zst", ".fam"):
-            if name.endswith(suffix):
-                path = path.with_name(name[: -len(suffix)])
-                break
-        if Path(f"{path}.pgen").exists():
-            fmt = "pfile"
-        elif Path(f"{path}.bed").exists():
-            fmt = "bfile"
-        else:
-            raise typer.BadParameter(
-                f"{value}: no VCF/BCF file, nor {path}.pgen or {path}.bed", param_hint="--target"
-            )
-        prefix = path
-    file = GenotypeFile.from_prefix(fmt, prefix)
-    try:
-        file.check_exists()
-    except VattiError as exc:
-        raise typer.BadParameter(exc.message, param_hint="--target") from exc
-    return file
+
+class ListOptionsCommand(TyperCommand):
+    """A command whose :data:`LIST_OPTIONS` take every value up to the next option."""
+
+    def parse_args(self, ctx: _click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, spread_values(args, LIST_OPTIONS))
 
 
 def catalog_access() -> PgsCatalogAccess:
-    """The PGS Catalog of the runtime's settings (``VATTI_PGS_CATALOG_DIR``, ``..._URL``...)."""
+    """The PGS Catalog of the runtime's settings (``VATTI_PGS_CATALOG_DIR``, ``..._URL``,
+    ``VATTI_PGS_OFFLINE``)."""
     from vatti.config import Settings
 
     access = JobSettings.from_settings(Settings.for_component("runtime")).pgs_catalog
@@ -63,29 +54,151 @@ def catalog_access() -> PgsCatalogAccess:
     return access
 
 
-@pgs_app.command("score")
+def catalog_files(
+    sources: ScoreSources, build: str, catalog_dir: Path | None, offline: bool, efo_direct: bool
+) -> list[Path]:
+    """The scoring files of the Catalog ids, from the cache or the Catalog."""
+    if not sources.ids:
+        return []
+    access = catalog_access()
+    catalog = Catalog(
+        catalog_dir or access.cache_dir, base_url=access.url, offline=offline or access.offline
+    )
+    try:
+        return catalog.resolve(
+            pgs_ids=sources.pgs_ids,
+            pgp_ids=sources.pgp_ids,
+            trait_efos=sources.trait_efos,
+            build=build,
+            efo_direct=efo_direct,
+        )
+    finally:
+        catalog.close()
+
+
+def target_rows(targets: list[str], sampleset: str) -> list[TargetGenome]:
+    """``--target`` files as samplesheet rows of one sampleset, checked as a job's."""
+    rows = []
+    for value in targets:
+        file = target_file(value)
+        rows.append(
+            {
+                "sampleset": sampleset,
+                "geno": str(file.geno),
+                "pheno": str(file.samples),
+                "variants": str(file.variants),
+                "format": file.format.value,
+            }
+        )
+    try:
+        return TypeAdapter(TargetGenomes).validate_python(rows)
+    except ValidationError as exc:
+        problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        raise typer.BadParameter(
+            problems + " (for files split by chromosome, name each one's chrom in a "
+            "samplesheet: --input)",
+            param_hint="--target/--sampleset",
+        ) from None
+
+
+def _build(value: str) -> str:
+    try:
+        return GenomeBuild.target(value).value
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+@pgs_app.command("score", cls=ListOptionsCommand)
 def score(
-    scores: Annotated[
-        list[str],
-        typer.Option("--scores", "-s", help="Scoring files, or PGS/PGP/trait ids (repeatable)."),
-    ],
-    target: Annotated[
-        list[str],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", "--outdir", help="Output directory.")],
+    build: Annotated[
+        str,
         typer.Option(
-            "--target", "-t", help="Genotypes: VCF/BCF or PLINK prefix (repeat: one per chrom)."
+            "--build",
+            "--target_build",
+            "--target-build",
+            callback=_build,
+            help="Genome build of the target: GRCh37 or GRCh38 (or hg19, hg38).",
         ),
     ],
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")],
-    build: Annotated[str, typer.Option(help="Genome build of the target: GRCh37 or GRCh38.")],
-    sampleset: Annotated[str, typer.Option(help="Name of the sampleset.")] = "cohort",
-    min_overlap: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.75,
-    keep_ambiguous: bool = False,
-    keep_multiallelic: bool = False,
+    scores: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scores",
+            "-s",
+            "--scorefile",
+            show_default=False,
+            help="Scoring files, folders of them, globs, or PGS Catalog ids (PGS, PGP, trait; "
+            "any case); several after one --scores, or comma lists.",
+        ),
+    ] = None,
+    pgs_id: Annotated[
+        list[str] | None,
+        typer.Option("--pgs_id", "--pgs-id", show_default=False, help="PGS Catalog score ids."),
+    ] = None,
+    pgp_id: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--pgp_id", "--pgp-id", show_default=False, help="PGS Catalog publication ids."
+        ),
+    ] = None,
+    trait_efo: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trait_efo",
+            "--trait-efo",
+            show_default=False,
+            help="Trait ids (EFO_...): the scores of the trait and of its child traits.",
+        ),
+    ] = None,
+    efo_direct: Annotated[
+        bool,
+        typer.Option(
+            "--efo_direct", "--efo-direct", help="Only the trait's own scores, not its children's."
+        ),
+    ] = False,
+    target: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--target",
+            "-t",
+            show_default=False,
+            help="Genotypes: a VCF/BCF, or a PLINK 2 / PLINK 1 file or prefix (files split "
+            "by chromosome: --input).",
+        ),
+    ] = None,
+    samplesheet: Annotated[
+        Path | None,
+        typer.Option(
+            "--input",
+            "-i",
+            help="Genotypes in a pgsc_calc samplesheet instead: .csv "
+            "(sampleset,path_prefix,chrom,format) or .json.",
+        ),
+    ] = None,
+    sampleset: Annotated[
+        str | None,
+        typer.Option(show_default=False, help="Name of --target's sampleset (default: cohort)."),
+    ] = None,
+    min_overlap: Annotated[
+        float, typer.Option("--min-overlap", "--min_overlap", min=0.0, max=1.0)
+    ] = 0.75,
+    keep_ambiguous: Annotated[
+        bool, typer.Option("--keep-ambiguous", "--keep_ambiguous", help="Score A/T, C/G sites.")
+    ] = False,
+    keep_multiallelic: Annotated[
+        bool,
+        typer.Option(
+            "--keep-multiallelic", "--keep_multiallelic", help="Score multiallelic sites."
+        ),
+    ] = False,
     use_dosage: Annotated[bool, typer.Option(help="Read VCF DS instead of GT.")] = False,
     catalog_dir: Annotated[
         Path | None, typer.Option(help="PGS Catalog cache (VATTI_PGS_CATALOG_DIR).")
     ] = None,
-    offline: Annotated[bool, typer.Option(help="Never download from the Catalog.")] = False,
+    offline: Annotated[
+        bool, typer.Option(help="Never download from the Catalog (VATTI_PGS_OFFLINE).")
+    ] = False,
     ref_freqs: Annotated[
         Path | None,
         typer.Option(
@@ -93,42 +206,36 @@ def score(
         ),
     ] = None,
 ) -> None:
-    """Score TARGET with SCORES; write aggregated scores and match reports to OUT.
+    """Score the target genomes with the scoring files; write aggregated scores and match
+    reports to OUT.
 
-    A score that matches less than --min-overlap of its variants is not computed: it is marked
-    failed in match_summary.tsv and named on stderr. When no score passes, nothing is scored
-    and the command exits 65.
+    pgsc_calc's spellings are aliases (--pgs_id, --target_build, --min_overlap, ...); the
+    Catalog is the one of VATTI_PGS_CATALOG_URL, never asked with VATTI_PGS_OFFLINE. A score
+    that matches less than --min-overlap of its variants is not computed: it is marked failed
+    in match_summary.tsv and named on stderr. When no score passes, nothing is scored and the
+    command exits 65.
     """
-    if build not in ("GRCh37", "GRCh38"):
-        raise typer.BadParameter("use GRCh37 or GRCh38", param_hint="--build")
-    files = [Path(s) for s in scores if not _CATALOG_ID.match(s) or Path(s).exists()]
-    ids = [s for s in scores if _CATALOG_ID.match(s) and not Path(s).exists()]
-    for path in files:
-        if not path.is_file():
-            raise typer.BadParameter(f"{path}: no such scoring file", param_hint="--scores")
-    if ids:
-        access = catalog_access()
-        catalog = Catalog(
-            catalog_dir or access.cache_dir,
-            base_url=access.url,
-            offline=offline or access.offline,
-        )
-        try:
-            files += catalog.resolve(
-                pgs_ids=[i for i in ids if i.startswith("PGS")],
-                pgp_ids=[i for i in ids if i.startswith("PGP")],
-                trait_efos=[i for i in ids if not i.startswith(("PGS", "PGP"))],
-                build=build,
-            )
-        finally:
-            catalog.close()
-    samples = Sampleset(sampleset, [target_file(t) for t in target])
+    if (target is None) == (samplesheet is None):
+        raise typer.BadParameter("give the genotypes with --target or --input (one of them)")
+    if samplesheet is not None and sampleset is not None:
+        raise typer.BadParameter("a samplesheet names its samplesets", param_hint="--sampleset")
+    ids = {"pgs_id": pgs_id or [], "pgp_id": pgp_id or [], "trait_efo": trait_efo or []}
+    sources = score_sources(scores or [], ids)
+    if not (sources.files or sources.ids):
+        raise typer.BadParameter("give scores: --scores, --pgs_id, --pgp_id or --trait_efo")
+    if samplesheet is not None:
+        rows = read_samplesheet(samplesheet)
+    else:
+        rows = target_rows(target or [], sampleset or "cohort")
     if ref_freqs is not None and not ref_freqs.is_file():
         raise typer.BadParameter(f"{ref_freqs}: no such file", param_hint="--ref-freqs")
+    local = {p: Path(p) for row in rows for p in (row.geno, row.pheno, row.variants)}
+    sets = samplesets(rows, local)
+    files = sources.files + catalog_files(sources, build, catalog_dir, offline, efo_direct)
     options = CalcOptions(
         build, min_overlap, keep_ambiguous, keep_multiallelic, use_dosage, ref_freqs
     )
-    result = calculate(files, [samples], options, out_dir)
+    result = calculate(files, sets, options, out_dir)
     n_scores = result.scores["PGS"].n_unique()
     n_samples = result.scores.height // max(n_scores, 1)
     out.print(

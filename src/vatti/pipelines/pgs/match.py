@@ -29,26 +29,18 @@ pgscatalog-match pairs REF with whichever ALT row came first. It only matters wi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from vatti.pipelines.pgs.scoring import MATCHED_COLUMNS
+from vatti.pipelines.pgs.streaming import MATCHED_COLUMNS
+from vatti.pipelines.pgs.vocabulary import CHR_PREFIX, MatchType
 
-#: Match types, best first (their position is the priority).
-MATCH_TYPES: tuple[str, ...] = (
-    "refalt",
-    "altref",
-    "refalt_flip",
-    "altref_flip",
-    "no_oa_ref",
-    "no_oa_alt",
-    "no_oa_ref_flip",
-    "no_oa_alt_flip",
-)
+#: Match type names, best first (their position is the priority; see :class:`MatchType`).
+MATCH_TYPES: tuple[str, ...] = tuple(t.value for t in MatchType)
 
 #: Why a best match was excluded; when several apply, the first listed is reported.
 EXCLUSION_REASONS: tuple[str, ...] = ("duplicate", "ambiguous", "multiallelic", "strand_flip")
@@ -198,7 +190,7 @@ def _prepare_target(target: pl.DataFrame) -> pl.DataFrame:
             else pl.int_range(pl.len(), dtype=pl.UInt32).alias("_tid"),
             pl.col("file_idx").cast(pl.UInt32),
             pl.col("variant_idx").cast(pl.UInt32),
-            pl.col("chrom").cast(pl.Utf8).str.replace(r"^(?i)chr", "").alias("chrom"),
+            pl.col("chrom").cast(pl.Utf8).str.replace(CHR_PREFIX, "").alias("chrom"),
             pl.col("pos").cast(pl.Int64),
             pl.col("ref").cast(pl.Utf8),
             pl.col("alt").cast(pl.Utf8).str.split(",").alias("_alts"),
@@ -218,27 +210,28 @@ def _match_priority() -> pl.Expr:
     ea, oa = pl.col("effect_allele"), pl.col("other_allele")
     eaf, oaf = pl.col("_ea_flip"), pl.col("_oa_flip")
     ref, alt = pl.col("ref"), pl.col("_alt")
-    has_oa = oa.is_not_null()
-    no_oa = oa.is_null()
-    rules = [
-        has_oa & (ea == ref) & (oa == alt),
-        has_oa & (oa == ref) & (ea == alt),
-        has_oa & (eaf == ref) & (oaf == alt),
-        has_oa & (oaf == ref) & (eaf == alt),
-        no_oa & (ea == ref),
-        no_oa & (ea == alt),
-        no_oa & (eaf == ref),
-        no_oa & (eaf == alt),
-    ]
+
+    def rule(kind: MatchType) -> pl.Expr:
+        effect, other = (eaf, oaf) if kind.flipped else (ea, oa)
+        effect_at, other_at = (ref, alt) if kind.effect_is_ref else (alt, ref)
+        if not kind.has_other_allele:
+            return oa.is_null() & (effect == effect_at)
+        return oa.is_not_null() & (effect == effect_at) & (other == other_at)
+
     expr: pl.Expr = pl.lit(None, pl.UInt8)
-    for priority in reversed(range(len(rules))):
-        expr = pl.when(rules[priority]).then(pl.lit(priority, pl.UInt8)).otherwise(expr)
+    for kind in reversed(MatchType):
+        expr = pl.when(rule(kind)).then(pl.lit(kind.priority, pl.UInt8)).otherwise(expr)
     return expr
+
+
+def _priorities(keep: Callable[[MatchType], bool]) -> list[int]:
+    """The priorities of the match types ``keep`` holds for."""
+    return [kind.priority for kind in MatchType if keep(kind)]
 
 
 def _candidates(scoring: pl.DataFrame, target: pl.DataFrame) -> pl.DataFrame:
     """Every (scoring row, target variant) pair whose alleles match, with its best type there."""
-    ref_based = pl.col("_priority").is_in([0, 2, 4, 6])
+    ref_based = pl.col("_priority").is_in(_priorities(lambda kind: kind.effect_is_ref))
     return (
         scoring.join(
             target,
@@ -265,7 +258,9 @@ def _candidates(scoring: pl.DataFrame, target: pl.DataFrame) -> pl.DataFrame:
             .otherwise(pl.col("_alt"))
             .alias("matched_effect_allele"),
             (complement(pl.col("ref")) == pl.col("_alt")).fill_null(False).alias("ambiguous"),
-            pl.col("_priority").is_in([2, 3, 6, 7]).alias("match_flipped"),
+            pl.col("_priority")
+            .is_in(_priorities(lambda kind: kind.flipped))
+            .alias("match_flipped"),
         )
     )
 
@@ -363,7 +358,7 @@ def _best_by_region(
         pl.int_range(pl.len(), dtype=pl.UInt32).alias("_tid"),
         pl.col("file_idx"),
         pl.col("variant_idx"),
-        pl.col("chrom").cast(pl.Utf8).str.replace(r"^(?i)chr", ""),
+        pl.col("chrom").cast(pl.Utf8).str.replace(CHR_PREFIX, ""),
         pl.col("pos"),
         pl.col("ref"),
         pl.col("alt"),

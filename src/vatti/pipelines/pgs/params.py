@@ -13,7 +13,6 @@ whose description says *informational* (hattivatti's ``id`` and ``nxf_params_fil
 
 from __future__ import annotations
 
-import enum
 import re
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal, Self
@@ -32,31 +31,22 @@ from pydantic import (
 from vatti.domain.inputs import C4GH_SUFFIX, collection_path
 from vatti.domain.requests import integral
 from vatti.pipelines.pgs.catalog import PGP_ID, PGS_ID, TRAIT_ID
+from vatti.pipelines.pgs.vocabulary import TARGET_BUILDS, TargetFormat, normalise_chrom_name
 
 _IDS = {"pgs_id": PGS_ID, "pgp_id": PGP_ID, "trait_efo": TRAIT_ID}
 #: Where each list of ids leads to scoring files, and at most how many ids it takes.
 _ID_LIMITS = {"pgs_id": 1000, "pgp_id": 100, "trait_efo": 100}
 
 
-class TargetFormat(enum.StrEnum):
-    PFILE = "pfile"
-    BFILE = "bfile"
-    VCF = "vcf"
-
-
-_SUFFIXES: dict[TargetFormat, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
-    # geno, pheno, variants
-    TargetFormat.PFILE: ((".pgen",), (".psam",), (".pvar", ".pvar.zst")),
-    TargetFormat.BFILE: ((".bed",), (".fam",), (".bim", ".bim.zst")),
-    TargetFormat.VCF: (
-        (".vcf", ".vcf.gz", ".bcf"),
-        (".vcf", ".vcf.gz", ".bcf"),
-        (".vcf", ".vcf.gz", ".bcf"),
-    ),
-}
-
-
 _FILE_FIELDS = ("geno", "pheno", "variants")
+
+
+def _field_suffixes(fmt: TargetFormat) -> tuple[tuple[str, ...], ...]:
+    """The name endings of a row's ``geno``, ``pheno`` and ``variants`` in format ``fmt``."""
+    ends = fmt.suffixes
+    return ends.geno, ends.samples, ends.variants
+
+
 _CHROM_SCHEMA = WithJsonSchema(
     {
         "anyOf": [
@@ -81,15 +71,41 @@ def _chrom_text(value: Any) -> Any:
 def _document_target_rules(schema: dict[str, Any]) -> None:
     """The rules across fields, in the JSON schema: file names fit the format, dosage for vcf."""
     branches = []
-    for fmt, suffixes in _SUFFIXES.items():
+    for fmt in TargetFormat:
         properties: dict[str, Any] = {"format": {"const": fmt.value}}
-        for name, ends in zip(_FILE_FIELDS, suffixes, strict=True):
+        for name, ends in zip(_FILE_FIELDS, _field_suffixes(fmt), strict=True):
             properties[name] = {"pattern": "(?:" + "|".join(re.escape(e) for e in ends) + ")$"}
         if fmt is not TargetFormat.VCF:
             properties["vcf_import_dosage"] = {"const": False}
         branches.append({"properties": properties})
     schema["oneOf"] = branches
-    schema["not"] = {"required": ["sampleset"], "properties": {"sampleset": {"const": "reference"}}}
+    schema["not"] = {
+        "required": ["sampleset"],
+        "properties": {"sampleset": {"const": RESERVED_SAMPLESET}},
+    }
+
+
+def _not_reference(value: str) -> str:
+    if value == RESERVED_SAMPLESET:
+        raise ValueError(f"sampleset name {RESERVED_SAMPLESET!r} is reserved")
+    return value
+
+
+#: The name pgsc_calc gives its reference panel's sampleset: no target may take it.
+RESERVED_SAMPLESET = "reference"
+#: A sampleset's name, in every samplesheet (a job's ``target_genomes``, ``vatti pgs score``'s
+#: ``--input`` and ``--sampleset``): as pgsc_calc, no ``_`` (its separator) and not reserved.
+SamplesetName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9.-]+$",
+        description="Name of the sampleset (the sampleset column of the scores); rows with "
+        "the same name are one cohort split over several files, same samples in each.",
+    ),
+    AfterValidator(_not_reference),
+]
 
 
 class TargetGenome(BaseModel):
@@ -97,16 +113,7 @@ class TargetGenome(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_document_target_rules)
 
-    sampleset: Annotated[
-        str,
-        Field(
-            min_length=1,
-            max_length=64,
-            pattern=r"^[A-Za-z0-9.-]+$",
-            description="Name of the sampleset (the sampleset column of the scores); rows with "
-            "the same name are one cohort split over several files, same samples in each.",
-        ),
-    ]
+    sampleset: SamplesetName
     chrom: Annotated[str | None, BeforeValidator(_chrom_text), _CHROM_SCHEMA] = Field(
         default=None,
         max_length=8,
@@ -143,13 +150,6 @@ class TargetGenome(BaseModel):
         Field(strict=False, description="pfile (PLINK 2), bfile (PLINK 1) or vcf (VCF/BCF)."),
     ]  # its value, from JSON
 
-    @field_validator("sampleset")
-    @classmethod
-    def _not_reference(cls, value: str) -> str:
-        if value == "reference":
-            raise ValueError("sampleset name 'reference' is reserved")
-        return value
-
     @field_validator("geno", "pheno", "variants")
     @classmethod
     def _not_encrypted(cls, value: str) -> str:
@@ -171,11 +171,10 @@ class TargetGenome(BaseModel):
 
     @model_validator(mode="after")
     def _suffixes_fit_format(self) -> Self:
-        wanted = _SUFFIXES[self.format]
         for name, value, suffixes in zip(
-            ("geno", "pheno", "variants"),
+            _FILE_FIELDS,
             (self.geno, self.pheno, self.variants),
-            wanted,
+            _field_suffixes(self.format),
             strict=True,
         ):
             base = PurePosixPath(value).name
@@ -243,6 +242,35 @@ def decrypted_name(filename: str) -> str:
     ('hapnest.pgen', 'hapnest.psam')
     """
     return filename.removesuffix(C4GH_SUFFIX) if filename != C4GH_SUFFIX else filename
+
+
+def check_samplesets(rows: list[TargetGenome]) -> list[TargetGenome]:
+    """pgsc_calc's samplesheet rule: in a sampleset, each chromosome is one row's (and at most
+    one row has no ``chrom``, a file of every chromosome); ``chr22`` and ``22`` are the same."""
+    seen: dict[tuple[str, str | None], int] = {}
+    for number, row in enumerate(rows):
+        chrom = None if row.chrom is None else normalise_chrom_name(row.chrom)
+        first = seen.setdefault((row.sampleset, chrom), number)
+        if first != number:
+            what = "no chrom (every chromosome)" if chrom is None else f"chrom {chrom}"
+            raise ValueError(
+                f"rows {first} and {number} of sampleset {row.sampleset!r} both have {what}; "
+                "a sampleset has one file per chromosome, as in pgsc_calc's samplesheet"
+            )
+    return rows
+
+
+#: The genotype files of a request: pgsc_calc's samplesheet rows, checked together.
+TargetGenomes = Annotated[
+    list[TargetGenome],
+    Field(
+        min_length=1,
+        max_length=1000,
+        description="The genotype files (pgsc_calc's samplesheet rows); in a sampleset, one "
+        "per chromosome.",
+    ),
+    AfterValidator(check_samplesets),
+]
 
 
 _SOURCES = ("pgs_id", "pgp_id", "trait_efo", "scorefiles")
@@ -324,7 +352,7 @@ TraitIds = Annotated[
 TargetBuild = Annotated[
     str,
     Field(
-        pattern=r"^(GRCh37|GRCh38)$",
+        pattern=f"^({'|'.join(TARGET_BUILDS)})$",
         description="Genome build of the target genomes: scoring files are read at it.",
     ),
 ]
@@ -425,14 +453,7 @@ class PgsParams(BaseModel):
             "with the job and changes nothing it computes.",
         ),
     ]
-    target_genomes: Annotated[
-        list[TargetGenome],
-        Field(
-            min_length=1,
-            max_length=1000,
-            description="The genotype files (pgsc_calc's samplesheet rows).",
-        ),
-    ]
+    target_genomes: TargetGenomes
     pgs_id: PgsIds = Field(default_factory=list)
     pgp_id: PgpIds = Field(default_factory=list)
     trait_efo: TraitIds = Field(default_factory=list)

@@ -19,11 +19,12 @@ from vatti.domain.inputs import DeclaredInput, KeyRef
 from vatti.domain.outcome import JobWarning
 from vatti.pipelines.base import PipelineOutcome, RunContext
 from vatti.pipelines.errors import StepFailed
-from vatti.pipelines.pgs.calculate import MIN_OVERLAP_CODE, CalcOptions, calculate
 from vatti.pipelines.pgs.catalog import Catalog
 from vatti.pipelines.pgs.match import failed_line
-from vatti.pipelines.pgs.params import PgsParams, TargetFormat, TargetGenome, decrypted_name
+from vatti.pipelines.pgs.orchestration import MIN_OVERLAP_CODE, CalcOptions, calculate
+from vatti.pipelines.pgs.params import PgsParams, TargetGenome, decrypted_name
 from vatti.pipelines.pgs.targets.base import GenotypeFile, Sampleset
+from vatti.pipelines.pgs.vocabulary import TargetFormat
 
 
 def declared_inputs(params: PgsParams) -> list[DeclaredInput]:
@@ -86,7 +87,7 @@ def samplesets(targets: list[TargetGenome], staged: Mapping[str, Path]) -> list[
         check_one_vcf(row, staged)
         grouped.setdefault(row.sampleset, []).append(
             GenotypeFile(
-                row.format.value,
+                row.format,
                 staged[row.geno],
                 staged[row.variants],
                 staged[row.pheno],

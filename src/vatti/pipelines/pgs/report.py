@@ -12,17 +12,7 @@ from typing import IO
 import polars as pl
 
 from vatti.pipelines.pgs.match import EXCLUSION_REASONS, LOG_SCHEMA, MATCH_TYPES
-
-_MATCH_TYPE_HELP = {
-    "refalt": "effect allele = REF, other allele = ALT",
-    "altref": "effect allele = ALT, other allele = REF",
-    "refalt_flip": "as refalt after complementing the score's alleles (other strand)",
-    "altref_flip": "as altref after complementing the score's alleles (other strand)",
-    "no_oa_ref": "no other allele in the score; effect allele = REF",
-    "no_oa_alt": "no other allele in the score; effect allele = an ALT",
-    "no_oa_ref_flip": "no other allele; complemented effect allele = REF",
-    "no_oa_alt_flip": "no other allele; complemented effect allele = an ALT",
-}
+from vatti.pipelines.pgs.vocabulary import EffectType, MatchType
 
 _REASON_HELP = {
     "duplicate": "several rows of the score best-match the same target variant",
@@ -41,12 +31,12 @@ LOG_COLUMNS: dict[str, str] = {
     "effect_allele": "effect allele in the scoring file",
     "other_allele": "other allele in the scoring file (empty when absent)",
     "effect_weight": "weight of one copy of the effect allele",
-    "effect_type": "additive, dominant or recessive",
+    "effect_type": ", ".join(EffectType),
     "matched": "true when the variant matched and no rule drops it (it is scored when its "
     "score passed min_overlap: see the summary's passed)",
     "match_status": "matched, excluded (a match exists but a rule drops it) or unmatched",
     "match_type": "type of the best match, also for excluded variants: "
-    + "; ".join(f"{name}: {text}" for name, text in _MATCH_TYPE_HELP.items()),
+    + "; ".join(f"{kind}: {kind.description}" for kind in MatchType),
     "exclusion_reason": "why a best match is not scored (first that applies): "
     + "; ".join(f"{name}: {text}" for name, text in _REASON_HELP.items()),
     "file_idx": "index of the target file (within the sampleset) holding the matched variant",

@@ -25,7 +25,7 @@ import polars as pl
 
 from vatti.pipelines.errors import PipelineError
 from vatti.pipelines.pgs.inflate import GZIP_ERRORS, gunzip
-from vatti.pipelines.pgs.score import EffectType
+from vatti.pipelines.pgs.vocabulary import CHR_PREFIX, TARGET_BUILDS, EffectType, GenomeBuild
 
 SCORE_VARIANT_SCHEMA: dict[str, pl.DataType] = {
     "accession": pl.Utf8(),
@@ -45,16 +45,6 @@ DROP_COMPLEX = "haplotype_or_diplotype"
 DROP_NON_ACGT = "non_acgt_effect_allele"
 DROP_NO_POSITION = "missing_position"
 
-_BUILD_ALIASES = {
-    "GRCh37": "GRCh37",
-    "hg19": "GRCh37",
-    "GRCh38": "GRCh38",
-    "hg38": "GRCh38",
-    "NCBI36": "NCBI36",
-    "hg18": "NCBI36",
-    "NCBI35": "NCBI35",
-    "hg17": "NCBI35",
-}
 _TRUE = ("true", "t", "1", "yes")
 _FALSE = ("false", "f", "0", "no", "")
 _NON_ADDITIVE = ("dosage_0_weight", "dosage_1_weight", "dosage_2_weight")
@@ -110,15 +100,21 @@ class ScoringFile:
 
 
 def normalise_build(value: str | None) -> str | None:
-    """A genome build name in its GRCh form; ``None`` when not reported.
+    """A header's genome build in its GRC name (:meth:`GenomeBuild.parse`); ``None`` when not
+    reported; a name that is no build as written (it matches no target build).
 
     >>> normalise_build("hg19"), normalise_build("GRCh38"), normalise_build("NR")
     ('GRCh37', 'GRCh38', None)
+    >>> normalise_build("CHM13")
+    'CHM13'
     """
-    if value is None or value.strip() in ("", "NR"):
+    if value is None:
         return None
-    value = value.strip()
-    return _BUILD_ALIASES.get(value, value)
+    try:
+        build = GenomeBuild.parse(value)
+    except ValueError:
+        return value.strip()
+    return None if build is None else build.value
 
 
 def _file_stem(path: Path) -> str:
@@ -331,7 +327,7 @@ def _variants(
         raise ctx.at(int(no_effect.arg_true()[0]), "effect_allele", "the effect allele is missing")
     non_acgt = ~effect.str.contains(r"^[ACGT]+$")
     positions = _numbers(table, pos_col, pl.Int64(), ctx)
-    chrom = table.get_column(chrom_col).fill_null("").str.strip_chars().str.replace(r"(?i)^chr", "")
+    chrom = table.get_column(chrom_col).fill_null("").str.strip_chars().str.replace(CHR_PREFIX, "")
     no_position = positions.is_null() | (chrom == "")
 
     weights = _numbers(table, "effect_weight", pl.Float64(), ctx)
@@ -414,7 +410,7 @@ def read_scoring_file(path: Path, target_build: str | None) -> ScoringFile:
     """
     path = Path(path)
     target = normalise_build(target_build)
-    if target not in (None, "GRCh37", "GRCh38"):
+    if target is not None and target not in TARGET_BUILDS:
         raise ScoringFileError(f"unsupported target build {target_build!r} (GRCh37 or GRCh38)")
     data = _read_bytes(path)
     if not data.strip():

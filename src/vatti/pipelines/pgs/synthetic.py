@@ -20,6 +20,8 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from vatti.pipelines.pgs.vocabulary import EffectType, GenomeBuild
+
 _BASES = np.array(list("ACGT"))
 #: For each base index (A, C, G, T), the two bases that are neither it nor its complement.
 _NOT_COMPLEMENT = np.array([[1, 2], [0, 3], [0, 3], [1, 2]])
@@ -215,7 +217,7 @@ class ScoreSpec:
     swapped: float = 0.3
     strand_flipped: float = 0.05
     absent: float = 0.03
-    genome_build: str = "GRCh37"
+    genome_build: str = GenomeBuild.GRCh37.value
     case_seed: int = 11
 
 
@@ -352,7 +354,7 @@ def matched_frame(scores: Sequence[ScoreRows]) -> pl.DataFrame:
                     "variant_idx": rows.target_idx[keep].astype(np.uint32),
                     "allele_idx": np.where(rows.effect_is_ref[keep], 0, 1).astype(np.uint8),
                     "effect_weight": rows.weight[keep],
-                    "effect_type": ["additive"] * int(keep.sum()),
+                    "effect_type": [EffectType.ADDITIVE.value] * int(keep.sum()),
                 }
             )
         )

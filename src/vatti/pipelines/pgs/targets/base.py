@@ -7,12 +7,11 @@ how many copies of a requested allele each sample carries at the requested varia
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, Protocol, Self
+from typing import Protocol, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -24,8 +23,12 @@ from vatti.pipelines.pgs.targets.errors import (
     TargetFileMissing,
     TargetFormatError,
 )
-
-Format = Literal["pfile", "bfile", "vcf"]
+from vatti.pipelines.pgs.vocabulary import (
+    CHR_PREFIX,
+    PLINK_CHROMOSOME_CODES,
+    TargetFormat,
+    normalise_chrom_name,
+)
 
 #: Columns of :func:`read_variants`, in order.
 VARIANT_SCHEMA: dict[str, type[pl.DataType]] = {
@@ -58,18 +61,11 @@ def sample_frame(
     return pl.DataFrame({"FID": fids, "IID": iids, "founder": founder}, schema=SAMPLE_SCHEMA)
 
 
-_SUFFIXES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
-    # geno, variants, samples
-    "pfile": ((".pgen",), (".pvar", ".pvar.zst"), (".psam",)),
-    "bfile": ((".bed",), (".bim", ".bim.zst"), (".fam",)),
-}
-
-
 @dataclass(frozen=True)
 class GenotypeFile:
     """One genotype file set; for a VCF/BCF the three paths are the same file."""
 
-    format: Format
+    format: TargetFormat
     geno: Path
     variants: Path
     samples: Path
@@ -80,30 +76,33 @@ class GenotypeFile:
     #: ``vcf_import_dosage``); meaningless for PLINK files, which store what they store.
     use_dosage: bool = False
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "format", TargetFormat.parse(self.format))
+
     @classmethod
     def from_prefix(
         cls,
-        format: Format,
+        format: TargetFormat | str,
         prefix: str | Path,
         chrom: str | None = None,
         *,
         use_dosage: bool = False,
     ) -> Self:
-        """Resolve a PGS Catalog Calculator ``path_prefix`` (for a VCF: the path itself)."""
-        if format == "vcf":
+        """Resolve a PGS Catalog Calculator ``path_prefix``: each file is the first of its
+        format's endings that exists (compressed variants first, as pgsc_calc prefers them); a
+        VCF may also be given as its own path."""
+        fmt = TargetFormat.parse(format)
+        suffixes = fmt.suffixes
+        if fmt.one_file and Path(prefix).exists():
             path = Path(prefix)
-            if not path.exists():
-                for suffix in (".vcf.gz", ".bcf", ".vcf"):
-                    candidate = Path(f"{prefix}{suffix}")
-                    if candidate.exists():
-                        path = candidate
-                        break
-            return cls(format, path, path, path, chrom, use_dosage)
+            return cls(fmt, path, path, path, chrom, use_dosage)
         found: list[Path] = []
-        for suffixes in _SUFFIXES[format]:
-            candidates = [Path(f"{prefix}{s}") for s in suffixes]
+        for ends in (suffixes.geno, suffixes.variants, suffixes.samples):
+            candidates = [Path(f"{prefix}{end}") for end in ends]
             found.append(next((c for c in candidates if c.exists()), candidates[0]))
-        return cls(format, found[0], found[1], found[2], chrom, use_dosage)
+        if fmt.one_file:
+            found = [found[0]] * 3
+        return cls(fmt, found[0], found[1], found[2], chrom, use_dosage)
 
     def check_exists(self) -> None:
         for path in {self.geno, self.variants, self.samples}:
@@ -199,43 +198,25 @@ def check_requests(
         )
 
 
-#: PLINK's numeric codes of the non-autosomes, as plink2 names them when it writes a file
-#: (pgsc_calc relabels targets with plink2, so a ``.bim`` chromosome 23 matches X).
-PLINK_CHROMOSOME_CODES = {"23": "X", "24": "Y", "25": "XY", "26": "MT"}
-
-
-_CHR_PREFIX = r"(?i)^chr"
-
-
 def normalise_chrom(chrom: pl.Expr) -> pl.Expr:
-    """Chromosome names as the matcher expects: no ``chr`` prefix (any case), PLINK codes named.
+    """Chromosome names as the matcher expects (:func:`normalise_chrom_name` on a column).
 
     >>> names = pl.Series(["chr1", "CHRX", "23", "24", "25", "26", "chr23", "2"])
     >>> pl.select(normalise_chrom(pl.lit(names))).to_series().to_list()
     ['1', 'X', 'X', 'Y', 'XY', 'MT', 'X', '2']
     """
-    return chrom.str.replace(_CHR_PREFIX, "").replace(PLINK_CHROMOSOME_CODES)
-
-
-def normalise_chrom_name(name: str) -> str:
-    """One chromosome name as :func:`normalise_chrom` makes it.
-
-    >>> normalise_chrom_name("chr22"), normalise_chrom_name("23"), normalise_chrom_name("X")
-    ('22', 'X', 'X')
-    """
-    bare = re.sub(_CHR_PREFIX, "", name)
-    return PLINK_CHROMOSOME_CODES.get(bare, bare)
+    return chrom.str.replace(CHR_PREFIX, "").replace(PLINK_CHROMOSOME_CODES)
 
 
 def open_reader(file: GenotypeFile, *, use_dosage: bool = False) -> GenotypeReader:
     """Open the reader for ``file``'s format; a VCF's ``DS`` is read instead of its ``GT`` when
     ``use_dosage`` (the whole job's setting) or the file's own ``use_dosage`` is set."""
     file.check_exists()
-    if file.format == "pfile":
+    if file.format is TargetFormat.PFILE:
         from vatti.pipelines.pgs.targets.plink2 import PgenReader
 
         return PgenReader(file)
-    if file.format == "bfile":
+    if file.format is TargetFormat.BFILE:
         from vatti.pipelines.pgs.targets.plink1 import BedReader
 
         return BedReader(file)

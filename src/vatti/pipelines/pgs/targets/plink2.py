@@ -31,6 +31,7 @@ from vatti.pipelines.pgs.targets.pvar import (
     read_pvar,
     read_text,
 )
+from vatti.pipelines.pgs.vocabulary import TargetFormat
 
 _PGENLIB_MISSING = -9
 
@@ -94,7 +95,7 @@ class PgenReader:
     def _allele_counts(self) -> npt.NDArray[np.uint32]:
         """Alleles per variant; for a ``.pvar`` without building the whole variant table."""
         if self._allele_cts is None:
-            if self._variants is None and self.file.format == "pfile":
+            if self._variants is None and self.file.format is TargetFormat.PFILE:
                 self._allele_cts = read_allele_counts(self.file.variants)
             else:
                 self._allele_cts = allele_counts(self.read_variants()["alt"]).to_numpy()

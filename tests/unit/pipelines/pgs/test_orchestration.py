@@ -23,7 +23,7 @@ import polars as pl
 import pytest
 
 from vatti.pipelines.errors import StepFailed
-from vatti.pipelines.pgs.calculate import (
+from vatti.pipelines.pgs.orchestration import (
     LOG_NAME,
     SCORES_NAME,
     SUMMARY_JSON,

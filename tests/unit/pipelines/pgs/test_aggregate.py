@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from vatti.pipelines.pgs.aggregate import format_rows, write_aggregated_scores
-from vatti.pipelines.pgs.scoring import SCORES_SCHEMA
+from vatti.pipelines.pgs.streaming import SCORES_SCHEMA
 
 pytestmark = pytest.mark.unit
 

@@ -21,7 +21,7 @@ PFILE = {
     "variants": "x.pvar",
     "format": "pfile",
 }
-VCF = {"sampleset": "a", "geno": "x.vcf", "pheno": "x.vcf", "variants": "x.vcf", "format": "vcf"}
+VCF = {"sampleset": "b", "geno": "x.vcf", "pheno": "x.vcf", "variants": "x.vcf", "format": "vcf"}
 
 
 def params(**fields: Any) -> PgsParams:
@@ -49,6 +49,33 @@ def test_nested_fields_are_given_there_only() -> None:
         params(nxf_params_file={"pgs_id": "PGS000001", "target_build": "GRCh37", "outdir": "o"})
     with pytest.raises(ValidationError, match=r"nxf_params_file\.format"):
         params(nxf_params_file={"pgs_id": "PGS000001", "target_build": "GRCh37", "format": "csv"})
+
+
+def test_a_sampleset_has_each_chromosome_once() -> None:
+    """pgsc_calc's samplesheet rule: one file per chromosome (chr prefix and PLINK codes
+    aside), at most one file of every chromosome; other samplesets are apart."""
+    rows = [PFILE | {"chrom": "22"}, PFILE | {"chrom": "chrX"}, PFILE, VCF | {"chrom": "22"}]
+    assert (
+        len(params(pgs_id="PGS000001", target_build="GRCh37", target_genomes=rows).target_genomes)
+        == 4
+    )
+    for twice in (
+        [PFILE, PFILE],
+        [PFILE | {"chrom": 22}, PFILE | {"chrom": "chr22"}],
+        [PFILE | {"chrom": "23"}, PFILE | {"chrom": "X"}],
+    ):
+        with pytest.raises(ValidationError, match="rows 0 and 1 of sampleset 'a' both have"):
+            params(pgs_id="PGS000001", target_build="GRCh37", target_genomes=twice)
+
+
+def test_sampleset_names_follow_pgsc_calc() -> None:
+    for name in ("reference", "a_b", "a b", ""):
+        with pytest.raises(ValidationError, match="sampleset"):
+            params(
+                pgs_id="PGS000001",
+                target_build="GRCh37",
+                target_genomes=[PFILE | {"sampleset": name}],
+            )
 
 
 def test_use_dosage_needs_a_vcf_target() -> None:

@@ -14,10 +14,9 @@ import doctest
 import numpy as np
 import pytest
 
-from vatti.pipelines.pgs import score
-from vatti.pipelines.pgs.score import (
+from vatti.pipelines.pgs import maths
+from vatti.pipelines.pgs.maths import (
     BlockWeights,
-    EffectType,
     ScoreTotals,
     allele_frequency,
     block_totals,
@@ -26,6 +25,7 @@ from vatti.pipelines.pgs.score import (
     transform,
     use_mean_imputation,
 )
+from vatti.pipelines.pgs.vocabulary import EffectType
 
 pytestmark = pytest.mark.unit
 
@@ -164,6 +164,6 @@ def test_mean_imputation_rule() -> None:
 
 
 def test_doctests() -> None:
-    result = doctest.testmod(score)
+    result = doctest.testmod(maths)
     assert result.attempted > 0
     assert result.failed == 0

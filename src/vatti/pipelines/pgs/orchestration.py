@@ -1,4 +1,5 @@
-"""Scoring files and target genotypes in, aggregated scores and match reports out.
+"""The orchestration of a run: scoring files and target genotypes in, aggregated scores and
+match reports out (the maths are in :mod:`.maths`, the streaming pass in :mod:`.streaming`).
 
 The one sequence both ``vatti pgs score`` and the ``pgs`` pipeline run:
 
@@ -43,7 +44,7 @@ from vatti.pipelines.pgs.scorefile import (
     DuplicateAccession,
     read_scoring_file,
 )
-from vatti.pipelines.pgs.scoring import MATCHED_COLUMNS, ScoringOptions, score_samplesets
+from vatti.pipelines.pgs.streaming import MATCHED_COLUMNS, ScoringOptions, score_samplesets
 from vatti.pipelines.pgs.targets.base import Sampleset, read_variants
 
 SCORES_NAME = "aggregated_scores.txt.gz"
@@ -69,11 +70,21 @@ class NoScorePassed(StepFailed):
         super().__init__("match", message, code=MIN_OVERLAP_CODE)
 
 
+def unique_files(paths: Sequence[Path]) -> list[Path]:
+    """``paths`` without the repeats of a file (however spelt: relative, through a link), in
+    first-given order."""
+    seen: dict[Path, Path] = {}
+    for path in paths:
+        seen.setdefault(Path(path).resolve(), Path(path))
+    return list(seen.values())
+
+
 def _read_scoring(paths: Sequence[Path], target_build: str) -> pl.DataFrame:
-    """All scoring variants, each file compacted as soon as it is read (see compact_scoring)."""
+    """All scoring variants, each file compacted as soon as it is read (see compact_scoring);
+    a file given twice is read once."""
     frames: list[pl.DataFrame] = []
     seen: dict[str, Path] = {}
-    for path in paths:
+    for path in unique_files(paths):
         scorefile = read_scoring_file(path, target_build)
         accession = scorefile.header.accession
         if accession in seen:

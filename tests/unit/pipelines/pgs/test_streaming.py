@@ -10,7 +10,7 @@ import pgenlib
 import polars as pl
 import pytest
 
-from vatti.pipelines.pgs.scoring import ScoringOptions, score_samplesets
+from vatti.pipelines.pgs.streaming import ScoringOptions, score_samplesets
 from vatti.pipelines.pgs.targets import GenotypeFile, Sampleset, read_samples, read_variants
 from vatti.pipelines.pgs.targets.errors import SamplesMismatch, ScoringInputError
 

@@ -24,11 +24,12 @@ run. ``SUM`` is the same either way.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
+from vatti.pipelines.pgs.vocabulary import EffectType
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -36,12 +37,6 @@ Bools = npt.NDArray[np.bool_]
 
 #: pgsc_calc mean-imputes when a sampleset has at least this many samples.
 MIN_SAMPLES_FOR_MEAN_IMPUTATION = 50
-
-
-class EffectType(enum.StrEnum):
-    ADDITIVE = "additive"
-    DOMINANT = "dominant"
-    RECESSIVE = "recessive"
 
 
 def use_mean_imputation(n_samples: int, *, reference_freqs: bool = False) -> bool:

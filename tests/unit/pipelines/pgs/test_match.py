@@ -14,7 +14,7 @@ from vatti.pipelines.pgs.match import (
     match_variants,
     passing,
 )
-from vatti.pipelines.pgs.scoring import MATCHED_COLUMNS
+from vatti.pipelines.pgs.streaming import MATCHED_COLUMNS
 
 pytestmark = pytest.mark.unit
 

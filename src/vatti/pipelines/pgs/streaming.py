@@ -15,9 +15,8 @@ import numpy.typing as npt
 import polars as pl
 
 from vatti.pipelines.pgs.freqs import FREQ_COLUMN
-from vatti.pipelines.pgs.score import (
+from vatti.pipelines.pgs.maths import (
     BlockWeights,
-    EffectType,
     ScoreResult,
     ScoreTotals,
     block_totals,
@@ -26,6 +25,7 @@ from vatti.pipelines.pgs.score import (
 )
 from vatti.pipelines.pgs.targets.base import Sampleset, open_reader, read_samples
 from vatti.pipelines.pgs.targets.errors import ScoringInputError
+from vatti.pipelines.pgs.vocabulary import EffectType
 
 MATCHED_COLUMNS = (
     "accession",

@@ -16,9 +16,9 @@ import numpy.typing as npt
 import polars as pl
 import pytest
 
-from vatti.pipelines.pgs import scoring
+from vatti.pipelines.pgs import streaming
 from vatti.pipelines.pgs import synthetic as syn
-from vatti.pipelines.pgs.scoring import ScoringOptions, block_rows, score_samplesets
+from vatti.pipelines.pgs.streaming import ScoringOptions, block_rows, score_samplesets
 from vatti.pipelines.pgs.targets import DosageBlock, GenotypeFile, Sampleset, open_reader
 
 pytestmark = pytest.mark.unit
@@ -151,7 +151,7 @@ def test_scoring_pass_streams_in_blocks_of_the_option(
     sampleset = Sampleset("s", [files[fmt]])
     whole = score_samplesets([sampleset], matched(), ScoringOptions())
     recorder = Recorder()
-    monkeypatch.setattr(scoring, "open_reader", recorder.open_reader)
+    monkeypatch.setattr(streaming, "open_reader", recorder.open_reader)
     streamed = score_samplesets([sampleset], matched(), ScoringOptions(block_size=5))
     n_requests = requests()[0].size
     assert recorder.asked == [5]
@@ -168,4 +168,4 @@ def test_automatic_block_size_bounds_memory_per_block() -> None:
         rows = block_rows(ScoringOptions(), n_samples)
         assert 64 <= rows <= 8192
         if n_samples >= 1_000:  # then a block holds about BLOCK_CELLS dosages, no more
-            assert rows * n_samples <= max(scoring.BLOCK_CELLS, 64 * n_samples)
+            assert rows * n_samples <= max(streaming.BLOCK_CELLS, 64 * n_samples)
