@@ -19,7 +19,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from vatti.errors import VattiError
+from vatti.staging.errors import CorruptCrypt4gh, WrongKey
 
 SEGMENT_SIZE = 65536
 #: nonce (12) + MAC (16)
@@ -28,22 +28,6 @@ CIPHER_SEGMENT_SIZE = SEGMENT_SIZE + CIPHER_DIFF
 
 Range = tuple[int, int | None]
 Readable = io.BufferedIOBase | io.RawIOBase
-
-
-class Crypt4ghError(VattiError):
-    code = "crypt4gh_error"
-
-
-class WrongKey(Crypt4ghError):
-    """No header packet of the file opens with the given secret keys."""
-
-    code = "decrypt_wrong_key"
-
-
-class CorruptCrypt4gh(Crypt4ghError):
-    """Not a crypt4gh file, or a corrupted or truncated one."""
-
-    code = "input_corrupt"
 
 
 def quiet_library() -> None:

@@ -37,7 +37,8 @@ from typing import TYPE_CHECKING
 
 from vatti.domain.inputs import DeclaredInput
 from vatti.pipelines.errors import StepFailed
-from vatti.staging.decrypt import CorruptCrypt4gh, Readable, WrongKey, decrypt_stream
+from vatti.staging.decrypt import Readable, decrypt_stream
+from vatti.staging.errors import CorruptCrypt4gh, WrongKey
 from vatti.staging.failures import STEP, InputCode, input_failed
 
 if TYPE_CHECKING:

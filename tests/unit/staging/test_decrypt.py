@@ -8,13 +8,8 @@ import random
 
 import pytest
 
-from vatti.staging.decrypt import (
-    SEGMENT_SIZE,
-    CorruptCrypt4gh,
-    WrongKey,
-    decrypt_stream,
-    plain_ranges,
-)
+from vatti.staging.decrypt import SEGMENT_SIZE, decrypt_stream, plain_ranges
+from vatti.staging.errors import CorruptCrypt4gh, WrongKey
 from vatti.testing.c4gh import KeyPair, encrypt, new_keypair
 
 pytestmark = pytest.mark.unit
