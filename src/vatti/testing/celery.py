@@ -32,8 +32,10 @@ if TYPE_CHECKING:
 
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
-#: Redis databases of the tests: brokers' messages, and the state stores (flushed between tests)
-BROKER_DB, STATE_DB = 12, 13
+#: Redis databases of the tests: brokers' messages, and the state stores (flushed between tests).
+#: ``VATTI_TEST_REDIS_DBS=broker,state`` moves them, so two test runs on one machine do not flush
+#: each other's.
+BROKER_DB, STATE_DB = (int(n) for n in os.environ.get("VATTI_TEST_REDIS_DBS", "12,13").split(","))
 READY = "ready."
 START_TIMEOUT_S = 60.0
 
