@@ -138,8 +138,9 @@ def score_sources(scores: Sequence[str], ids: Mapping[str, Sequence[str]]) -> Sc
 
 
 def target_file(value: str) -> GenotypeFile:
-    """A genotype file set from a path: a VCF/BCF file, a PLINK 2 / PLINK 1 file by any of its
-    three names, or their prefix."""
+    """A genotype file set from a path: a VCF/BCF file, a PLINK 2 / PLINK 1 / BGEN file by any
+    of its names, or their prefix (a BGEN's samples: the ``.sample`` beside it, when there is
+    one)."""
     path = Path(value).expanduser()
     found = TargetFormat.of_name(path.name)
     if found is not None:
@@ -149,8 +150,12 @@ def target_file(value: str) -> GenotypeFile:
         fmt, prefix = TargetFormat.PFILE, path
     elif Path(f"{path}.bed").exists():
         fmt, prefix = TargetFormat.BFILE, path
+    elif Path(f"{path}.bgen").exists():
+        fmt, prefix = TargetFormat.BGEN, path
     else:
-        raise ArgumentError(f"--target: {value}: no VCF/BCF file, nor {path}.pgen or {path}.bed")
+        raise ArgumentError(
+            f"--target: {value}: no VCF/BCF file, nor {path}.pgen, {path}.bed or {path}.bgen"
+        )
     file = GenotypeFile.from_prefix(fmt, prefix)
     file.check_exists()
     return file

@@ -130,19 +130,25 @@ class TargetGenome(BaseModel):
         Field(
             min_length=1,
             max_length=4096,
-            description="The genotypes: .pgen, .bed, or the VCF/BCF. For format vcf, geno, pheno "
-            "and variants must name the same file (checked when the job runs).",
+            description="The genotypes: .pgen, .bed, .bgen, or the VCF/BCF. For format vcf, geno, "
+            "pheno and variants must name the same file (checked when the job runs); for bgen, "
+            "geno and variants.",
         ),
     ]
     pheno: Annotated[
-        str, Field(min_length=1, max_length=4096, description="The samples: .psam, .fam, the VCF.")
+        str,
+        Field(
+            min_length=1,
+            max_length=4096,
+            description="The samples: .psam, .fam, the VCF, the .bgen or its Oxford .sample.",
+        ),
     ]
     variants: Annotated[
         str,
         Field(
             min_length=1,
             max_length=4096,
-            description="The variants: .pvar[.zst], .bim[.zst], the VCF.",
+            description="The variants: .pvar[.zst], .bim[.zst], the VCF, the .bgen.",
         ),
     ]
     format: Annotated[
@@ -166,6 +172,15 @@ class TargetGenome(BaseModel):
             raise ValueError(
                 f"vcf_import_dosage applies to format 'vcf' only, not {self.format.value!r} "
                 "(PLINK files are scored with the dosages they store)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _bgen_variants_in_it(self) -> Self:
+        if self.format is TargetFormat.BGEN and self.variants != self.geno:
+            raise ValueError(
+                "a bgen target's variants are in its .bgen: variants must name geno "
+                f"({self.geno!r}), and pheno the .bgen or its .sample"
             )
         return self
 

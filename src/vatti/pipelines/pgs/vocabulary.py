@@ -94,11 +94,13 @@ class FileSuffixes:
 
 class TargetFormat(enum.StrEnum):
     """A target genotype format: PLINK 2 (``pfile``), PLINK 1 (``bfile``) or VCF/BCF (``vcf``),
-    the PGS Catalog Calculator's samplesheet names."""
+    the PGS Catalog Calculator's samplesheet names, and BGEN v1.2 (``bgen``: its variants are in
+    the ``.bgen``, its samples there or in an Oxford ``.sample``)."""
 
     PFILE = "pfile"
     BFILE = "bfile"
     VCF = "vcf"
+    BGEN = "bgen"
 
     @classmethod
     def parse(cls, text: str) -> TargetFormat:
@@ -106,11 +108,11 @@ class TargetFormat(enum.StrEnum):
 
         >>> TargetFormat.parse(" PFILE ")
         <TargetFormat.PFILE: 'pfile'>
-        >>> TargetFormat.parse("bgen")
+        >>> TargetFormat.parse("bcf")
         Traceback (most recent call last):
-        ValueError: unknown target format 'bgen' (pfile, bfile or vcf)
+        ValueError: unknown target format 'bcf' (pfile, bfile, vcf or bgen)
         """
-        return _by_name(cls, text, "target format", "pfile, bfile or vcf")
+        return _by_name(cls, text, "target format", "pfile, bfile, vcf or bgen")
 
     @property
     def suffixes(self) -> FileSuffixes:
@@ -120,6 +122,8 @@ class TargetFormat(enum.StrEnum):
         ('.pvar.zst', '.pvar')
         >>> TargetFormat.VCF.suffixes.geno == TargetFormat.VCF.suffixes.samples
         True
+        >>> TargetFormat.BGEN.suffixes.samples
+        ('.sample', '.bgen')
         """
         return _SUFFIXES[self]
 
@@ -137,6 +141,8 @@ class TargetFormat(enum.StrEnum):
         ((<TargetFormat.PFILE: 'pfile'>, 'cohort'), (<TargetFormat.BFILE: 'bfile'>, 'cohort'))
         >>> TargetFormat.of_name("chr22.vcf.gz"), TargetFormat.of_name("cohort")
         ((<TargetFormat.VCF: 'vcf'>, 'chr22.vcf.gz'), None)
+        >>> TargetFormat.of_name("ukb_chr22.bgen")
+        (<TargetFormat.BGEN: 'bgen'>, 'ukb_chr22')
         """
         for fmt in cls:
             for suffix in fmt.suffixes.all:
@@ -150,6 +156,8 @@ _SUFFIXES = {
     TargetFormat.PFILE: FileSuffixes((".pgen",), (".pvar.zst", ".pvar"), (".psam",)),
     TargetFormat.BFILE: FileSuffixes((".bed",), (".bim.zst", ".bim"), (".fam",)),
     TargetFormat.VCF: FileSuffixes(_VCF_SUFFIXES, _VCF_SUFFIXES, _VCF_SUFFIXES),
+    # the samples: an Oxford .sample beside it, else the ids the .bgen stores
+    TargetFormat.BGEN: FileSuffixes((".bgen",), (".bgen",), (".sample", ".bgen")),
 }
 
 

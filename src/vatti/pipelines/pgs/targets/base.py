@@ -220,6 +220,10 @@ def open_reader(file: GenotypeFile, *, use_dosage: bool = False) -> GenotypeRead
         from vatti.pipelines.pgs.targets.plink1 import BedReader
 
         return BedReader(file)
+    if file.format is TargetFormat.BGEN:
+        from vatti.pipelines.pgs.targets.bgen import BgenReader
+
+        return BgenReader(file)
     from vatti.pipelines.pgs.targets.vcf import VcfReader
 
     return VcfReader(file, use_dosage=use_dosage or file.use_dosage)
