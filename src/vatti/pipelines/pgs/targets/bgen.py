@@ -172,8 +172,10 @@ def _unpack_bits(data: bytes, count: int, bits: int) -> npt.NDArray[np.float64]:
     if len(data) < need:
         raise ValueError("probability data shorter than its header says")
     if bits in (8, 16, 32):
-        dtype = {8: np.uint8, 16: np.dtype("<u2"), 32: np.dtype("<u4")}[bits]
-        raw = np.frombuffer(data, dtype=dtype, count=count).astype(np.float64)
+        dtype = np.dtype({8: "u1", 16: "<u2", 32: "<u4"}[bits])
+        raw: npt.NDArray[np.float64] = np.frombuffer(data, dtype=dtype, count=count).astype(
+            np.float64
+        )
     else:
         flat = np.unpackbits(np.frombuffer(data, dtype=np.uint8, count=need), bitorder="little")
         weights = np.left_shift(np.uint64(1), np.arange(bits, dtype=np.uint64))
@@ -253,7 +255,9 @@ def allele_dosage(block: bytes, n_samples: int, allele: int) -> npt.NDArray[np.f
 
 
 def _haploid(allele: int, n_alleles: int) -> npt.NDArray[np.float64]:
-    return np.eye(n_alleles)[allele]
+    """Copies of ``allele`` in each haploid genotype (one per allele)."""
+    counts: npt.NDArray[np.float64] = np.eye(n_alleles)[allele]
+    return counts
 
 
 class BgenReader:
