@@ -5,9 +5,11 @@ CI sets ``CI=true``; there a missing service is an error, never a silent skip.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
+import subprocess
 from pathlib import Path
 from typing import NoReturn
 
@@ -56,6 +58,22 @@ def plink2_path() -> str:
     if not path:
         missing("plink2", "run scripts/install-plink2.sh (Debian package plink2)")
     return path
+
+
+#: The browser the report test renders pages in (Debian's chromium, driven by Playwright).
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@functools.cache
+def chromium_path() -> Path:
+    """Debian's chromium, installed once per test session by ``scripts/install-chromium.sh``
+    when missing (as root); skip locally or fail in CI when it cannot be had."""
+    if not CHROMIUM.exists():
+        script = Path(__file__).resolve().parents[3] / "scripts/install-chromium.sh"
+        done = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=False)
+        if done.returncode != 0 or not CHROMIUM.exists():
+            missing("chromium", f"run {script} (Debian package chromium): {done.stderr.strip()}")
+    return CHROMIUM
 
 
 def shared_pgs_data() -> Path:

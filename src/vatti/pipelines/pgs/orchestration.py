@@ -9,14 +9,16 @@ The one sequence both ``vatti pgs score`` and the ``pgs`` pipeline run:
    variant at all) is marked failed there and dropped, as pgsc_calc does, and the run stops
    (:class:`NoScorePassed`) only when a sampleset has no score left;
 4. score every passing score and sample in one streaming pass per genotype file;
-5. write ``aggregated_scores.txt.gz`` (the PGS Catalog Calculator's format).
+5. write ``aggregated_scores.txt.gz`` (the PGS Catalog Calculator's format) and ``report.html``
+   (:mod:`.html_report`; also when no score passed).
 
 Outputs in ``out_dir``: :data:`SCORES_NAME`, :data:`LOG_NAME`, :data:`SUMMARY_JSON`,
-:data:`SUMMARY_TSV` and :data:`TIMINGS_NAME` (seconds per step).
+:data:`SUMMARY_TSV`, :data:`REPORT_NAME` and :data:`TIMINGS_NAME` (seconds per step).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -30,6 +32,12 @@ import polars as pl
 from vatti.pipelines.errors import StepFailed
 from vatti.pipelines.pgs.aggregate import write_aggregated_scores
 from vatti.pipelines.pgs.freqs import FREQ_COLUMN, read_afreq, with_reference_freqs
+from vatti.pipelines.pgs.html_report import (
+    ReportInputs,
+    ReportSection,
+    ScoreFileInfo,
+    write_report,
+)
 from vatti.pipelines.pgs.match import (
     LOG_SCHEMA,
     MatchOptions,
@@ -44,7 +52,12 @@ from vatti.pipelines.pgs.scorefile import (
     DuplicateAccession,
     read_scoring_file,
 )
-from vatti.pipelines.pgs.streaming import MATCHED_COLUMNS, ScoringOptions, score_samplesets
+from vatti.pipelines.pgs.streaming import (
+    MATCHED_COLUMNS,
+    SCORES_SCHEMA,
+    ScoringOptions,
+    score_samplesets,
+)
 from vatti.pipelines.pgs.targets.base import Sampleset, read_variants
 
 SCORES_NAME = "aggregated_scores.txt.gz"
@@ -52,6 +65,7 @@ LOG_NAME = "match_log.tsv.gz"
 SUMMARY_JSON = "match_summary.json"
 SUMMARY_TSV = "match_summary.tsv"
 TIMINGS_NAME = "timings.json"
+REPORT_NAME = "report.html"
 
 log = logging.getLogger("vatti.pgs")
 
@@ -79,10 +93,13 @@ def unique_files(paths: Sequence[Path]) -> list[Path]:
     return list(seen.values())
 
 
-def _read_scoring(paths: Sequence[Path], target_build: str) -> pl.DataFrame:
-    """All scoring variants, each file compacted as soon as it is read (see compact_scoring);
-    a file given twice is read once."""
+def _read_scoring(
+    paths: Sequence[Path], target_build: str
+) -> tuple[pl.DataFrame, list[ScoreFileInfo]]:
+    """All scoring variants, each file compacted as soon as it is read (see compact_scoring),
+    and what the report says of each file; a file given twice is read once."""
     frames: list[pl.DataFrame] = []
+    infos: list[ScoreFileInfo] = []
     seen: dict[str, Path] = {}
     for path in unique_files(paths):
         scorefile = read_scoring_file(path, target_build)
@@ -93,8 +110,17 @@ def _read_scoring(paths: Sequence[Path], target_build: str) -> pl.DataFrame:
             )
         seen[accession] = scorefile.path
         frames.append(compact_scoring(scorefile.variants))
+        infos.append(
+            ScoreFileInfo(
+                accession,
+                path.name,
+                scorefile.header.raw,
+                scorefile.variants.height,
+                scorefile.dropped,
+            )
+        )
         del scorefile
-    return pl.concat(frames)
+    return pl.concat(frames), infos
 
 
 def _scored_rows(log: pl.DataFrame, freqs: pl.DataFrame | None) -> pl.DataFrame:
@@ -183,15 +209,33 @@ class Timer:
             log.info("pgs.step step=%s seconds=%.3f", name, self.timings[name])
 
 
+def report_parameters(
+    scorefiles: Sequence[Path], samplesets: Sequence[Sampleset], options: CalcOptions
+) -> dict[str, object]:
+    """The run's parameters as the report lists them (file names, not their folders)."""
+    params: dict[str, object] = {
+        "scoring files": ", ".join(Path(p).name for p in scorefiles),
+        "samplesets": "; ".join(
+            f"{s.name}: " + ", ".join(f"{f.geno.name} ({f.format.value})" for f in s.files)
+            for s in samplesets
+        ),
+    }
+    for name, value in dataclasses.asdict(options).items():
+        params[name] = Path(value).name if isinstance(value, Path) else value
+    return params
+
+
 def calculate(
     scorefiles: Sequence[Path],
     samplesets: Sequence[Sampleset],
     options: CalcOptions,
     out_dir: Path,
+    report_sections: Sequence[ReportSection] = (),
 ) -> CalcResult:
     """Run the whole calculation: the scores that pass ``min_overlap`` are computed, the others
     are marked failed in the summary (:attr:`CalcResult.failed`); raise :class:`NoScorePassed`
-    when a sampleset has no passing score."""
+    when a sampleset has no passing score (after writing the reports). ``report_sections`` are
+    added to ``report.html`` (the ancestry step's plots)."""
     if not scorefiles:
         raise StepFailed("scorefiles", "no scoring files to score", code="invalid_params")
     names = [s.name for s in samplesets]
@@ -201,7 +245,7 @@ def calculate(
     timer = Timer()
     total = time.perf_counter()
     with timer.step("read_scorefiles"):
-        scoring = _read_scoring(scorefiles, options.target_build)
+        scoring, infos = _read_scoring(scorefiles, options.target_build)
     freqs = None
     if options.reference_freqs is not None:
         with timer.step("read_reference_freqs"):
@@ -234,7 +278,18 @@ def calculate(
     with timer.step("write_reports"):
         summary = summary_from_counts(pl.concat(counts), options.min_overlap)
         write_summary(summary, out_dir / SUMMARY_JSON, out_dir / SUMMARY_TSV)
-    _check_something_passed(summary)
+    report = ReportInputs(
+        infos,
+        summary,
+        pl.DataFrame(schema=SCORES_SCHEMA),
+        report_parameters(scorefiles, samplesets, options),
+        report_sections,
+    )
+    try:
+        _check_something_passed(summary)
+    except NoScorePassed:
+        write_report(out_dir / REPORT_NAME, report)
+        raise
     for line in failed_scores(summary):
         log.warning("pgs.score_failed %s (not computed)", line)
     to_score = _passing_rows(matched, summary)
@@ -247,7 +302,9 @@ def calculate(
         scores = score_samplesets(samplesets, to_score, scoring_options)
     with timer.step("write_scores"):
         write_aggregated_scores(scores, out_dir / SCORES_NAME)
+    with timer.step("write_report"):
+        write_report(out_dir / REPORT_NAME, dataclasses.replace(report, scores=scores))
     timer.timings["total"] = round(time.perf_counter() - total, 4)
     (out_dir / TIMINGS_NAME).write_text(json.dumps(timer.timings, indent=2) + "\n")
-    outputs = [SCORES_NAME, LOG_NAME, SUMMARY_JSON, SUMMARY_TSV, TIMINGS_NAME]
+    outputs = [SCORES_NAME, LOG_NAME, SUMMARY_JSON, SUMMARY_TSV, REPORT_NAME, TIMINGS_NAME]
     return CalcResult(outputs, scores, summary, timer.timings)
