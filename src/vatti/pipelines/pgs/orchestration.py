@@ -103,22 +103,19 @@ def _read_scoring(
     seen: dict[str, Path] = {}
     for path in unique_files(paths):
         scorefile = read_scoring_file(path, target_build)
-        accession = scorefile.header.accession
-        if accession in seen:
-            raise DuplicateAccession(
-                f"accession {accession} is in two scoring files: {seen[accession]} and {path}"
+        counts = scorefile.variants.group_by("accession", maintain_order=True).len()
+        for accession, n_variants in counts.iter_rows():
+            if accession in seen:
+                raise DuplicateAccession(
+                    f"accession {accession} is in two scoring files: {seen[accession]} and {path}"
+                )
+            seen[accession] = scorefile.path
+            infos.append(
+                ScoreFileInfo(
+                    accession, path.name, scorefile.header.raw, n_variants, scorefile.dropped
+                )
             )
-        seen[accession] = scorefile.path
         frames.append(compact_scoring(scorefile.variants))
-        infos.append(
-            ScoreFileInfo(
-                accession,
-                path.name,
-                scorefile.header.raw,
-                scorefile.variants.height,
-                scorefile.dropped,
-            )
-        )
         del scorefile
     return pl.concat(frames), infos
 

@@ -13,6 +13,10 @@ The rules follow ``pgscatalog-format`` (pgscatalog.core 1.1.1):
   A/C/G/T such as HLA or APOE alleles) are dropped and counted.
 * **Duplicates**: within one score, a row whose ``chr:pos:effect:other`` was already seen is
   flagged ``is_duplicated`` (the first one is kept unflagged), as pgscatalog-format does.
+* **Several weights** (a "wide" custom file): columns ``effect_weight_<name>`` instead of
+  ``effect_weight`` are one score each, named by their column (``effect_weight_<name>``, as
+  pygscatalog's reader names them); a row whose cell is empty is not in that score. A file
+  with both ``effect_weight`` and ``effect_weight_*`` columns is refused.
 """
 
 from __future__ import annotations
@@ -97,6 +101,29 @@ class ScoringFile:
     header: ScoreHeader
     variants: pl.DataFrame
     dropped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def accessions(self) -> list[str]:
+        """The scores of the file: its header's accession, or one per weight column."""
+        return self.variants["accession"].unique(maintain_order=True).to_list()
+
+
+#: The prefix of the weight columns of a file with several scores.
+WEIGHT_PREFIX = "effect_weight_"
+
+
+def weight_columns(columns: Sequence[str], accession: str) -> list[tuple[str, str]]:
+    """(score name, weight column) of each score of a file with these columns.
+
+    >>> weight_columns(["chr_name", "effect_weight"], "PGS1")
+    [('PGS1', 'effect_weight')]
+    >>> weight_columns(["effect_weight_height", "effect_weight_bmi"], "custom")
+    [('effect_weight_height', 'effect_weight_height'), ('effect_weight_bmi', 'effect_weight_bmi')]
+    """
+    wide = [c for c in columns if c.startswith(WEIGHT_PREFIX) and len(c) > len(WEIGHT_PREFIX)]
+    if not wide:
+        return [(accession, "effect_weight")]
+    return [(c, c) for c in wide]
 
 
 def normalise_build(value: str | None) -> str | None:
@@ -247,7 +274,13 @@ def _numbers(table: pl.DataFrame, column: str, dtype: pl.DataType, ctx: _Context
 
 
 def _check_effect_columns(table: pl.DataFrame, ctx: _Context) -> None:
-    if "effect_weight" not in table.columns:
+    wide = [c for c in table.columns if c.startswith(WEIGHT_PREFIX)]
+    if wide and "effect_weight" in table.columns:
+        raise ScoringFileError(
+            f"{ctx.path}: both effect_weight and {', '.join(wide)}: give one weight column, "
+            "or several effect_weight_<name> columns (one score each)"
+        )
+    if not wide and "effect_weight" not in table.columns:
         if any(c in table.columns for c in _NON_ADDITIVE):
             raise UnsupportedScoringFile(
                 f"{ctx.path}: non-additive effect types (dosage_N_weight) are not supported"
@@ -330,40 +363,50 @@ def _variants(
     chrom = table.get_column(chrom_col).fill_null("").str.strip_chars().str.replace(CHR_PREFIX, "")
     no_position = positions.is_null() | (chrom == "")
 
-    weights = _numbers(table, "effect_weight", pl.Float64(), ctx)
     keep_complex = ~complex_rows
     keep_acgt = keep_complex & ~non_acgt
     keep = keep_acgt & ~no_position
-    missing_weight = keep & weights.is_null()
-    if missing_weight.any():
-        row = int(missing_weight.arg_true()[0])
-        if any(c in table.columns for c in _NON_ADDITIVE):
-            raise UnsupportedScoringFile(
-                f"{ctx.path}: line {ctx.first_line + row}: non-additive effect types "
-                "(dosage_N_weight) are not supported"
-            )
-        raise ctx.at(row, "effect_weight", "the effect weight is missing")
+    scores = weight_columns(table.columns, header.accession)
+    wide = len(scores) > 1 or scores[0][1] != "effect_weight"
+    all_weights = [_numbers(table, column, pl.Float64(), ctx) for _, column in scores]
+    if not wide:
+        missing_weight = keep & all_weights[0].is_null()
+        if missing_weight.any():
+            row = int(missing_weight.arg_true()[0])
+            if any(c in table.columns for c in _NON_ADDITIVE):
+                raise UnsupportedScoringFile(
+                    f"{ctx.path}: line {ctx.first_line + row}: non-additive effect types "
+                    "(dosage_N_weight) are not supported"
+                )
+            raise ctx.at(row, "effect_weight", "the effect weight is missing")
     dropped = {
         DROP_COMPLEX: int(complex_rows.sum()),
         DROP_NON_ACGT: int((keep_complex & non_acgt).sum()),
         DROP_NO_POSITION: int((keep_acgt & no_position).sum()),
     }
     columns = {
-        "accession": pl.repeat(header.accession, table.height, eager=True, dtype=pl.Utf8),
         "row_nr": pl.int_range(0, table.height, eager=True, dtype=pl.Int64),
         "chr_name": chrom,
         "chr_position": positions,
         "effect_allele": effect,
         "other_allele": _other_allele(table),
-        "effect_weight": weights,
         "effect_type": _effect_types(table, ctx),
         "rsid": _rsid(table),
     }
-    frame = pl.DataFrame(columns).filter(keep)
-    if frame.height == 0:
-        detail = ", ".join(f"{k}: {v}" for k, v in dropped.items() if v)
-        raise ScoringFileError(f"{ctx.path}: no usable variants ({detail or 'none'} dropped)")
-    return _flag_duplicates(frame), {k: v for k, v in dropped.items() if v}
+    shared = pl.DataFrame(columns)
+    frames = []
+    for (accession, column), weights in zip(scores, all_weights, strict=True):
+        frame = shared.with_columns(
+            accession=pl.lit(accession, pl.Utf8), effect_weight=weights
+        ).filter(keep & weights.is_not_null())
+        if frame.height == 0:
+            detail = ", ".join(f"{k}: {v}" for k, v in dropped.items() if v)
+            what = f" for {column}" if wide else ""
+            raise ScoringFileError(
+                f"{ctx.path}: no usable variants{what} ({detail or 'none'} dropped)"
+            )
+        frames.append(_flag_duplicates(frame))
+    return pl.concat(frames), {k: v for k, v in dropped.items() if v}
 
 
 def _other_allele(table: pl.DataFrame) -> pl.Series:
@@ -437,12 +480,13 @@ def read_scoring_files(paths: Sequence[Path], target_build: str | None) -> list[
 def _check_unique(files: Sequence[ScoringFile]) -> None:
     seen: dict[str, Path] = {}
     for item in files:
-        accession = item.header.accession
-        if accession in seen:
-            raise DuplicateAccession(
-                f"accession {accession} is in two scoring files: {seen[accession]} and {item.path}"
-            )
-        seen[accession] = item.path
+        for accession in item.accessions:
+            if accession in seen:
+                raise DuplicateAccession(
+                    f"accession {accession} is in two scoring files: {seen[accession]} and "
+                    f"{item.path}"
+                )
+            seen[accession] = item.path
 
 
 def combined_variants(files: Sequence[ScoringFile]) -> pl.DataFrame:

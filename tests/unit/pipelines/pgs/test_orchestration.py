@@ -25,6 +25,7 @@ import pytest
 from vatti.pipelines.errors import StepFailed
 from vatti.pipelines.pgs.orchestration import (
     LOG_NAME,
+    REPORT_NAME,
     SCORES_NAME,
     SUMMARY_JSON,
     SUMMARY_TSV,
@@ -95,7 +96,10 @@ def scorefiles(tmp_path: Path) -> list[Path]:
 def test_hand_computed_scores(cohort: Sampleset, scorefiles: list[Path], tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = calculate(scorefiles, [cohort], CalcOptions("GRCh37", min_overlap=0.5), out)
-    assert result.outputs == [SCORES_NAME, LOG_NAME, SUMMARY_JSON, SUMMARY_TSV, TIMINGS_NAME]
+    assert result.outputs == [
+        SCORES_NAME, LOG_NAME, SUMMARY_JSON, SUMMARY_TSV, REPORT_NAME, TIMINGS_NAME
+    ]  # fmt: skip
+    assert (out / REPORT_NAME).read_text().startswith("<!DOCTYPE html>")
     for name in result.outputs:
         assert (out / name).is_file()
     scores = pl.read_csv(out / SCORES_NAME, separator="\t")

@@ -242,3 +242,31 @@ def test_half_a_million_rows_parse(tmp_path: Path) -> None:
 
     assert result.variants.height == n
     assert result.variants["chr_position"].to_list()[-1] == 1000 + n - 1
+
+
+WIDE = "chr_name chr_position effect_allele other_allele effect_weight_a effect_weight_b"
+
+
+def test_several_weight_columns_are_one_score_each(tmp_path: Path) -> None:
+    rows = "22\t100\tA\tG\t0.5\t1.5\n22\t200\tT\tC\t-1\t\n"  # the second has no weight b
+    text = HEADER + WIDE.replace(" ", "\t") + "\n" + rows
+    result = read_scoring_file(_write(tmp_path, text), "GRCh38")
+    assert result.accessions == ["effect_weight_a", "effect_weight_b"]
+    by_score = {
+        name: group["effect_weight"].to_list()
+        for (name,), group in result.variants.group_by("accession", maintain_order=True)
+    }
+    assert by_score == {"effect_weight_a": [0.5, -1.0], "effect_weight_b": [1.5]}
+
+
+def test_a_plain_and_suffixed_weight_together_are_refused(tmp_path: Path) -> None:
+    columns = POS + " effect_weight_b"
+    text = HEADER + _table("22 100 A G 0.5 1.5", columns=columns)
+    with pytest.raises(ScoringFileError, match="both effect_weight and effect_weight_b"):
+        read_scoring_file(_write(tmp_path, text), "GRCh38")
+
+
+def test_a_weight_column_with_no_weight_is_refused(tmp_path: Path) -> None:
+    text = HEADER + _table("22 100 A G 0.5 x", columns=WIDE).replace("\tx\n", "\t\n")
+    with pytest.raises(ScoringFileError, match="no usable variants for effect_weight_b"):
+        read_scoring_file(_write(tmp_path, text), "GRCh38")
