@@ -205,6 +205,22 @@ def score(
             help="plink2 .afreq of a reference panel: impute missing calls from its frequencies."
         ),
     ] = None,
+    liftover: Annotated[
+        bool,
+        typer.Option(
+            "--liftover",
+            help="Lift scoring files in the other build (GRCh37/GRCh38) to --build with --chain.",
+        ),
+    ] = False,
+    chain: Annotated[
+        Path | None,
+        typer.Option(
+            "--chain",
+            "--chain_file",
+            help="UCSC chain file for --liftover, from the scoring files' build to --build "
+            "(e.g. hg19ToHg38.over.chain.gz).",
+        ),
+    ] = None,
 ) -> None:
     """Score the target genomes with the scoring files; write aggregated scores and match
     reports to OUT.
@@ -229,11 +245,18 @@ def score(
         rows = target_rows(target or [], sampleset or "cohort")
     if ref_freqs is not None and not ref_freqs.is_file():
         raise typer.BadParameter(f"{ref_freqs}: no such file", param_hint="--ref-freqs")
+    if liftover != (chain is not None):
+        raise typer.BadParameter(
+            "--liftover needs --chain FILE, and --chain is only read with --liftover",
+            param_hint="--liftover/--chain",
+        )
+    if chain is not None and not chain.is_file():
+        raise typer.BadParameter(f"{chain}: no such file", param_hint="--chain")
     local = {p: Path(p) for row in rows for p in (row.geno, row.pheno, row.variants)}
     sets = samplesets(rows, local)
     files = sources.files + catalog_files(sources, build, catalog_dir, offline, efo_direct)
     options = CalcOptions(
-        build, min_overlap, keep_ambiguous, keep_multiallelic, use_dosage, ref_freqs
+        build, min_overlap, keep_ambiguous, keep_multiallelic, use_dosage, ref_freqs, chain
     )
     result = calculate(files, sets, options, out_dir)
     n_scores = result.scores["PGS"].n_unique()

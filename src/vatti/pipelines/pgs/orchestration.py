@@ -38,6 +38,7 @@ from vatti.pipelines.pgs.html_report import (
     ScoreFileInfo,
     write_report,
 )
+from vatti.pipelines.pgs.liftover import Liftover
 from vatti.pipelines.pgs.match import (
     LOG_SCHEMA,
     MatchOptions,
@@ -94,7 +95,7 @@ def unique_files(paths: Sequence[Path]) -> list[Path]:
 
 
 def _read_scoring(
-    paths: Sequence[Path], target_build: str
+    paths: Sequence[Path], target_build: str, liftover: Liftover | None = None
 ) -> tuple[pl.DataFrame, list[ScoreFileInfo]]:
     """All scoring variants, each file compacted as soon as it is read (see compact_scoring),
     and what the report says of each file; a file given twice is read once."""
@@ -102,7 +103,7 @@ def _read_scoring(
     infos: list[ScoreFileInfo] = []
     seen: dict[str, Path] = {}
     for path in unique_files(paths):
-        scorefile = read_scoring_file(path, target_build)
+        scorefile = read_scoring_file(path, target_build, liftover)
         counts = scorefile.variants.group_by("accession", maintain_order=True).len()
         for accession, n_variants in counts.iter_rows():
             if accession in seen:
@@ -177,6 +178,9 @@ class CalcOptions:
     #: plink2 ``.afreq`` of a reference panel: mean imputation from these frequencies, whatever
     #: the sampleset's size (the PGS Catalog Calculator's ``--read-freq``).
     reference_freqs: Path | None = None
+    #: A UCSC chain file: scoring files in the other build are lifted over (pgsc_calc's
+    #: ``--liftover``, :mod:`.liftover`); ``None``: they are refused.
+    liftover_chain: Path | None = None
 
 
 @dataclass
@@ -242,7 +246,8 @@ def calculate(
     timer = Timer()
     total = time.perf_counter()
     with timer.step("read_scorefiles"):
-        scoring, infos = _read_scoring(scorefiles, options.target_build)
+        lift = None if options.liftover_chain is None else Liftover.read(options.liftover_chain)
+        scoring, infos = _read_scoring(scorefiles, options.target_build, lift)
     freqs = None
     if options.reference_freqs is not None:
         with timer.step("read_reference_freqs"):

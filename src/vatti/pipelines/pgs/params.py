@@ -441,6 +441,17 @@ def _document_params_rules(schema: dict[str, Any]) -> None:
     schema["required"] = [name for name in schema.get("required", []) if name != "target_build"]
     schema["anyOf"] = [flat, nested]
     schema["allOf"] = [
+        {  # liftover with a chain file; a chain file only with liftover
+            "anyOf": [
+                {"properties": {"liftover": {"const": True}}, "required": ["chain_file"]},
+                {
+                    "properties": {
+                        "liftover": {"const": False},
+                        "chain_file": {"type": "null"},
+                    }
+                },
+            ]
+        },
         {
             "anyOf": [
                 {"properties": {"use_dosage": {"const": False}}},
@@ -500,6 +511,22 @@ class PgsParams(BaseModel):
             "calls are imputed from its frequencies whatever the sampleset's size.",
         ),
     ]
+    liftover: bool = Field(
+        default=False,
+        description="Lift scoring files whose #genome_build is the other one (GRCh37/GRCh38, "
+        "not harmonized) to target_build with chain_file (pgsc_calc's liftover); needs "
+        "chain_file.",
+    )
+    chain_file: Annotated[
+        str | None,
+        Field(
+            default=None,
+            min_length=1,
+            max_length=4096,
+            description="A UCSC chain file under the input root, from the scoring files' build "
+            "to target_build (e.g. hg19ToHg38.over.chain.gz); only with liftover.",
+        ),
+    ]
     nxf_params_file: NxfParamsFile | None = Field(
         default=None,
         exclude=True,  # its fields are moved to the top level; format is informational
@@ -543,6 +570,14 @@ class PgsParams(BaseModel):
     def _something_to_score(self) -> Self:
         if not (self.pgs_id or self.pgp_id or self.trait_efo or self.scorefiles):
             raise ValueError("give at least one of pgs_id, pgp_id, trait_efo or scorefiles")
+        return self
+
+    @model_validator(mode="after")
+    def _liftover_with_a_chain(self) -> Self:
+        if self.liftover and self.chain_file is None:
+            raise ValueError("liftover needs chain_file (a UCSC chain file)")
+        if self.chain_file is not None and not self.liftover:
+            raise ValueError("chain_file is only read with liftover: true")
         return self
 
     @model_validator(mode="after")

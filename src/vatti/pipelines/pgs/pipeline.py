@@ -28,7 +28,8 @@ from vatti.pipelines.pgs.vocabulary import TargetFormat
 
 
 def declared_inputs(params: PgsParams) -> list[DeclaredInput]:
-    """Every file the params name (genotypes, scoring files, reference frequencies), each once,
+    """Every file the params name (genotypes, scoring files, reference frequencies, the chain
+    file), each once,
     keyed by the name the request gives it: from the transfer collection when
     ``globus_details`` lists it (``x.pgen`` as ``x.pgen.c4gh``, decrypted with the key of
     ``secret_key_details``), else a local path. Collection files no field names are staged too
@@ -37,6 +38,8 @@ def declared_inputs(params: PgsParams) -> list[DeclaredInput]:
     paths += params.scorefiles
     if params.reference_freqs is not None:
         paths.append(params.reference_freqs)
+    if params.chain_file is not None:
+        paths.append(params.chain_file)
     remote = collection_inputs(params)
     local = [DeclaredInput(key=p, location=p) for p in dict.fromkeys(paths) if p not in remote]
     return local + list(remote.values())
@@ -151,6 +154,7 @@ class PgsPipeline:
         freqs = None
         if params.reference_freqs is not None:
             freqs = ctx.inputs[params.reference_freqs]
+        chain = None if params.chain_file is None else ctx.inputs[params.chain_file]
         files = scorefiles(params, ctx)
         ctx.log.info("pgs.start samplesets=%d scorefiles=%d", len(sets), len(files))
         result = calculate(
@@ -163,6 +167,7 @@ class PgsPipeline:
                 keep_multiallelic=params.keep_multiallelic,
                 use_dosage=params.use_dosage,
                 reference_freqs=freqs,
+                liftover_chain=chain,
             ),
             ctx.output_dir,
         )

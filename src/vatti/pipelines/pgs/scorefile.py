@@ -29,6 +29,7 @@ import polars as pl
 
 from vatti.pipelines.errors import PipelineError
 from vatti.pipelines.pgs.inflate import GZIP_ERRORS, gunzip
+from vatti.pipelines.pgs.liftover import Liftover
 from vatti.pipelines.pgs.vocabulary import CHR_PREFIX, TARGET_BUILDS, EffectType, GenomeBuild
 
 SCORE_VARIANT_SCHEMA: dict[str, pl.DataType] = {
@@ -48,6 +49,7 @@ SCORE_VARIANT_SCHEMA: dict[str, pl.DataType] = {
 DROP_COMPLEX = "haplotype_or_diplotype"
 DROP_NON_ACGT = "non_acgt_effect_allele"
 DROP_NO_POSITION = "missing_position"
+DROP_UNLIFTED = "liftover_unmapped"
 
 _TRUE = ("true", "t", "1", "yes")
 _FALSE = ("false", "f", "0", "no", "")
@@ -291,9 +293,14 @@ def _check_effect_columns(table: pl.DataFrame, ctx: _Context) -> None:
 
 
 def _positions(
-    table: pl.DataFrame, header: ScoreHeader, target_build: str | None, ctx: _Context
+    table: pl.DataFrame,
+    header: ScoreHeader,
+    target_build: str | None,
+    ctx: _Context,
+    lifting: bool = False,
 ) -> tuple[str, str]:
-    """The (chromosome, position) columns to use, after the build checks."""
+    """The (chromosome, position) columns to use, after the build checks (a file whose own
+    positions are in another build passes when ``lifting``)."""
     name = header.accession
     if "hm_chr" in table.columns and "hm_pos" in table.columns:
         built = header.harmonized_build
@@ -312,11 +319,12 @@ def _positions(
             f"{ctx.path}: the file has no chr_name/chr_position columns (rsID-only scoring "
             f"files are not supported; download a harmonized hmPOS file for {name})"
         )
-    if target_build is not None and header.genome_build != target_build:
+    if target_build is not None and header.genome_build != target_build and not lifting:
         built = header.genome_build or "not reported (NR)"
         raise ScoringFileBuildError(
             f"{name}: genome build {built} differs from the target build {target_build} "
-            f"and the file has no harmonized positions (download the hmPOS_{target_build} file)"
+            f"and the file has no harmonized positions (download the hmPOS_{target_build} file, "
+            "or lift it over with a chain file)"
         )
     return "chr_name", "chr_position"
 
@@ -342,10 +350,20 @@ def _effect_types(table: pl.DataFrame, ctx: _Context) -> pl.Series:
 
 
 def _variants(
-    table: pl.DataFrame, header: ScoreHeader, target_build: str | None, ctx: _Context
+    table: pl.DataFrame,
+    header: ScoreHeader,
+    target_build: str | None,
+    ctx: _Context,
+    liftover: Liftover | None = None,
 ) -> tuple[pl.DataFrame, dict[str, int]]:
     _check_effect_columns(table, ctx)
-    chrom_col, pos_col = _positions(table, header, target_build, ctx)
+    chrom_col, pos_col = _positions(table, header, target_build, ctx, liftover is not None)
+    lift = (
+        liftover is not None
+        and target_build is not None
+        and chrom_col == "chr_name"
+        and header.genome_build != target_build
+    )
     interaction = _flag(table, "is_interaction", ctx)
     if interaction.any():
         row = int(interaction.arg_true()[0])
@@ -362,10 +380,20 @@ def _variants(
     positions = _numbers(table, pos_col, pl.Int64(), ctx)
     chrom = table.get_column(chrom_col).fill_null("").str.strip_chars().str.replace(CHR_PREFIX, "")
     no_position = positions.is_null() | (chrom == "")
+    unlifted = pl.repeat(False, table.height, eager=True, dtype=pl.Boolean)
+    if lift:
+        assert liftover is not None
+        assert target_build is not None
+        chrom, positions, _ = liftover.lift_file(
+            chrom.set(no_position, None), positions, header.genome_build, target_build,
+            header.accession,
+        )  # fmt: skip
+        unlifted = ~no_position & positions.is_null()
+        chrom = chrom.fill_null("")
 
     keep_complex = ~complex_rows
     keep_acgt = keep_complex & ~non_acgt
-    keep = keep_acgt & ~no_position
+    keep = keep_acgt & ~no_position & ~unlifted
     scores = weight_columns(table.columns, header.accession)
     wide = len(scores) > 1 or scores[0][1] != "effect_weight"
     all_weights = [_numbers(table, column, pl.Float64(), ctx) for _, column in scores]
@@ -383,6 +411,7 @@ def _variants(
         DROP_COMPLEX: int(complex_rows.sum()),
         DROP_NON_ACGT: int((keep_complex & non_acgt).sum()),
         DROP_NO_POSITION: int((keep_acgt & no_position).sum()),
+        DROP_UNLIFTED: int((keep_acgt & unlifted).sum()),
     }
     columns = {
         "row_nr": pl.int_range(0, table.height, eager=True, dtype=pl.Int64),
@@ -446,8 +475,11 @@ def _flag_duplicates(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def read_scoring_file(path: Path, target_build: str | None) -> ScoringFile:
-    """Read one scoring file; positions must be (or be harmonized) in ``target_build``.
+def read_scoring_file(
+    path: Path, target_build: str | None, liftover: Liftover | None = None
+) -> ScoringFile:
+    """Read one scoring file; positions must be (or be harmonized) in ``target_build``, or, with
+    ``liftover``, are lifted there from the file's ``#genome_build`` (:mod:`.liftover`).
 
     ``target_build`` None takes the file's own positions whatever its build.
     """
@@ -466,7 +498,7 @@ def read_scoring_file(path: Path, target_build: str | None) -> ScoringFile:
             f"{path}: this is a normalised (pgscatalog-format output) file, not a scoring file"
         )
     ctx = _Context(path, first_line=len(lines) + 2)
-    variants, dropped = _variants(table, header, target, ctx)
+    variants, dropped = _variants(table, header, target, ctx, liftover)
     return ScoringFile(path=path, header=header, variants=variants, dropped=dropped)
 
 
