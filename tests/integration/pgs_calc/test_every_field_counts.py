@@ -119,7 +119,34 @@ def shared(tmp_path_factory: pytest.TempPathFactory, fake_catalog: FakeCatalog) 
     (root / "dosage.vcf").write_text(DOSAGE_VCF)
     (root / "sites.vcf").write_text(SITES_VCF)
     (root / "vcf_score.txt").write_text(VCF_SCORE)
+    write_lifted(root, variants)
     return Shared(root, cache, f"{fake_catalog.url}/rest/", base / "runs")
+
+
+#: chr22 sizes of the builds (the chain direction check reads them)
+SIZE37, SIZE38 = 51_304_566, 50_818_468
+
+
+def write_lifted(root: Path, variants: syn.Variants) -> None:
+    """A scoring file at "GRCh38" positions 1,000 bp above the cohort's GRCh37 ones, the chain
+    that lifts them back, and one that lifts them 1 bp wrong."""
+    syn.write_scorefile(root / "local37.txt", variants, syn.ScoreSpec(60, "PGS999904", seed=4))
+    lines = []
+    for line in (root / "local37.txt").read_text().splitlines():
+        fields = line.split("\t")
+        if line.startswith("#genome_build="):
+            line = "#genome_build=GRCh38"
+        elif not line.startswith("#") and fields[1].isdigit():
+            fields[1] = str(int(fields[1]) + 1000)
+            line = "\t".join(fields)
+        lines.append(line)
+    (root / "lifted38.txt").write_text("\n".join(lines) + "\n")
+    for name, target in (("lift.chain", 0), ("wrong.chain", 1)):
+        size = SIZE38 - 1000
+        (root / name).write_text(
+            f"chain 1 chr22 {SIZE38} + 1000 {SIZE38} chr22 {SIZE37} + {target} "
+            f"{target + size} 1\n{size}\n"
+        )
 
 
 def pfile(prefix: str = "a") -> dict[str, Any]:
@@ -180,6 +207,17 @@ BASES: dict[str, dict[str, Any]] = {
             },
         },
     },
+    "lifted": {
+        "pipeline": "pgs",
+        "params": {
+            "target_genomes": [pfile()],
+            "scorefiles": ["lifted38.txt"],
+            "target_build": "GRCh37",
+            "liftover": True,
+            "chain_file": "lift.chain",
+            "min_overlap": 0.5,
+        },
+    },
     "sites": {
         "pipeline": "pgs",
         "params": {
@@ -236,6 +274,12 @@ def transferred(field: str, value: Any) -> Mutation:
     return setting("params", "globus_details", "files", 0, field, value=value)
 
 
+def without_liftover(body: dict[str, Any]) -> None:
+    """liftover false (and so no chain_file: it is refused without liftover)."""
+    body["params"]["liftover"] = False
+    del body["params"]["chain_file"]
+
+
 @dataclass(frozen=True)
 class Effect:
     #: "job": the job the service stores; "inputs": the files the job fetches (and how it opens
@@ -275,6 +319,8 @@ EFFECTS: dict[str, Effect] = {
     "params.keep_multiallelic": Effect("run", "sites", param("keep_multiallelic", True)),
     "params.use_dosage": Effect("run", "dosage", param("use_dosage", True)),
     "params.reference_freqs": Effect("run", "flat", param("reference_freqs", "ref.afreq")),
+    "params.liftover": Effect("run", "lifted", without_liftover),
+    "params.chain_file": Effect("run", "lifted", param("chain_file", "wrong.chain")),
     "params.nxf_params_file.pgs_id": Effect("run", "hattivatti", nested("pgs_id", "PGS999903")),
     "params.nxf_params_file.pgp_id": Effect("run", "hattivatti", nested("pgp_id", "PGP999901")),
     "params.nxf_params_file.trait_efo": Effect(
