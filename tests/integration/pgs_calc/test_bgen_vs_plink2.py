@@ -11,17 +11,24 @@ per sample. The dosages themselves are compared with those of the ``.pgen`` plin
 
 from __future__ import annotations
 
+import logging
+import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from vatti.cli import app
+from vatti.pipelines.base import JobSettings, RunContext
 from vatti.pipelines.pgs.orchestration import SCORES_NAME
+from vatti.pipelines.pgs.params import PgsParams
+from vatti.pipelines.pgs.pipeline import PgsPipeline
 from vatti.pipelines.pgs.targets import GenotypeFile, open_reader
+from vatti.runtime.execute import run_pipeline
 from vatti.testing.services import plink2_path, shared_pgs_data
 
 pytestmark = [pytest.mark.integration, pytest.mark.plink2]
@@ -145,3 +152,54 @@ def test_scores_equal_plink2_bgen_scoring(fixture: dict) -> None:
     np.testing.assert_allclose(both["SUM"], both["SUM_plink2"], rtol=RTOL, atol=1e-9)
     assert (both["DENOM"] == both["DENOM_plink2"]).all()
     assert both["SUM"].std() > 0.05, "a score that does not vary tests nothing"
+
+
+def test_the_pgs_job_reads_a_bgen_target_as_the_cli_does(fixture: dict, tmp_path: Path) -> None:
+    """A job's target_genomes row of format bgen (geno and variants the .bgen, pheno its
+    .sample or the .bgen) scores the same as ``vatti pgs score --target``."""
+    root = tmp_path / "inputs"
+    root.mkdir()
+    shutil.copy(fixture["bgen"], root / "cohort.bgen")
+    pheno = "cohort.bgen"
+    if fixture["sample"] is not None:
+        shutil.copy(fixture["sample"], root / "cohort.sample")
+        pheno = "cohort.sample"
+    rows = score_rows(fixture["work"] / "imported.pvar", seed=43)
+    write_scorefile(root / "PGS999941.txt", rows)
+    params = PgsParams.model_validate(
+        {
+            "target_genomes": [
+                {"sampleset": "tiny", "geno": "cohort.bgen", "variants": "cohort.bgen",
+                 "pheno": pheno, "format": "bgen"}
+            ],
+            "scorefiles": ["PGS999941.txt"],
+            "target_build": "GRCh38",
+        }
+    )  # fmt: skip
+    ctx = RunContext(
+        job_id="job-1",
+        work_dir=tmp_path / "work",
+        output_dir=tmp_path / "job",
+        log=logging.LoggerAdapter(logging.getLogger("test.pgs"), {}),
+        settings=JobSettings(input_root=root),
+    )
+    run_pipeline(PgsPipeline(), params, ctx, inputs_dir=tmp_path / "staged")
+    cli = CliRunner().invoke(
+        app,
+        ["pgs", "score", "--target", str(root / "cohort.bgen"), "--scores",
+         str(root / "PGS999941.txt"), "--build", "GRCh38", "--out", str(tmp_path / "cli"),
+         "--sampleset", "tiny"],
+    )  # fmt: skip
+    assert cli.exit_code == 0, cli.output
+    job = (tmp_path / "job" / SCORES_NAME).read_bytes()
+    assert job == (tmp_path / "cli" / SCORES_NAME).read_bytes()
+    assert pl.read_csv(tmp_path / "job" / SCORES_NAME, separator="\t").height == 3202
+
+
+def test_a_bgen_row_must_name_the_bgen_as_its_variants() -> None:
+    row = {"sampleset": "tiny", "geno": "a.bgen", "variants": "b.bgen", "pheno": "a.sample",
+           "format": "bgen"}  # fmt: skip
+    with pytest.raises(ValidationError, match="variants must name geno"):
+        PgsParams.model_validate(
+            {"target_genomes": [row], "scorefiles": ["s.txt"], "target_build": "GRCh38"}
+        )

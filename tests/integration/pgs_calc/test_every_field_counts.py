@@ -10,7 +10,8 @@ change that must change nothing. A field added to the model without being listed
 
 The data: a synthetic PLINK 2 cohort (20 samples, 300 variants on chromosome 22) and a second
 one for the file fields; two tiny hand-written VCFs (GT and DS; ambiguous and multiallelic
-sites); Catalog scores in an offline cache, and a local stand-in of the Catalog's REST API for
+sites); a scoring file at shifted "GRCh38" positions and two chain files back to GRCh37;
+Catalog scores in an offline cache, and a local stand-in of the Catalog's REST API for
 the publication and trait ids.
 """
 
