@@ -461,7 +461,7 @@ def _document_params_rules(schema: dict[str, Any]) -> None:
                     }
                 },
             ]
-        }
+        },
     ]
 
 
