@@ -27,3 +27,22 @@ def gunzip(data: bytes) -> bytes:
 def open_gzip(path: Path) -> BinaryIO:
     """``path`` (gzip or BGZF) opened for reading its inflated bytes."""
     return cast(BinaryIO, igzip.open(path, "rb"))  # type: ignore[no-untyped-call]
+
+
+class UnreadableFile(ValueError):
+    """A file that cannot be read, or whose gzip stream is damaged (the message says which)."""
+
+
+def read_inflated(path: Path) -> bytes:
+    """The bytes of ``path``, inflated when it is gzip-compressed (:class:`UnreadableFile`
+    when it cannot be read)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise UnreadableFile(f"cannot read the file ({exc.strerror})") from exc
+    if data[:2] == b"\x1f\x8b":
+        try:
+            return gunzip(data)
+        except GZIP_ERRORS as exc:
+            raise UnreadableFile(f"not a readable gzip file ({exc})") from exc
+    return data

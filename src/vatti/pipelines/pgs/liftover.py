@@ -28,7 +28,7 @@ import numpy.typing as npt
 import polars as pl
 
 from vatti.pipelines.errors import PipelineError
-from vatti.pipelines.pgs.inflate import GZIP_ERRORS, gunzip
+from vatti.pipelines.pgs.inflate import UnreadableFile, read_inflated
 from vatti.pipelines.pgs.vocabulary import GenomeBuild, normalise_chrom_name
 
 #: The smallest share of a file's rows that must lift (pgscatalog-format's default min_lift).
@@ -203,14 +203,9 @@ def parse_chain(text: str, source: str = "chain file") -> Chain:
 def read_chain(path: Path) -> Chain:
     """Read a chain file, plain or gzip-compressed."""
     try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise LiftoverError(f"{path}: cannot read the chain file ({exc.strerror})") from exc
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gunzip(data)
-        except GZIP_ERRORS as exc:
-            raise LiftoverError(f"{path}: not a readable gzip file ({exc})") from exc
+        data = read_inflated(path)
+    except UnreadableFile as exc:
+        raise LiftoverError(f"{path}: chain file: {exc}") from exc
     try:
         text = data.decode()
     except UnicodeDecodeError:

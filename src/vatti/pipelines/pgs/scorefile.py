@@ -28,7 +28,7 @@ from pathlib import Path
 import polars as pl
 
 from vatti.pipelines.errors import PipelineError
-from vatti.pipelines.pgs.inflate import GZIP_ERRORS, gunzip
+from vatti.pipelines.pgs.inflate import UnreadableFile, read_inflated
 from vatti.pipelines.pgs.liftover import Liftover
 from vatti.pipelines.pgs.vocabulary import CHR_PREFIX, TARGET_BUILDS, EffectType, GenomeBuild
 
@@ -54,7 +54,6 @@ DROP_UNLIFTED = "liftover_unmapped"
 _TRUE = ("true", "t", "1", "yes")
 _FALSE = ("false", "f", "0", "no", "")
 _NON_ADDITIVE = ("dosage_0_weight", "dosage_1_weight", "dosage_2_weight")
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 class ScoringFileError(PipelineError):
@@ -186,15 +185,9 @@ def parse_header(lines: Sequence[str], path: Path) -> ScoreHeader:
 
 def _read_bytes(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ScoringFileError(f"{path}: cannot read the scoring file ({exc.strerror})") from exc
-    if data[:2] == _GZIP_MAGIC:
-        try:
-            return gunzip(data)
-        except GZIP_ERRORS as exc:
-            raise ScoringFileError(f"{path}: not a readable gzip file ({exc})") from exc
-    return data
+        return read_inflated(path)
+    except UnreadableFile as exc:
+        raise ScoringFileError(f"{path}: scoring file: {exc}") from exc
 
 
 def _split_header(data: bytes, path: Path) -> tuple[list[str], int]:

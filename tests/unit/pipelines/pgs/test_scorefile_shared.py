@@ -119,7 +119,8 @@ def test_build_error_names_the_score(data: Path) -> None:
         read_scoring_file(data / CORE / "lift_to_grch38.txt", "GRCh38")
     assert str(info.value) == (
         "PGS000001: genome build GRCh37 differs from the target build GRCh38 and the file "
-        "has no harmonized positions (download the hmPOS_GRCh38 file)"
+        "has no harmonized positions (download the hmPOS_GRCh38 file, or lift it over with a "
+        "chain file)"
     )
 
 

@@ -182,6 +182,24 @@ class GenotypeReader(Protocol):
     ) -> None: ...
 
 
+class ClosedOnExit:
+    """A reader that ``with`` closes (the lifetime :class:`GenotypeReader` asks for)."""
+
+    def close(self) -> None:
+        """Release what the reader holds open."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
 def check_requests(
     variant_idx: npt.NDArray[np.uint32], allele_idx: npt.NDArray[np.uint8], n_variants: int
 ) -> None:

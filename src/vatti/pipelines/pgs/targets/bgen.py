@@ -24,14 +24,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from math import comb
 from pathlib import Path
-from types import TracebackType
-from typing import BinaryIO, Self
+from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
 from vatti.pipelines.pgs.targets.base import (
+    ClosedOnExit,
     DosageBlock,
     GenotypeFile,
     check_requests,
@@ -260,7 +260,7 @@ def _haploid(allele: int, n_alleles: int) -> npt.NDArray[np.float64]:
     return counts
 
 
-class BgenReader:
+class BgenReader(ClosedOnExit):
     """Reader of a BGEN v1.2 file (and its ``.sample``, when the target names one)."""
 
     def __init__(self, file: GenotypeFile) -> None:
@@ -360,17 +360,6 @@ class BgenReader:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 __all__ = ["BgenHeader", "BgenReader", "parse_sample_file", "read_header", "scan_variants"]
