@@ -176,13 +176,8 @@ def test_the_pgs_job_reads_a_bgen_target_as_the_cli_does(fixture: dict, tmp_path
             "target_build": "GRCh38",
         }
     )  # fmt: skip
-    ctx = RunContext(
-        job_id="job-1",
-        work_dir=tmp_path / "work",
-        output_dir=tmp_path / "job",
-        log=logging.LoggerAdapter(logging.getLogger("test.pgs"), {}),
-        settings=JobSettings(input_root=root),
-    )
+    log = logging.LoggerAdapter(logging.getLogger("test.pgs"), {})
+    ctx = RunContext("job-1", tmp_path / "work", tmp_path / "job", log, JobSettings(root))
     run_pipeline(PgsPipeline(), params, ctx, inputs_dir=tmp_path / "staged")
     cli = CliRunner().invoke(
         app,

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -19,6 +18,7 @@ import polars as pl
 
 from vatti.pipelines.pgs.targets.base import (
     NO_PARENT,
+    ClosedOnExit,
     DosageBlock,
     GenotypeFile,
     check_requests,
@@ -73,7 +73,7 @@ def _allele_idx_offsets(counts: npt.NDArray[np.uint32]) -> npt.NDArray[np.uintp]
     return offsets
 
 
-class PgenReader:
+class PgenReader(ClosedOnExit):
     """Reader of a ``.pgen`` (or, with ``raw_sample_ct``, a PLINK 1 ``.bed``) through pgenlib."""
 
     def __init__(self, file: GenotypeFile) -> None:
@@ -186,17 +186,6 @@ class PgenReader:
         if self._pgen is not None:
             self._pgen.close()
             self._pgen = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 __all__ = ["PgenReader", "parse_psam"]

@@ -19,8 +19,7 @@ through htslib.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +28,7 @@ import polars as pl
 from vatti.pipelines.pgs.inflate import GZIP_ERRORS
 from vatti.pipelines.pgs.targets import vcf_scan, vcf_text
 from vatti.pipelines.pgs.targets.base import (
+    ClosedOnExit,
     DosageBlock,
     GenotypeFile,
     check_requests,
@@ -80,7 +80,7 @@ def ds_allele_dosage(ds: npt.NDArray[np.float32], allele: int) -> npt.NDArray[np
     return result
 
 
-class VcfReader:
+class VcfReader(ClosedOnExit):
     """Reader of one VCF/VCF.gz/BCF file."""
 
     def __init__(self, file: GenotypeFile, *, use_dosage: bool = False) -> None:
@@ -290,14 +290,3 @@ class VcfReader:
 
     def close(self) -> None:
         """Nothing stays open between calls."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
