@@ -196,7 +196,7 @@ def test_csv_and_json_samplesheets(
         (("cineca,{p},,pfile", "cineca,{p},,bfile"), "both have no chrom"),
         (("my_cohort,{p},22,pfile",), "row 1, sampleset"),
         (("reference,{p},22,pfile",), "'reference' is reserved"),
-        (("cineca,{p},22,bgen",), "unknown target format 'bgen'"),
+        (("cineca,{p},22,bcf",), "unknown target format 'bcf'"),
     ],
 )
 def test_samplesheet_rules_are_the_jobs(
