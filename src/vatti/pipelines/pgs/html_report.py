@@ -338,6 +338,9 @@ def _distributions(scores: pl.DataFrame, summary: pl.DataFrame) -> str:
             )
             continue
         finite = values[np.isfinite(values)]
+        if finite.size < MIN_PLOT_SAMPLES:
+            notes.append(f"<li>{_e(label)}: {finite.size} samples with a score: no plot</li>")
+            continue
         stats = (
             f"n = {finite.size}, mean {finite.mean():.4g}, SD {finite.std(ddof=1):.4g}, "
             f"range {finite.min():.4g} to {finite.max():.4g}"
