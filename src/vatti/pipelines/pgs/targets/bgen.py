@@ -210,17 +210,21 @@ def allele_dosage(block: bytes, n_samples: int, allele: int) -> npt.NDArray[np.f
     plink2 counts one; calls of other ploidies than 1 and 2 are refused (ValueError)."""
     if len(block) < 10:
         raise ValueError("genotype block too short")
-    n, n_alleles, _, _ = struct.unpack("<IHBB", block[:8])
+    n, n_alleles, pmin, pmax = struct.unpack("<IHBB", block[:8])
     if n != n_samples:
         raise ValueError(f"the genotype block has {n} samples, not {n_samples}")
     if allele >= n_alleles:
         raise ValueError(f"no allele {allele} (the variant has {n_alleles})")
     flags = np.frombuffer(block, dtype=np.uint8, count=n, offset=8)
-    ploidy = (flags & 0x3F).astype(np.int64)
     phased, bits = bool(block[8 + n]), block[9 + n]
     if bits < 1 or bits > 32:
         raise ValueError(f"{bits} bits per probability")
-    bad = ~np.isin(ploidy, (1, 2))
+    if pmin == pmax == 2 and n_alleles == 2:  # the usual case, diploid biallelic: no gather
+        dose = _biallelic_diploid(_unpack_bits(block[10 + n :], 2 * n, bits), phased, allele)
+        dose[(flags & 0x80) != 0] = np.nan
+        return dose
+    ploidy = (flags & 0x3F).astype(np.int64)
+    bad = (ploidy < 1) | (ploidy > 2)
     if bad.any():
         raise ValueError(
             f"a call of ploidy {int(ploidy[bad][0])} (sample {int(np.flatnonzero(bad)[0]) + 1}); "
@@ -252,6 +256,17 @@ def allele_dosage(block: bytes, n_samples: int, allele: int) -> npt.NDArray[np.f
         dose[who] = copies * (2 if z == 1 else 1)
     dose[(flags & 0x80) != 0] = np.nan
     return dose
+
+
+def _biallelic_diploid(
+    values: npt.NDArray[np.float64], phased: bool, allele: int
+) -> npt.NDArray[np.float64]:
+    """Copies of ``allele`` from two stored probabilities per call: phased, P(first allele)
+    of each haplotype; unphased, P(11) and P(12)."""
+    pairs = values.reshape(-1, 2)
+    # copies of the first allele
+    first = pairs[:, 0] + pairs[:, 1] if phased else 2.0 * pairs[:, 0] + pairs[:, 1]
+    return first if allele == 0 else 2.0 - first
 
 
 def _haploid(allele: int, n_alleles: int) -> npt.NDArray[np.float64]:
