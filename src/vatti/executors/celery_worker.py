@@ -6,9 +6,10 @@ claim the attempt, start the job's wrapper as a child that exits with the job, w
 Tasks are acknowledged late and rejected when the worker is lost, so a lost worker's task is
 delivered again; the claim makes that delivery (and any duplicate) a no-op.
 
-The worker reads the ``worker`` component's settings: the Celery group (broker, state store,
-secrets key, queues, pool) and the common one (its data dir holds the jobs' run dirs and
-scratch). A job's runtime settings come with its task, from the engine.
+The worker reads the ``worker`` component's settings: the Celery group it shares with the engine
+(broker, state store, secrets key, queues), its own (concurrency, pool) and the common one (its
+data dir holds the jobs' run dirs and scratch). A job's runtime settings come with its task,
+from the engine.
 """
 
 from __future__ import annotations
@@ -90,9 +91,9 @@ def run_worker(
     entry: str = RUNTIME_ENTRY,
 ) -> int:
     """Run the worker until it is stopped (SIGTERM: warm shutdown); its exit status."""
-    celery = settings.celery
-    if celery is None:
-        raise ExecutorError("the celery settings were not loaded")
+    celery, own = settings.celery, settings.celery_worker
+    if celery is None or own is None:
+        raise ExecutorError("the celery worker's settings were not loaded")
     ctx = worker_context(settings, entry=entry)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = worker_app(celery, ctx)
@@ -103,13 +104,13 @@ def run_worker(
         "worker.starting broker=%s queues=%s pool=%s",
         redact_url(broker.get_secret_value()),
         ",".join(consumed),
-        pool or celery.celery_pool,
+        pool or own.celery_pool,
     )
     worker = app.Worker(
         hostname=hostname or f"vatti@{socket.gethostname()}",
         queues=consumed,
-        concurrency=concurrency or celery.celery_concurrency,
-        pool_cls=pool or celery.celery_pool,
+        concurrency=concurrency or own.celery_concurrency,
+        pool_cls=pool or own.celery_pool,
         send_events=celery.celery_events if events is None else events,
         loglevel=settings.common.log_level,
         without_gossip=True,
