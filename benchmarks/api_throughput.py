@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -60,13 +60,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(data_dir: Path) -> Iterator[str]:
-    """``vatti serve`` on a free loopback port until the block ends; yields its base URL."""
+def server(data_dir: Path, settings: Mapping[str, str] | None = None) -> Iterator[str]:
+    """``vatti serve`` on a free loopback port until the block ends; yields its base URL.
+
+    ``settings`` (``VATTI_*``) are added to :data:`SERVER_ENV`; no other ``VATTI_*`` variable of
+    this process's environment reaches the server."""
     from vatti.api.auth import hash_token
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VATTI_")}
     env.update(SERVER_ENV, VATTI_DATA_DIR=str(data_dir))
+    env.update(settings or {})
     env["VATTI_API_TOKENS"] = f"{hash_token(TOKEN)}:submit,read"
     cmd = [sys.executable, "-m", "vatti", "serve", "--host", "127.0.0.1", "--port", str(port)]
     errors = data_dir / "server.stderr"
