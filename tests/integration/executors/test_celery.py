@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from vatti.executors.base import Exited, Pending, Running
-from vatti.executors.celery import CeleryExecutor, CeleryHandle
+from vatti.executors.celery import CANCELLED_EXIT, CeleryExecutor, CeleryHandle
 from vatti.executors.celery_records import RunRecords
 from vatti.testing.celery import (
     Broker,
@@ -155,10 +155,40 @@ def test_a_job_whose_worker_is_lost_runs_once_and_still_ends(world: CeleryWorld,
 # -- cancellation ---------------------------------------------------------------------------------
 
 
+def test_a_queued_task_is_revoked_on_the_worker_that_would_take_it(world: CeleryWorld) -> None:
+    """The worker is busy (one slot): the second job waits on the broker. Cancelled there, its
+    task is revoked: when the worker gets to it, Celery drops it before vatti's task runs (the
+    claim would have noted a discard), and the job never runs."""
+    go = world.data_dir / "go"
+    busy, queued, store = new_job_id(), new_job_id(), records(world)
+    with (
+        running_workers(world, "busy") as (worker,),
+        closing_all(ExecutorRig(lambda: executor(world), "", {}, world.data_dir, MARGIN_S)) as rig,
+    ):
+        ex = rig.executor()
+        first = ex.submit(scripted(busy, {"print": "ran", "wait_for": str(go)}))
+        wait_for_log(ex, first, r"ran\n")
+        second = ex.submit(scripted(queued, {"print": "ran"}))
+        assert isinstance(ex.poll(second), Pending)
+        ex.terminate(second, 5.0)
+        assert ex.poll(second) == Exited(CANCELLED_EXIT, "cancelled before a worker started it")
+        go.touch()
+        assert final(ex, first) == Exited(0)
+        task = CeleryHandle.loads(second).task_id
+        wait_until(
+            "the revoked task's discard",
+            lambda: f"revoked task: vatti.run_job[{task}]" in worker.output(),
+        )
+        assert store.discards(queued, 1) == []
+        assert ex.read_log(second) is None
+    store.close()
+
+
 def test_a_job_cancelled_while_queued_never_runs_even_on_a_later_worker(
-    redis_world: CeleryWorld, tmp_path: Path
+    world: CeleryWorld, tmp_path: Path
 ) -> None:
-    later = CeleryWorld(redis_world.broker, tmp_path / "later")
+    """No worker was up to hear the revoke: the claim the cancellation took drops the task."""
+    later = CeleryWorld(world.broker, tmp_path / "later")
     later.flush_state()
     store = records(later)
     with closing_all(ExecutorRig(lambda: executor(later), "", {}, tmp_path, MARGIN_S)) as rig:
