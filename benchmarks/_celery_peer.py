@@ -19,6 +19,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 TASKS_MODULE = """
 from celery import Celery
@@ -93,6 +94,20 @@ def main(broker: str, tasks: int, latency_tasks: int, concurrency: int) -> None:
             }
         )
     )
+
+
+def run(python: str, broker: str, tasks: int, latency_tasks: int, concurrency: int) -> Any:
+    """This script run by ``python`` (an interpreter with Celery); its JSON result."""
+    done = subprocess.run(
+        [python, __file__, broker, str(tasks), str(latency_tasks), str(concurrency)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"the Celery peer failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":

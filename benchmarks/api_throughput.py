@@ -43,6 +43,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _celery_peer
+from _bench_proc import stop
+
 from vatti.testing.side_envs import ensure_side_env
 
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -92,12 +97,7 @@ def server(data_dir: Path, settings: Mapping[str, str] | None = None) -> Iterato
             time.sleep(0.05)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, 30)
 
 
 def job_body(tag: str) -> dict[str, Any]:
@@ -247,24 +247,9 @@ def ensure_celery() -> Path:
 
 
 def celery_peer(workdir: Path, tasks: int, latency_tasks: int) -> dict[str, float]:
-    python = ensure_celery()
-    done = subprocess.run(
-        [
-            str(python),
-            str(HERE / "_celery_peer.py"),
-            REDIS_URL,
-            str(tasks),
-            str(latency_tasks),
-            "2",
-        ],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=900,
+    result: dict[str, float] = _celery_peer.run(
+        str(ensure_celery()), REDIS_URL, tasks, latency_tasks, 2
     )
-    if done.returncode != 0:
-        raise SystemExit(f"the Celery peer failed:\n{done.stderr[-3000:]}")
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 

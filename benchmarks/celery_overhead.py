@@ -12,7 +12,7 @@ In one run, on the machine's Redis (one database: ``--redis-url``, or ``VATTI_BE
   of the same concurrency on the same Redis, a result backend there too; one warm-up task, then
   ``--jobs`` no-op tasks sent at once; time from the first send to the last result got.
 
-Prints both times and rates (jobs/s), the ratio, and vatti's server-side medians per phase.
+Prints both times and rates (jobs/s), and the ratio.
 
     .venv/bin/python benchmarks/celery_overhead.py [--jobs 200] [--concurrency 2]
 """
@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,12 +33,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _celery_peer
+from _bench_proc import stop
 from api_throughput import (
     client,
     concurrent_submissions,
     drain,
-    ms,
-    phases,
     server,
     submit,
     wait_terminal,
@@ -70,16 +68,11 @@ def vatti_worker(settings: dict[str, str], work: Path, concurrency: int) -> Iter
             time.sleep(0.05)
         yield
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, 60)
 
 
-def through_vatti(redis_url: str, jobs: int, concurrency: int) -> tuple[float, list[float]]:
-    """Seconds from the first POST to the last succeeded, and the running → succeeded times."""
+def through_vatti(redis_url: str, jobs: int, concurrency: int) -> float:
+    """Seconds from the first POST to the last succeeded."""
     settings = {
         "VATTI_CELERY_BROKER_URL": redis_url,
         "VATTI_CELERY_SECRETS_KEY": new_key(),
@@ -96,25 +89,12 @@ def through_vatti(redis_url: str, jobs: int, concurrency: int) -> tuple[float, l
             wait_terminal(c, base, submit(c, base, "warmup"), 0.05, 120)
         posting, ids = concurrent_submissions(base, jobs, 4)
         drained = drain(base, ids, timeout_s=max(300.0, jobs * 5.0))
-        with client() as c:
-            runs = [phases(c, base, c.get(f"{base}/api/v1/jobs/{i}").json())[2] for i in ids]
-    return posting + drained, runs
+    return posting + drained
 
 
 def direct_celery(redis_url: str, jobs: int, concurrency: int) -> float:
     """Seconds from the first send of ``jobs`` no-op tasks to the last result."""
-    peer = [sys.executable, str(HERE / "_celery_peer.py"), redis_url, str(jobs), "0"]
-    done = subprocess.run(
-        [*peer, str(concurrency)],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"the Celery peer failed:\n{done.stderr[-3000:]}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    return float(result["drain_s"])
+    return float(_celery_peer.run(sys.executable, redis_url, jobs, 0, concurrency)["drain_s"])
 
 
 def main() -> None:
@@ -129,18 +109,15 @@ def main() -> None:
         f"{args.jobs} no-op jobs, one worker of concurrency {args.concurrency} (prefork), "
         f"Celery {celery.__version__}, broker {args.redis_url}, {os.cpu_count()} CPUs"
     )
-    ours, runs = through_vatti(args.redis_url, args.jobs, args.concurrency)
+    ours = through_vatti(args.redis_url, args.jobs, args.concurrency)
     peer = direct_celery(args.redis_url, args.jobs, args.concurrency)
-    print(
-        f"  vatti on celery: {ours:.2f} s, {args.jobs / ours:.1f} jobs/s"
-        f" (median running -> succeeded {ms(statistics.median(runs))} ms)"
-    )
+    print(f"  vatti on celery: {ours:.2f} s, {args.jobs / ours:.1f} jobs/s")
     print(f"  direct celery:   {peer:.2f} s, {args.jobs / peer:.1f} tasks/s")
     print(
         f"ratio vatti/celery (time): {ours / peer:.1f}x"
-        " (a vatti job runs the job runtime in a child process with a work area, a claim, status"
-        " records and its log in the state store; a no-op task is a function call in a warm"
-        " pool process)"
+        " (a vatti job is a work area, a claim, status records and its log in the state store,"
+        " two forks (its wrapper, the job runtime) and the runtime's work; a no-op task is a"
+        " function call in a warm pool process)"
     )
 
 
