@@ -232,6 +232,10 @@ class RunRecords:
             return None
         return b"" if limit <= 0 else bytes(data)
 
+    def looked_after(self, job_id: str) -> bool:
+        """Whether any attempt of the job is claimed and beating (its wrapper is alive)."""
+        return any(True for _ in self.client.scan_iter(match=f"{PREFIX}{job_id}:*:alive"))
+
     def logged_jobs(self) -> Iterator[str]:
         for key in self.client.scan_iter(match=f"{PREFIX}*:log", count=500):
             yield _text(key)[len(PREFIX) : -len(":log")]

@@ -232,3 +232,25 @@ def test_an_exit_is_announced_when_it_happens(redis_world: CeleryWorld) -> None:
         assert ex.poll(handle) == Exited(2)
     finally:
         ex.close()
+
+
+def test_a_worker_deletes_at_start_what_lost_jobs_left_behind(tmp_path: Path) -> None:
+    """A worker lost mid-job (its host rebooted) leaves the job's scratch and run dir: the next
+    worker on that data dir deletes them, unless the job's wrapper still beats."""
+    world = CeleryWorld(redis_broker(), tmp_path / "host")
+    lost, alive, store = new_job_id(), new_job_id(), records(world)
+    for job_id in (lost, alive):
+        for root in ("scratch", "runs"):
+            (world.data_dir / root / job_id).mkdir(parents=True)
+            (world.data_dir / root / job_id / "part.txt").write_text("clear text")
+    assert store.claim(alive, 1, "elsewhere:1")  # a wrapper that outlived its worker
+    try:
+        with running_workers(world, "sweeper") as (worker,):
+            assert f"worker.swept leftovers of 1 jobs: {lost}" in worker.output()
+        for root in ("scratch", "runs"):
+            assert not (world.data_dir / root / lost).exists()
+            assert (world.data_dir / root / alive / "part.txt").is_file()
+    finally:
+        store.delete_job(alive)
+        store.close()
+        world.delete_queue()
