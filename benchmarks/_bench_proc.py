@@ -106,3 +106,13 @@ def measure(
         tail = log.read_text(errors="replace")[-2000:]
         raise CommandFailed(f"{name} exited with {proc.returncode}; log {log}:\n{tail}")
     return Run(name, wall, peak / 2**20, log)
+
+
+def stop(proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """SIGTERM ``proc`` and wait for it; SIGKILL it if it is still there after ``timeout_s``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

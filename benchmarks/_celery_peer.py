@@ -3,8 +3,9 @@
 Run with the side environment's interpreter (Celery is not a dependency of vatti):
 ``python _celery_peer.py REDIS_URL TASKS LATENCY_TASKS CONCURRENCY``. Starts a prefork worker
 with that concurrency on a queue of its own, sends ``TASKS`` no-op tasks at once and times how
-fast they drain, then ``LATENCY_TASKS`` one at a time (send → result seen); prints one JSON
-object.
+fast they drain, then ``LATENCY_TASKS`` one at a time (send → result seen, none when 0);
+prints one JSON object. ``celery_overhead.py`` runs it with vatti's own interpreter (the Celery
+vatti uses), ``api_throughput.py`` in a side environment.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 TASKS_MODULE = """
 from celery import Celery
@@ -85,12 +87,27 @@ def main(broker: str, tasks: int, latency_tasks: int, concurrency: int) -> None:
     print(
         json.dumps(
             {
+                "drain_s": drained,
                 "drain_per_s": tasks / drained,
-                "p50_s": statistics.median(latency),
-                "p95_s": ordered[max(0, round(0.95 * len(ordered)) - 1)],
+                "p50_s": statistics.median(latency) if latency else None,
+                "p95_s": ordered[max(0, round(0.95 * len(ordered)) - 1)] if latency else None,
             }
         )
     )
+
+
+def run(python: str, broker: str, tasks: int, latency_tasks: int, concurrency: int) -> Any:
+    """This script run by ``python`` (an interpreter with Celery); its JSON result."""
+    done = subprocess.run(
+        [python, __file__, broker, str(tasks), str(latency_tasks), str(concurrency)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"the Celery peer failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":

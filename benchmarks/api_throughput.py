@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +42,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _celery_peer
+from _bench_proc import stop
 
 from vatti.testing.side_envs import ensure_side_env
 
@@ -60,13 +65,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(data_dir: Path) -> Iterator[str]:
-    """``vatti serve`` on a free loopback port until the block ends; yields its base URL."""
+def server(data_dir: Path, settings: Mapping[str, str] | None = None) -> Iterator[str]:
+    """``vatti serve`` on a free loopback port until the block ends; yields its base URL.
+
+    ``settings`` (``VATTI_*``) are added to :data:`SERVER_ENV`; no other ``VATTI_*`` variable of
+    this process's environment reaches the server."""
     from vatti.api.auth import hash_token
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VATTI_")}
     env.update(SERVER_ENV, VATTI_DATA_DIR=str(data_dir))
+    env.update(settings or {})
     env["VATTI_API_TOKENS"] = f"{hash_token(TOKEN)}:submit,read"
     cmd = [sys.executable, "-m", "vatti", "serve", "--host", "127.0.0.1", "--port", str(port)]
     errors = data_dir / "server.stderr"
@@ -88,12 +97,7 @@ def server(data_dir: Path) -> Iterator[str]:
             time.sleep(0.05)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, 30)
 
 
 def job_body(tag: str) -> dict[str, Any]:
@@ -243,24 +247,9 @@ def ensure_celery() -> Path:
 
 
 def celery_peer(workdir: Path, tasks: int, latency_tasks: int) -> dict[str, float]:
-    python = ensure_celery()
-    done = subprocess.run(
-        [
-            str(python),
-            str(HERE / "_celery_peer.py"),
-            REDIS_URL,
-            str(tasks),
-            str(latency_tasks),
-            "2",
-        ],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=900,
+    result: dict[str, float] = _celery_peer.run(
+        str(ensure_celery()), REDIS_URL, tasks, latency_tasks, 2
     )
-    if done.returncode != 0:
-        raise SystemExit(f"the Celery peer failed:\n{done.stderr[-3000:]}")
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 

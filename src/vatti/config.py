@@ -334,7 +334,12 @@ class EngineSettings(_Settings):
 
     group: ClassVar[str] = "engine"
 
-    max_concurrent_jobs: int = Field(2, ge=1, description="Jobs running at once; others queue.")
+    max_concurrent_jobs: int = Field(
+        2,
+        ge=1,
+        description="Jobs started and not ended at once, over every engine sharing the database "
+        "and whichever executor runs them (local, Celery...); others queue.",
+    )
     executor: str = Field(
         DEFAULT_EXECUTOR,
         description="Where jobs run: "
@@ -484,17 +489,8 @@ class CelerySettings(_Settings):
     celery_queues: str = Field(
         "",
         description="Queue per pipeline, as PIPELINE=QUEUE entries separated by ',' (e.g. "
-        "pgs=vatti-pgs); a worker consumes every queue named here and the default one unless "
-        "given --queues.",
-    )
-    celery_concurrency: int = Field(
-        1, ge=1, description="Jobs one worker runs at once (its pool processes)."
-    )
-    celery_pool: Literal["prefork", "solo"] = Field(
-        "prefork",
-        description="The worker's pool: prefork (CELERY_CONCURRENCY processes) or solo (one "
-        "job at a time in the worker's own process); either runs each job in a child process "
-        "that exits with it.",
+        "pgs=vatti-pgs): the engine sends each job to its pipeline's queue; a worker consumes "
+        "every queue named here and the default one unless given --queues.",
     )
     celery_events: bool = Field(
         False,
@@ -590,6 +586,26 @@ class CelerySettings(_Settings):
                 f"{PREFIX}CELERY_SECRETS_KEY: required by the Celery executor and workers"
             )
         return missing
+
+
+class CeleryWorkerSettings(_Settings):
+    """What only a Celery worker (``vatti worker``) reads: how many jobs it runs, and how."""
+
+    group: ClassVar[str] = "celery-worker"
+
+    celery_concurrency: int = Field(
+        1,
+        ge=1,
+        description="Jobs one worker runs at once (its pool processes; vatti worker -c). The "
+        "jobs the engine hands over beyond the workers' slots wait in their queue on the broker; "
+        "MAX_CONCURRENT_JOBS caps how many the engines hand over in all.",
+    )
+    celery_pool: Literal["prefork", "solo"] = Field(
+        "prefork",
+        description="The worker's pool: prefork (CELERY_CONCURRENCY processes) or solo (one "
+        "job at a time in the worker's own process); either runs each job in a child process "
+        "that exits with it.",
+    )
 
 
 def is_loopback(host: str | None) -> bool:
@@ -771,7 +787,7 @@ COMPONENTS: dict[str, Component] = {
             "worker",
             "a Celery worker (vatti worker): runs each job the Celery executor sends in a child "
             "process that exits with it (the job's runtime settings come with its task)",
-            (CommonSettings, CelerySettings),
+            (CommonSettings, CelerySettings, CeleryWorkerSettings),
         ),
     )
 }
@@ -896,6 +912,7 @@ class Settings:
     engine: EngineSettings | None = None
     runtime: RuntimeSettings | None = None
     celery: CelerySettings | None = None
+    celery_worker: CeleryWorkerSettings | None = None
     sources: SourceSettings | None = None
 
     @classmethod
@@ -923,6 +940,7 @@ class Settings:
             engine=get(EngineSettings),
             runtime=get(RuntimeSettings),
             celery=get(CelerySettings),
+            celery_worker=get(CeleryWorkerSettings),
             sources=get(SourceSettings),
         )
 

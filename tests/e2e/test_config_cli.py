@@ -75,6 +75,41 @@ def test_config_check_runtime_passes_on_defaults(tmp_path: Path) -> None:
     assert "OK" in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("component", "env"),
+    [("engine", {"VATTI_EXECUTOR": "celery"}), ("worker", {})],
+)
+def test_config_check_names_what_the_celery_executor_and_its_workers_miss(
+    tmp_path: Path, component: str, env: dict[str, str]
+) -> None:
+    rabbit = {"VATTI_CELERY_BROKER_URL": "amqp://guest:hunter2@127.0.0.1:5672//"}
+
+    result = vatti("config", "check", "-c", component, cwd=tmp_path, env=clean_env(**env, **rabbit))
+
+    assert result.returncode == EX_CONFIG
+    named = [line.split(":")[0] for line in result.stderr.splitlines() if line.startswith("VATTI_")]
+    assert named == ["VATTI_CELERY_STATE_URL", "VATTI_CELERY_SECRETS_KEY"]
+    assert "hunter2" not in result.stderr + result.stdout
+
+
+def test_config_shows_the_celery_queues_and_worker_slots_under_who_reads_them(
+    tmp_path: Path,
+) -> None:
+    def listed(component: str) -> str:
+        result = vatti("config", "-c", component, "--markdown", cwd=tmp_path, env=clean_env())
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    engine, worker = listed("engine"), listed("worker")
+    for name in ("VATTI_CELERY_QUEUES", "VATTI_CELERY_DEFAULT_QUEUE", "VATTI_CELERY_BROKER_URL"):
+        assert f"`{name}`" in engine
+        assert f"`{name}`" in worker
+    assert "`VATTI_MAX_CONCURRENT_JOBS`" in engine
+    for name in ("VATTI_CELERY_CONCURRENCY", "VATTI_CELERY_POOL"):
+        assert f"`{name}`" in worker
+        assert f"`{name}`" not in engine
+
+
 def test_config_check_unknown_component(tmp_path: Path) -> None:
     result = vatti("config", "check", "--component", "nope", cwd=tmp_path, env=clean_env())
 

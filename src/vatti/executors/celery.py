@@ -9,7 +9,8 @@ from the handle alone, so a restarted engine follows its jobs as before.
 
 - ``poll``: exited (the recorded exit) / running (claimed, its wrapper beating) / pending (not
   claimed yet: queued, or on its way to a worker) / vanished (claimed, but nobody beats any
-  more: the worker's host was lost).
+  more: the worker's host was lost; or the store has no record of the attempt at all: it lost
+  its data, so no worker will ever report on the job).
 - ``terminate``: when no worker has the attempt yet, takes its claim for the cancellation (no
   later delivery can run it) and revokes the task (a queued or prefetched delivery is dropped);
   otherwise asks the job's wrapper to stop the job's process group (SIGTERM, the grace,
@@ -19,6 +20,7 @@ from the handle alone, so a restarted engine follows its jobs as before.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import signal
@@ -105,6 +107,11 @@ def status_of(record: RunRecord) -> ExecStatus:
     if record.state == "exited":
         return Exited(record.code if record.code is not None else -1, record.reason, record.limit)
     if record.claimant is None:
+        if not record.sent:
+            return Vanished(
+                "the celery state store has no record of the job's task (its data was lost: "
+                "flushed, restarted without persistence, or older than VATTI_CELERY_RECORD_TTL)"
+            )
         return Pending()
     if record.alive:
         return Running() if record.state == "running" else Pending()
@@ -165,6 +172,12 @@ class CeleryExecutor:
             self.queue_of(launch.pipeline),
         )
         try:
+            self.records.mark_sent(launch.job_id, launch.attempt)
+        except Exception as exc:  # redis-py's errors
+            raise SubmitFailed(
+                f"job {launch.job_id}: the celery state store is unreachable: {type(exc).__name__}"
+            ) from None
+        try:
             self.app.send_task(
                 TASK_NAME,
                 kwargs=message.kwargs(),
@@ -174,6 +187,8 @@ class CeleryExecutor:
                 argsrepr="()",
             )
         except Exception as exc:  # kombu raises its own and the driver's errors
+            with contextlib.suppress(Exception):
+                self.records.forget_sent(launch.job_id, launch.attempt)
             raise SubmitFailed(
                 f"job {launch.job_id}: could not publish its task to {self.broker}: "
                 f"{type(exc).__name__}"

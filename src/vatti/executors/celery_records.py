@@ -4,6 +4,9 @@ vatti stays the one source of truth for job state: Celery only carries the task 
 Every fact about one attempt of a job that the engine needs lives here, written by the worker
 that runs it and read by the executor from the handle alone:
 
+- ``…:{job}:{attempt}:sent`` — written by the executor before it publishes the task: an attempt
+  with neither this nor a claim is one the store has lost (flushed, restarted without
+  persistence, or past its TTL), which no worker will ever report on.
 - ``…:{job}:{attempt}:claim`` — who may run the attempt, taken with ``SET NX``: the first worker
   (or a cancellation before any worker took it, :data:`CANCELLED`). Every later delivery of the
   task (a duplicate publish, a redelivery after a visibility timeout or a lost worker, one that
@@ -75,6 +78,8 @@ class RunRecord:
     limit: str | None = None
     #: the Celery node (worker) that ran it, for its clean-up
     node: str | None = None
+    #: the executor recorded that it published the attempt
+    sent: bool = True
 
 
 class RunRecords:
@@ -103,7 +108,15 @@ class RunRecords:
     def log_key(job_id: str) -> str:
         return f"{PREFIX}{job_id}:log"
 
-    # -- claims and heartbeats ------------------------------------------------------------------
+    # -- publishing, claims and heartbeats -------------------------------------------------------
+
+    def mark_sent(self, job_id: str, attempt: int) -> None:
+        """Record that the attempt's task is being published (before it is)."""
+        self.client.set(self.key(job_id, attempt, "sent"), "1", ex=self.ttl_s)
+
+    def forget_sent(self, job_id: str, attempt: int) -> None:
+        """The attempt's task could not be published after all."""
+        self.client.delete(self.key(job_id, attempt, "sent"))
 
     def claim(self, job_id: str, attempt: int, owner: str) -> bool:
         """Take the attempt for ``owner``, with its first heartbeat in the same step (a reader
@@ -163,7 +176,8 @@ class RunRecords:
             pipe.get(self.key(job_id, attempt, "claim"))
             pipe.exists(self.key(job_id, attempt, "alive"))
             pipe.hgetall(self.key(job_id, attempt, "run"))
-            claim, alive, run = pipe.execute()
+            pipe.exists(self.key(job_id, attempt, "sent"))
+            claim, alive, run, sent = pipe.execute()
         fields = {_text(k): _text(v) for k, v in run.items()}
         code = fields.get("code")
         return RunRecord(
@@ -174,6 +188,7 @@ class RunRecords:
             reason=fields.get("reason"),
             limit=fields.get("limit"),
             node=fields.get("node"),
+            sent=bool(sent),
         )
 
     # -- cancellation -----------------------------------------------------------------------------
@@ -216,6 +231,10 @@ class RunRecords:
         if not exists:
             return None
         return b"" if limit <= 0 else bytes(data)
+
+    def looked_after(self, job_id: str) -> bool:
+        """Whether any attempt of the job is claimed and beating (its wrapper is alive)."""
+        return any(True for _ in self.client.scan_iter(match=f"{PREFIX}{job_id}:*:alive"))
 
     def logged_jobs(self) -> Iterator[str]:
         for key in self.client.scan_iter(match=f"{PREFIX}*:log", count=500):

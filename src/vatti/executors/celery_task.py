@@ -3,21 +3,21 @@
 A delivery whose attempt is already claimed (by a worker, or by a cancellation before any
 worker took it) is discarded and acknowledged: that covers a duplicate publish, a redelivery
 after a visibility timeout or a lost worker, and a delivery that arrives after the job ended.
-Otherwise the task starts the job's wrapper (:mod:`.celery_wrapper`, a fresh interpreter in a
-session of its own) and waits for it, so the pool process holds the worker's slot for as long
-as the job runs and keeps none of its memory.
+Otherwise the task has the job's wrapper (:mod:`.celery_wrapper`) forked, in a session of its
+own, by its pool process's launcher (:mod:`.launcher`: started on the pool process's first job,
+apart from the worker, it only imported the wrapper and the job runtime, so a job starts without
+an interpreter's start-up and inherits nothing of the worker), and waits for it: the pool process
+holds the worker's slot for as long as the job runs and keeps none of its memory.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
-import subprocess
-import sys
-from collections.abc import Mapping
-from dataclasses import dataclass
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +25,52 @@ from vatti.executors.celery_app import TaskMessage
 from vatti.executors.celery_records import RunRecords
 from vatti.executors.celery_seal import SealBroken, unseal
 from vatti.executors.errors import ExecutorError
-from vatti.executors.launcher import CANNOT_START
-from vatti.executors.local import DEFAULT_INHERITED_ENV, RUNTIME_ENTRY, SCRATCH_DIR_VAR
+from vatti.executors.launcher import CANNOT_START, WRAPPER_FIELD
+from vatti.executors.launcher_client import LauncherClient
+from vatti.executors.local import (
+    DEFAULT_INHERITED_ENV,
+    RUNTIME_ENTRY,
+    RUNTIME_PRELOAD,
+    SCRATCH_DIR_VAR,
+)
+from vatti.executors.processes import still_running
 
 log = logging.getLogger("vatti.worker")
 
-WRAPPER_MODULE = "vatti.executors.celery_wrapper"
+#: what the launcher forks for each job
+WRAPPER = "vatti.executors.celery_wrapper:forked"
+#: how often a task waiting for its job checks that the wrapper still exists (the launcher,
+#: which reports the wrapper's exit, could die first)
+WRAPPER_CHECK_S = 1.0
+
+
+class JobStarter:
+    """A pool process's launcher, and the jobs it waits for.
+
+    The launcher is started on first use, so in the pool process (after the pool's fork); a
+    pool process runs one task at a time."""
+
+    def __init__(self, env: Mapping[str, str], preload: Sequence[str]) -> None:
+        self.launcher = LauncherClient(env, preload)
+        self._ended: dict[str, threading.Event] = {}
+        self.launcher.on_exit(self._exited)
+
+    def _exited(self, job_id: str) -> None:
+        event = self._ended.get(job_id)
+        if event is not None:
+            event.set()
+
+    def run(self, request: Mapping[str, Any]) -> None:
+        """Start the job's wrapper and wait until it exits. Raises SubmitFailed."""
+        job_id = str(request["job_id"])
+        ended = self._ended[job_id] = threading.Event()
+        try:
+            pid, created = self.launcher.start_job({**request, WRAPPER_FIELD: WRAPPER})
+            while not ended.wait(WRAPPER_CHECK_S):
+                if not still_running(pid, created):
+                    return
+        finally:
+            self._ended.pop(job_id, None)
 
 
 @dataclass(frozen=True)
@@ -44,6 +84,12 @@ class WorkerContext:
     entry: str = RUNTIME_ENTRY
     inherit_env: tuple[str, ...] = DEFAULT_INHERITED_ENV
     record_ttl_s: float = 7 * 86400.0
+    starter: JobStarter = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        modules = (WRAPPER.partition(":")[0], *RUNTIME_PRELOAD, self.entry.partition(":")[0])
+        starter = JobStarter(self.inherited_env(), tuple(dict.fromkeys(modules)))
+        object.__setattr__(self, "starter", starter)
 
     @property
     def scratch_root(self) -> Path:
@@ -102,25 +148,16 @@ def run_task(ctx: WorkerContext, kwargs: Mapping[str, Any], node: str = "") -> s
         "node": node,
     }
     try:
-        wrapper = subprocess.Popen(
-            [sys.executable, "-m", WRAPPER_MODULE],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            env=ctx.inherited_env(),
-            start_new_session=True,
-            close_fds=True,
-        )
-    except OSError as exc:
-        reason = f"the worker could not start the job: {exc.strerror}"
+        ctx.starter.run(request)
+    except ExecutorError as exc:
+        reason = f"the worker could not start the job: {exc.message}"
         ctx.records.mark_exited(job_id, attempt, CANNOT_START, reason)
         return "ran"
-    assert wrapper.stdin is not None
-    with wrapper.stdin:
-        wrapper.stdin.write(json.dumps(request).encode())
-    del request, secrets
-    code = wrapper.wait()
-    if code < 0 or ctx.records.read(job_id, attempt).state != "exited":
-        reason = f"the job's wrapper ended with status {code} without recording the job's exit"
+    finally:
+        del request, secrets
+    record = ctx.records.read(job_id, attempt)
+    if record.state != "exited":
+        reason = "the job's wrapper ended without recording the job's exit"
         ctx.records.mark_exited(job_id, attempt, CANNOT_START, reason)
-    log.info("task.ended job_id=%s attempt=%d code=%d", job_id, attempt, code)
+    log.info("task.ended job_id=%s attempt=%d code=%s", job_id, attempt, record.code)
     return "ran"

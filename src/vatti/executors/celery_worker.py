@@ -4,11 +4,14 @@ Each pool process (``prefork``: ``VATTI_CELERY_CONCURRENCY`` of them; ``solo``: 
 process) takes one task at a time (prefetch 1) and runs it with :func:`.celery_task.run_task`:
 claim the attempt, start the job's wrapper as a child that exits with the job, wait for it.
 Tasks are acknowledged late and rejected when the worker is lost, so a lost worker's task is
-delivered again; the claim makes that delivery (and any duplicate) a no-op.
+delivered again; the claim makes that delivery (and any duplicate) a no-op. At start-up the
+worker deletes what jobs lost with an earlier worker left in its data dir
+(:func:`sweep_leftovers`).
 
-The worker reads the ``worker`` component's settings: the Celery group (broker, state store,
-secrets key, queues, pool) and the common one (its data dir holds the jobs' run dirs and
-scratch). A job's runtime settings come with its task, from the engine.
+The worker reads the ``worker`` component's settings: the Celery group it shares with the engine
+(broker, state store, secrets key, queues), its own (concurrency, pool) and the common one (its
+data dir holds the jobs' run dirs and scratch). A job's runtime settings come with its task,
+from the engine.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import redis
 from celery import Celery
 from celery.worker.control import control_command
 
@@ -79,6 +83,24 @@ def worker_context(settings: Settings, *, entry: str = RUNTIME_ENTRY) -> WorkerC
     )
 
 
+def sweep_leftovers(ctx: WorkerContext) -> list[str]:
+    """Delete the scratch and run dirs of jobs no wrapper looks after any more; their ids.
+
+    A worker (or its host) lost mid-job leaves them behind, and the engine's clean-up, a control
+    command to the worker that ran the job, found nobody to run it. A job whose wrapper still
+    beats (it outlived its worker) keeps them."""
+    swept: set[str] = set()
+    for root in (ctx.scratch_root, ctx.data_dir / "runs"):
+        if not root.is_dir():
+            continue
+        for path in root.iterdir():
+            job_id = path.name
+            if path.is_dir() and JOB_ID.match(job_id) and not ctx.records.looked_after(job_id):
+                shutil.rmtree(path, ignore_errors=True)
+                swept.add(job_id)
+    return sorted(swept)
+
+
 def run_worker(
     settings: Settings,
     *,
@@ -90,11 +112,18 @@ def run_worker(
     entry: str = RUNTIME_ENTRY,
 ) -> int:
     """Run the worker until it is stopped (SIGTERM: warm shutdown); its exit status."""
-    celery = settings.celery
-    if celery is None:
-        raise ExecutorError("the celery settings were not loaded")
+    celery, own = settings.celery, settings.celery_worker
+    if celery is None or own is None:
+        raise ExecutorError("the celery worker's settings were not loaded")
     ctx = worker_context(settings, entry=entry)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        swept = sweep_leftovers(ctx)
+    except redis.RedisError as exc:  # the worker starts anyway; the next start sweeps
+        log.warning("worker.sweep_failed: the state store is unreachable: %s", exc)
+    else:
+        if swept:
+            log.info("worker.swept leftovers of %d jobs: %s", len(swept), ",".join(swept))
     app = worker_app(celery, ctx)
     consumed = list(queues) if queues else celery.all_queues()
     broker = celery.celery_broker_url
@@ -103,13 +132,13 @@ def run_worker(
         "worker.starting broker=%s queues=%s pool=%s",
         redact_url(broker.get_secret_value()),
         ",".join(consumed),
-        pool or celery.celery_pool,
+        pool or own.celery_pool,
     )
     worker = app.Worker(
         hostname=hostname or f"vatti@{socket.gethostname()}",
         queues=consumed,
-        concurrency=concurrency or celery.celery_concurrency,
-        pool_cls=pool or celery.celery_pool,
+        concurrency=concurrency or own.celery_concurrency,
+        pool_cls=pool or own.celery_pool,
         send_events=celery.celery_events if events is None else events,
         loglevel=settings.common.log_level,
         without_gossip=True,

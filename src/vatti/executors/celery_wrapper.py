@@ -1,8 +1,9 @@
-"""One job on a Celery worker: ``python -m vatti.executors.celery_wrapper`` (its request on stdin).
+"""One job on a Celery worker: its wrapper, forked by the worker's launcher (:func:`forked`).
 
-The worker's task starts this wrapper as a new session (a fresh interpreter: nothing of the
-worker is inherited, no open connection, no memory) and hands it the request, secrets included,
-on its standard input. The wrapper forks the job as the launcher of the local executor does
+The worker's task asks its pool process's launcher (:mod:`.launcher`: a process that only
+imported this module and the job runtime, started apart from the worker, so nothing of the
+worker is inherited: no open connection, no memory) to fork this wrapper as a new session, with
+the request, secrets included. The wrapper forks the job as the launcher of the local executor does
 (:func:`vatti.executors.launcher.run_job`: its environment, ``RLIMIT_AS``, the secrets on a pipe
 named by ``VATTI_SECRETS_FD``), in a process group of its own, then follows it until it ends:
 
@@ -260,15 +261,10 @@ def persist(write: Callable[[], object], what: str) -> None:
             time.sleep(OUTAGE_STEP_S)
 
 
-def main() -> int:
-    request = json.loads(sys.stdin.buffer.read())
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
-    for signum in launcher.STOP_SIGNALS:  # the job's group gets the signals; the wrapper stays
+def forked(request: dict[str, Any]) -> int:
+    """The wrapper as the worker's launcher forks it (:mod:`.launcher`): a session of its own,
+    deaf to the stop signals its job's group gets, then :func:`run`."""
+    os.setsid()
+    for signum in launcher.STOP_SIGNALS:
         signal.signal(signum, signal.SIG_IGN)
     return run(request)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -9,7 +9,9 @@ object a line). It never runs a job's code itself, so the state it forks from is
 For each ``start`` request it forks a *wrapper*: the leader of a new session and process group,
 which forks the job (its stdout and stderr appended to ``RUN_DIR/job.log``, ``RLIMIT_AS`` set to
 the memory limit, the launch's environment, the secrets written to an inherited pipe whose fd
-is in ``VATTI_SECRETS_FD``), waits for it and writes ``RUN_DIR/exit.json`` atomically. The
+is in ``VATTI_SECRETS_FD``), waits for it and writes ``RUN_DIR/exit.json`` atomically. (A
+request may name another wrapper, a preloaded ``module:function`` in :data:`WRAPPER_FIELD`: the
+Celery worker's, which reports to the state store instead.) The
 launcher reaps the wrappers and reports each exit on the socket as it happens. When the socket
 closes (the engine is gone) the launcher exits; the wrappers go on, and a restarted engine finds
 them through their handles.
@@ -43,6 +45,8 @@ CANNOT_START = 127
 #: exit status of a job whose entry point raised
 CRASHED = 1
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+#: the request field naming another wrapper than :func:`wrap_job` (``module:function``)
+WRAPPER_FIELD = "wrapper"
 
 
 def write_status(run_dir: Path, code: int, reason: str | None, limit: str | None = None) -> None:
@@ -139,6 +143,16 @@ def wrap_job(request: dict[str, Any]) -> int:
     return code
 
 
+def wrapper_of(request: dict[str, Any]) -> Callable[[dict[str, Any]], int]:
+    """The function the wrapper of ``request`` runs: :func:`wrap_job` unless it names another."""
+    name = request.get(WRAPPER_FIELD)
+    if not name:
+        return wrap_job
+    module_name, _, attr = str(name).partition(":")
+    fn: Callable[[dict[str, Any]], int] = getattr(importlib.import_module(module_name), attr)
+    return fn
+
+
 def fork_wrapper(request: dict[str, Any], close: Iterable[int]) -> int:
     """Fork the wrapper of one job; its pid (= its process group and session id)."""
     for stream in (sys.stdout, sys.stderr):
@@ -153,7 +167,7 @@ def fork_wrapper(request: dict[str, Any], close: Iterable[int]) -> int:
         for fd in close:
             with contextlib.suppress(OSError):
                 os.close(fd)
-        code = wrap_job(request)
+        code = wrapper_of(request)(request)
     except BaseException:
         with contextlib.suppress(Exception):
             traceback.print_exc()

@@ -18,14 +18,28 @@ WAIT_STEP_S = 0.02
 
 def same_process(handle: LocalHandle) -> psutil.Process | None:
     """The handle's wrapper process if it still exists (zombies included), else None."""
+    return started_process(handle.pid, handle.create_time)
+
+
+def started_process(pid: int, create_time: float) -> psutil.Process | None:
+    """Process ``pid`` if it is the one started at ``create_time`` (zombies included)."""
     try:
-        proc = psutil.Process(handle.pid)
+        proc = psutil.Process(pid)
         started = proc.create_time()
     except psutil.NoSuchProcess:
         return None
-    if abs(started - handle.create_time) > CREATE_TIME_TOLERANCE_S:
+    if abs(started - create_time) > CREATE_TIME_TOLERANCE_S:
         return None  # the pid was reused by another process
     return proc
+
+
+def still_running(pid: int, create_time: float) -> bool:
+    """Whether the process started at ``create_time`` exists and has not exited."""
+    proc = started_process(pid, create_time)
+    try:
+        return proc is not None and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def reap(handle: LocalHandle) -> None:

@@ -37,6 +37,8 @@ RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
 #: each other's.
 BROKER_DB, STATE_DB = (int(n) for n in os.environ.get("VATTI_TEST_REDIS_DBS", "12,13").split(","))
 READY = "ready."
+#: the module a pool process's job launcher runs (a session of its own, but the worker's)
+LAUNCHER = "vatti.executors.launcher"
 START_TIMEOUT_S = 60.0
 
 
@@ -173,35 +175,32 @@ class WorkerProcess:
         except FileNotFoundError:
             return ""
 
-    def own_processes(self) -> list[psutil.Process]:
-        """The worker and its pool processes (not the jobs: they run in sessions of their own)."""
+    def _family(self) -> tuple[list[psutil.Process], list[psutil.Process]]:
+        """The worker's processes (its main and pool processes, and their job launchers), and
+        the jobs' (their wrappers' sessions)."""
         try:
             main = psutil.Process(self.process.pid)
             sid = os.getsid(main.pid)
             family = [main, *main.children(recursive=True)]
         except (psutil.NoSuchProcess, ProcessLookupError):
-            return []
-        mine = []
-        for proc in family:
+            return [], []
+        mine: list[psutil.Process] = []
+        jobs: list[psutil.Process] = []
+        for proc in family:  # parents before children
             with contextlib.suppress(psutil.NoSuchProcess, ProcessLookupError):
-                if os.getsid(proc.pid) == sid:
-                    mine.append(proc)
-        return mine
+                pool = {p.pid for p in mine if os.getsid(p.pid) == sid}
+                # a launcher is a pool process's child; the wrappers it forks run its code too
+                launcher = proc.ppid() in pool and LAUNCHER in " ".join(proc.cmdline())
+                (mine if os.getsid(proc.pid) == sid or launcher else jobs).append(proc)
+        return mine, jobs
+
+    def own_processes(self) -> list[psutil.Process]:
+        """The worker, its pool processes and their launchers (not the jobs)."""
+        return self._family()[0]
 
     def job_processes(self) -> list[psutil.Process]:
         """The processes of the jobs this worker started (their wrappers' sessions)."""
-        try:
-            main = psutil.Process(self.process.pid)
-            sid = os.getsid(main.pid)
-            family = main.children(recursive=True)
-        except (psutil.NoSuchProcess, ProcessLookupError):
-            return []
-        jobs = []
-        for proc in family:
-            with contextlib.suppress(psutil.NoSuchProcess, ProcessLookupError):
-                if os.getsid(proc.pid) != sid:
-                    jobs.append(proc)
-        return jobs
+        return self._family()[1]
 
     def rss_mb(self) -> float:
         """Resident memory of the worker and its pool processes, in MiB."""
@@ -212,6 +211,7 @@ class WorkerProcess:
         return total / (1 << 20)
 
     def pool_processes(self) -> list[psutil.Process]:
+        """The pool processes and their launchers."""
         return [p for p in self.own_processes() if p.pid != self.process.pid]
 
     def kill(self, *, pool_only: bool = False) -> None:

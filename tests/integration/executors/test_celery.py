@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from vatti.executors.base import Exited, Pending, Running
-from vatti.executors.celery import CeleryExecutor, CeleryHandle
+from vatti.executors.celery import CANCELLED_EXIT, CeleryExecutor, CeleryHandle
 from vatti.executors.celery_records import RunRecords
 from vatti.testing.celery import (
     Broker,
@@ -155,10 +155,40 @@ def test_a_job_whose_worker_is_lost_runs_once_and_still_ends(world: CeleryWorld,
 # -- cancellation ---------------------------------------------------------------------------------
 
 
+def test_a_queued_task_is_revoked_on_the_worker_that_would_take_it(world: CeleryWorld) -> None:
+    """The worker is busy (one slot): the second job waits on the broker. Cancelled there, its
+    task is revoked: when the worker gets to it, Celery drops it before vatti's task runs (the
+    claim would have noted a discard), and the job never runs."""
+    go = world.data_dir / "go"
+    busy, queued, store = new_job_id(), new_job_id(), records(world)
+    with (
+        running_workers(world, "busy") as (worker,),
+        closing_all(ExecutorRig(lambda: executor(world), "", {}, world.data_dir, MARGIN_S)) as rig,
+    ):
+        ex = rig.executor()
+        first = ex.submit(scripted(busy, {"print": "ran", "wait_for": str(go)}))
+        wait_for_log(ex, first, r"ran\n")
+        second = ex.submit(scripted(queued, {"print": "ran"}))
+        assert isinstance(ex.poll(second), Pending)
+        ex.terminate(second, 5.0)
+        assert ex.poll(second) == Exited(CANCELLED_EXIT, "cancelled before a worker started it")
+        go.touch()
+        assert final(ex, first) == Exited(0)
+        task = CeleryHandle.loads(second).task_id
+        wait_until(
+            "the revoked task's discard",
+            lambda: f"revoked task: vatti.run_job[{task}]" in worker.output(),
+        )
+        assert store.discards(queued, 1) == []
+        assert ex.read_log(second) is None
+    store.close()
+
+
 def test_a_job_cancelled_while_queued_never_runs_even_on_a_later_worker(
-    redis_world: CeleryWorld, tmp_path: Path
+    world: CeleryWorld, tmp_path: Path
 ) -> None:
-    later = CeleryWorld(redis_world.broker, tmp_path / "later")
+    """No worker was up to hear the revoke: the claim the cancellation took drops the task."""
+    later = CeleryWorld(world.broker, tmp_path / "later")
     later.flush_state()
     store = records(later)
     with closing_all(ExecutorRig(lambda: executor(later), "", {}, tmp_path, MARGIN_S)) as rig:
@@ -202,3 +232,25 @@ def test_an_exit_is_announced_when_it_happens(redis_world: CeleryWorld) -> None:
         assert ex.poll(handle) == Exited(2)
     finally:
         ex.close()
+
+
+def test_a_worker_deletes_at_start_what_lost_jobs_left_behind(tmp_path: Path) -> None:
+    """A worker lost mid-job (its host rebooted) leaves the job's scratch and run dir: the next
+    worker on that data dir deletes them, unless the job's wrapper still beats."""
+    world = CeleryWorld(redis_broker(), tmp_path / "host")
+    lost, alive, store = new_job_id(), new_job_id(), records(world)
+    for job_id in (lost, alive):
+        for root in ("scratch", "runs"):
+            (world.data_dir / root / job_id).mkdir(parents=True)
+            (world.data_dir / root / job_id / "part.txt").write_text("clear text")
+    assert store.claim(alive, 1, "elsewhere:1")  # a wrapper that outlived its worker
+    try:
+        with running_workers(world, "sweeper") as (worker,):
+            assert f"worker.swept leftovers of 1 jobs: {lost}" in worker.output()
+        for root in ("scratch", "runs"):
+            assert not (world.data_dir / root / lost).exists()
+            assert (world.data_dir / root / alive / "part.txt").is_file()
+    finally:
+        store.delete_job(alive)
+        store.close()
+        world.delete_queue()

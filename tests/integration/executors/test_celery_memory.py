@@ -1,9 +1,9 @@
 """A job's memory lives and dies with the job's child process, never in the worker.
 
 The phenovar deployment's always-on worker held ~8 GB between jobs. Here a ``command`` job runs
-python that allocates 2 GiB; the worker's resident memory (its main and pool processes) is
-measured before (once a first, empty job has warmed the pool process up), during and after it,
-and the job's processes during it.
+python that allocates 2 GiB; the worker's resident memory (its main and pool processes, and the
+pool process's job launcher) is measured before (once a first, empty job has warmed the pool
+process up), during and after it, and the job's processes during it.
 """
 
 from __future__ import annotations

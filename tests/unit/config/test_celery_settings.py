@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from vatti.config import COMPONENTS, CelerySettings, Settings, variables
+from vatti.config import COMPONENTS, CelerySettings, CeleryWorkerSettings, Settings, variables
 from vatti.errors import ConfigError
 from vatti.secretbox import new_key
 
@@ -92,6 +92,31 @@ def test_the_worker_component_and_the_engine_list_the_celery_group() -> None:
         "VATTI_CELERY_STATE_URL",
         "VATTI_CELERY_SECRETS_KEY",
     }
+
+
+def test_what_only_a_worker_reads_is_listed_under_the_worker_alone() -> None:
+    """`vatti config` shows each setting under the components that read it: the engine routes
+    by the queues, only a worker reads its concurrency and pool."""
+    own = {v.name for v in variables(CeleryWorkerSettings)}
+    assert own == {"VATTI_CELERY_CONCURRENCY", "VATTI_CELERY_POOL"}
+    assert CeleryWorkerSettings in COMPONENTS["worker"].groups
+    for component in ("engine", "cli", "api", "runtime"):
+        assert CeleryWorkerSettings not in COMPONENTS[component].groups
+    shared = {v.name for v in variables(CelerySettings)}
+    assert {"VATTI_CELERY_QUEUES", "VATTI_CELERY_DEFAULT_QUEUE"} <= shared
+    assert not own & shared
+
+
+def test_a_worker_names_a_bad_concurrency_or_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VATTI_CELERY_BROKER_URL", "redis://127.0.0.1:6379/2")
+    monkeypatch.setenv("VATTI_CELERY_SECRETS_KEY", KEY)
+    monkeypatch.setenv("VATTI_CELERY_CONCURRENCY", "0")
+    monkeypatch.setenv("VATTI_CELERY_POOL", "threads")
+    assert [line.partition(":")[0] for line in problems("worker")] == [
+        "VATTI_CELERY_CONCURRENCY",
+        "VATTI_CELERY_POOL",
+    ]
+    assert Settings.for_component("engine").engine is not None  # the engine does not read them
 
 
 def test_several_keys_newest_first(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -37,6 +37,14 @@ def test_a_claimed_attempt_nobody_beats_for_is_vanished() -> None:
     assert "host:42" in status.reason
 
 
+def test_an_attempt_the_state_store_has_no_record_of_is_vanished_not_pending() -> None:
+    """A store that lost its data (flushed, restarted without persistence) would otherwise leave
+    the job pending (or running) until a timeout: no worker will ever report on it."""
+    status = status_of(RunRecord(claimant=None, alive=False, state=None, sent=False))
+    assert isinstance(status, Vanished)
+    assert "state store has no record" in status.reason
+
+
 def test_handles_refuse_what_is_not_theirs() -> None:
     with pytest.raises(BadHandle):
         CeleryHandle.loads('{"executor": "local", "v": 2}')
