@@ -78,6 +78,8 @@ class EventOut(BaseModel):
     to_state: str
     at: datetime
     detail: dict[str, Any] = Field(default_factory=dict)
+    #: who caused it: token:<id>, kafka, oidc:<subject>, operator:<user>, engine
+    actor: str | None = None
 
 
 class EventList(BaseModel):

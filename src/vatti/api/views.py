@@ -49,6 +49,7 @@ def event_view(record: JobEventRecord, attempt: int) -> EventOut:
         to_state=record.to_state.value,
         at=record.at,
         detail=record.detail,
+        actor=record.actor,
     )
 
 
