@@ -20,7 +20,7 @@ False
 >>> parse_scope("read:pgs")
 Traceback (most recent call last):
 ...
-vatti.domain.scopes.InvalidScope: only submit can be narrowed to a pipeline: 'read:pgs'
+vatti.domain.scopes.InvalidScope: only the submit scope can be narrowed to a pipeline: 'read:pgs'
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def parse_scope(text: str) -> Scope:
     if verb not in VERBS:
         raise InvalidScope(f"unknown scope {text.strip()!r}: use {GRAMMAR}")
     if len(parts) > 1 and verb != SUBMIT:
-        raise InvalidScope(f"only submit can be narrowed to a pipeline: {text.strip()!r}")
+        raise InvalidScope(f"only the submit scope can be narrowed to a pipeline: {text.strip()!r}")
     if len(parts) > 3 or any(not _NAME.fullmatch(p) for p in parts[1:]):
         raise InvalidScope(f"malformed scope {text.strip()!r}: use {GRAMMAR}")
     return Scope(verb, *parts[1:])
