@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
-from vatti.domain.scopes import ADMIN, Scope, can_act_on, can_read, can_submit, is_admin
+from vatti.domain.scopes import ADMIN, Scope, can_read, can_submit, command_of, is_admin
 
 #: the tenant of the jobs submitted before tenants existed, of ``VATTI_API_TOKENS`` tokens
 #: and of the operator's own ``vatti run``
@@ -81,8 +81,9 @@ class Caller:
     def may_submit(self, pipeline: str, command: str | None) -> bool:
         return can_submit(self.scopes, pipeline, command)
 
-    def may_act_on(self, pipeline: str) -> bool:
-        return can_act_on(self.scopes, pipeline)
+    def may_act_on(self, pipeline: str, params: Any) -> bool:
+        """Whether a job may be cancelled or retried: by a scope that could have submitted it."""
+        return can_submit(self.scopes, pipeline, command_of(pipeline, params))
 
 
 #: a caller that may do anything on every tenant's jobs, for the service's own uses and tests

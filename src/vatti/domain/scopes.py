@@ -105,14 +105,6 @@ def can_submit_any(scopes: Iterable[Scope]) -> bool:
     return any(s.verb in (SUBMIT, ADMIN) for s in scopes)
 
 
-def can_act_on(scopes: Iterable[Scope], pipeline: str) -> bool:
-    """Whether a job of ``pipeline`` may be cancelled or retried: a ``submit`` scope that is
-    not narrowed, or narrowed to this pipeline (any command of it)."""
-    return any(
-        s.verb == ADMIN or (s.verb == SUBMIT and s.pipeline in (None, pipeline)) for s in scopes
-    )
-
-
 def can_submit(scopes: Iterable[Scope], pipeline: str, command: str | None) -> bool:
     return any(s.allows_submit(pipeline, command) for s in scopes)
 

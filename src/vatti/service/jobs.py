@@ -207,8 +207,8 @@ class JobService:
     def _acted_on(self, job_id: str, caller: Caller) -> Job:
         """The job ``caller`` cancels or retries: seen, and of a pipeline its scopes cover."""
         job = self.get(job_id, caller=caller)
-        if not caller.may_act_on(job.pipeline):
-            raise Forbidden(f"the token may not act on {job.pipeline!r} jobs")
+        if not caller.may_act_on(job.pipeline, job.spec.get("params")):
+            raise Forbidden(f"the token's scopes do not cover this {job.pipeline!r} job")
         return job
 
     def list_jobs(
