@@ -68,7 +68,8 @@ def server(data_dir: Path) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VATTI_")}
     env.update(SERVER_ENV, VATTI_DATA_DIR=str(data_dir))
     env["VATTI_API_TOKENS"] = f"{hash_token(TOKEN)}:submit,read"
-    env["VATTI_SUBMIT_RATE"] = "0"  # one token submits thousands: measure the service, not its limit
+    # one token submits thousands: measure the service, not its rate limit
+    env["VATTI_SUBMIT_RATE"] = "0"
     cmd = [sys.executable, "-m", "vatti", "serve", "--host", "127.0.0.1", "--port", str(port)]
     errors = data_dir / "server.stderr"
     with errors.open("wb") as err:

@@ -74,9 +74,12 @@ def _run(database_url: str, revision: str, *, down: bool) -> None:
     try:
         if url.get_backend_name() == "sqlite":
             assert url.database is not None  # create_db_engine refuses :memory:
-            with _sqlite_file_lock(url.database), engine.connect() as conn:
-                with _sqlite_foreign_keys_off(conn):
-                    _alembic(writing(conn), revision, down=down)
+            with (
+                _sqlite_file_lock(url.database),
+                engine.connect() as conn,
+                _sqlite_foreign_keys_off(conn),
+            ):
+                _alembic(writing(conn), revision, down=down)
         else:
             with engine.connect() as conn:
                 # Autobegins the transaction that alembic then uses; commit releases the lock.
