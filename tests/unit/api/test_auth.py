@@ -163,3 +163,32 @@ def test_guessing_many_tokens_does_not_grow_the_cache_without_bound() -> None:
     for n in range(100):
         tokens.caller(f"guess-{n}")
     assert len(tokens._seen) <= 10
+
+
+def test_a_presented_token_is_compared_in_constant_time_with_every_digest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import hmac
+
+    from vatti.api import auth as auth_module
+
+    compared: list[tuple[bytes, bytes]] = []
+    constant_time = hmac.compare_digest
+
+    def compare(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return constant_time(a, b)
+
+    monkeypatch.setattr(auth_module.hmac, "compare_digest", compare)
+    tokens = {
+        entry.digest: entry
+        for entry in (
+            parse_token_entry(f"{hashlib.sha256(name).hexdigest()}:read")
+            for name in (b"one", b"two", SECRET.encode(), b"four")
+        )
+    }
+    assert configured_caller(SECRET, tokens) is not None
+    # no early exit at the match, and never the token itself: its digest, against each digest
+    assert len(compared) == len(tokens)
+    assert {b for _, b in compared} == {d.encode() for d in tokens}
+    assert all(a == hash_token(SECRET).encode() for a, _ in compared)
