@@ -47,6 +47,8 @@ class JobOut(BaseModel):
     id: str
     client_id: str | None
     pipeline: str
+    #: the backend the job belongs to (the submitting token's tenant)
+    tenant: str
     state: str
     created_at: datetime
     updated_at: datetime

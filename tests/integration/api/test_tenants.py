@@ -91,6 +91,7 @@ async def test_a_tenant_lists_its_own_jobs_and_admin_lists_all(client: httpx.Asy
     assert await listed("admin") == {a["id"], b["id"], default["id"]}
     resp = await client.get(f"{JOBS}/{a['id']}", headers=auth("admin"))
     assert resp.status_code == 200
+    assert (a["tenant"], b["tenant"], resp.json()["tenant"]) == ("lab-a", "lab-b", "lab-a")
 
 
 async def test_identical_requests_of_two_tenants_are_two_jobs(
