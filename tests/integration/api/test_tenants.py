@@ -37,6 +37,13 @@ async def submit(client: httpx.AsyncClient, who: str, **extra: Any) -> dict[str,
     return body
 
 
+def with_results(api: Api, job_id: str) -> None:
+    """Give the job an output (scores.tsv) and a log, as a finished run would."""
+    api.outputs.add(job_id, {"scores.tsv": b"id\tscore\n"})
+    api.logs.root.mkdir(parents=True, exist_ok=True)
+    (api.logs.root / f"{job_id}.log").write_text("one\ntwo\n")
+
+
 def rows(api: Api, job_id: str) -> list[tuple[str, str | None]]:
     """The job's event rows, as the store holds them: (event, actor)."""
     return [(r.event.value, r.actor) for r in api.store.events(job_id)]
@@ -46,9 +53,7 @@ async def test_another_tenants_job_is_not_found_by_any_route(
     api: Api, client: httpx.AsyncClient
 ) -> None:
     job = await submit(client, "lab-a")
-    api.outputs.add(job["id"], {"scores.tsv": b"id\tscore\n"})
-    api.logs.root.mkdir(parents=True)
-    (api.logs.root / f"{job['id']}.log").write_text("a log\n")
+    with_results(api, job["id"])
     routes = [
         ("GET", ""),
         ("GET", "/events"),
@@ -166,9 +171,7 @@ async def test_every_download_is_an_event_row_naming_its_actor(
     api: Api, client: httpx.AsyncClient
 ) -> None:
     job = await submit(client, "lab-a")
-    api.outputs.add(job["id"], {"scores.tsv": b"id\tscore\n"})
-    api.logs.root.mkdir(parents=True)
-    (api.logs.root / f"{job['id']}.log").write_text("one\ntwo\n")
+    with_results(api, job["id"])
 
     assert (await client.get(f"{JOBS}/{job['id']}/logs?tail=1", headers=auth("lab-a"))).text
     got = await client.get(f"{JOBS}/{job['id']}/outputs/scores.tsv", headers=auth("admin"))
