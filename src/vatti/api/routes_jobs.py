@@ -22,7 +22,7 @@ from vatti.api.errors import ApiError
 from vatti.api.limits import require_json
 from vatti.api.models import ErrorBody, EventList, JobList, JobOut, OutputList
 from vatti.api.views import API_PREFIX, event_view, job_view, output_view
-from vatti.domain.access import Caller
+from vatti.domain.access import TENANT_PATTERN, Caller
 from vatti.domain.jobs import event_attempts
 from vatti.domain.requests import PIPELINE_PATTERN
 from vatti.domain.scopes import READ, SUBMIT
@@ -105,11 +105,12 @@ async def list_jobs(
     caller: Reader,
     job_state: Annotated[list[JobState] | None, Query(alias="state")] = None,
     pipeline: Annotated[str | None, Query(max_length=64, pattern=PIPELINE_PATTERN)] = None,
+    tenant: Annotated[str | None, Query(pattern=f"^{TENANT_PATTERN}$")] = None,
     limit: Annotated[int, Query(ge=1)] = 50,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> JobList:
-    """The tenant's jobs (admin: every tenant's), newest first; pass ``next_cursor`` back as
-    ``cursor`` for the next page."""
+    """The token's tenant's jobs (admin: every tenant's, or ``tenant``'s), newest first; pass
+    ``next_cursor`` back as ``cursor`` for the next page."""
     cap = state.config.page_limit_max
     if limit > cap:
         raise ApiError(
@@ -125,6 +126,7 @@ async def list_jobs(
         pipeline=pipeline,
         limit=limit,
         cursor=cursor,
+        tenant=tenant,
     )
     return JobList(jobs=[job_view(j) for j in page.items], next_cursor=page.next_cursor)
 

@@ -219,15 +219,21 @@ class JobService:
         pipeline: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        tenant: str | None = None,
     ) -> Page:
-        """The jobs ``caller`` sees (its tenant's; admin: all), newest first, with a cursor for
-        the next page (``InvalidCursor`` if bad)."""
+        """The jobs ``caller`` sees (its tenant's; admin: all, or ``tenant``'s), newest first,
+        with a cursor for the next page (``InvalidCursor`` if bad). A caller asking for
+        another tenant's jobs than it sees gets none."""
+        if not caller.admin:
+            if tenant not in (None, caller.tenant):
+                return Page([])
+            tenant = caller.tenant
         return self.store.list_jobs(
             state=None if state is None else list(state),
             pipeline=pipeline,
             limit=limit,
             cursor=cursor,
-            tenant=None if caller.admin else caller.tenant,
+            tenant=tenant,
         )
 
     def events(self, job_id: str, *, caller: Caller) -> list[JobEventRecord]:

@@ -85,8 +85,8 @@ async def test_a_tenant_lists_its_own_jobs_and_admin_lists_all(client: httpx.Asy
     b = await submit(client, "lab-b", labels={"n": "2"})
     default = await submit(client, "submitter", labels={"n": "3"})
 
-    async def listed(who: str) -> set[str]:
-        resp = await client.get(JOBS, headers=auth(who))
+    async def listed(who: str, **params: str) -> set[str]:
+        resp = await client.get(JOBS, headers=auth(who), params=params)
         assert resp.status_code == 200, resp.text
         return {j["id"] for j in resp.json()["jobs"]}
 
@@ -94,6 +94,9 @@ async def test_a_tenant_lists_its_own_jobs_and_admin_lists_all(client: httpx.Asy
     assert await listed("lab-b") == {b["id"]}
     assert await listed("reader") == {default["id"]}  # VATTI_API_TOKENS without TENANT@
     assert await listed("admin") == {a["id"], b["id"], default["id"]}
+    assert await listed("admin", tenant="lab-b") == {b["id"]}
+    assert await listed("lab-a", tenant="lab-b") == set()  # not another tenant's, even asked
+    assert await listed("lab-a", tenant="lab-a") == {a["id"]}
     resp = await client.get(f"{JOBS}/{a['id']}", headers=auth("admin"))
     assert resp.status_code == 200
     assert (a["tenant"], b["tenant"], resp.json()["tenant"]) == ("lab-a", "lab-b", "lab-a")
