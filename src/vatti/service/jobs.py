@@ -7,6 +7,11 @@ transaction, then the engines are woken through :class:`Wakeups` (in this proces
 others where the database can tell them). Errors are the domain's (:mod:`vatti.service.errors`,
 the store's ``JobNotFound``, the registry's ``UnknownPipeline``/``InvalidParams``).
 
+Every call names its :class:`~vatti.domain.access.Caller`: a caller sees and acts on its own
+tenant's jobs only (another tenant's is ``JobNotFound``, as a job that does not exist), its
+scopes decide what it may submit, cancel and retry (:class:`Forbidden`), and every event row the
+call writes (submit, cancel, retry, a log read, an output download) names its actor.
+
 Every method is synchronous (the store is); async callers use ``asyncio.to_thread``.
 """
 
