@@ -108,8 +108,10 @@ class Service:
         api = self.settings.api
         assert api is not None, "the api settings were not loaded"
         config = ApiConfig(
-            tokens=api.token_scopes(),
+            tokens=api.configured_tokens(),
             auth_disabled=api.auth == "none",
+            submit_rate_per_min=api.submit_rate,
+            submit_burst=api.submit_burst,
             max_body_bytes=api.max_body_bytes,
             dedup_window_s=api.dedup_window,
             cors_origins=api.cors_origin_list(),

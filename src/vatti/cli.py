@@ -208,21 +208,40 @@ token_app = typer.Typer(
     "revoke: the servers take them up within seconds, without a restart)."
 )
 app.add_typer(token_app, name="token")
-ScopesOption = Annotated[str, typer.Option(help="Comma-separated: submit, read, admin.")]
+ScopesOption = Annotated[
+    str,
+    typer.Option(
+        help="Comma-separated: submit, read, admin; submit may be narrowed to a pipeline "
+        "(submit:pgs) or a command (submit:command:hello)."
+    ),
+]
 
 
 @token_app.callback(invoke_without_command=True)
-def token(ctx: typer.Context, scopes: ScopesOption = "submit,read") -> None:
+def token(
+    ctx: typer.Context,
+    scopes: ScopesOption = "submit,read",
+    tenant: Annotated[
+        str | None, typer.Option(help="The backend the token is for (default: default).")
+    ] = None,
+) -> None:
     """Make a new bearer token and the VATTI_API_TOKENS entry (its hash) for the server."""
     if ctx.invoked_subcommand is not None:
         return
     from vatti.config import PREFIX
+    from vatti.domain.access import check_tenant
+    from vatti.domain.scopes import format_scopes, parse_scopes
     from vatti.tokens import hash_token, new_token
 
+    try:
+        checked = format_scopes(parse_scopes(scopes))
+        prefix = f"{check_tenant(tenant)}@" if tenant is not None else ""
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE)
     value = new_token()
     digest = hash_token(value)
-    out.print(f"token (give it to the client, store it nowhere else): {value}")
-    out.print(f"{PREFIX}API_TOKENS entry: {digest}:{scopes}")
+    out.print(f"token (give it to the client, store it nowhere else): {value}", highlight=False)
+    out.print(f"{PREFIX}API_TOKENS entry: {prefix}{digest}:{checked}", highlight=False)
 
 
 def token_store() -> SqlTokenStore:
@@ -279,6 +298,7 @@ def token_create(
 @token_app.command("list")
 def token_list() -> None:
     """The database's tokens (never the tokens themselves): id, tenant, scopes, state."""
+    from vatti.domain.scopes import format_scopes
     from vatti.domain.times import utcnow
 
     try:
@@ -292,7 +312,7 @@ def token_list() -> None:
         )
         expires = r.expires_at.isoformat() if r.expires_at is not None else "-"
         out.print(
-            f"{r.id}  {r.tenant}  {','.join(sorted(r.scopes))}  {state}  expires {expires}  "
+            f"{r.id}  {r.tenant}  {format_scopes(r.scopes)}  {state}  expires {expires}  "
             f"{r.description}",
             highlight=False,
             soft_wrap=True,
@@ -389,7 +409,7 @@ def serve(
         service = open_service(settings)
     except VattiError as exc:
         fail(exc.message, exc.exit_code)
-    if settings.api.auth == "tokens" and not settings.api.token_scopes():
+    if settings.api.auth == "tokens" and not settings.api.configured_tokens():
         from vatti.domain.times import utcnow
         from vatti.store.tokens import SqlTokenStore
 
@@ -613,6 +633,7 @@ def run(
     settings = load_settings("cli")
     # the outcome is printed below; the engine's own lines only when asked for (DEBUG)
     configure_logging("ERROR" if settings.common.log_level != "DEBUG" else "DEBUG")
+    from vatti.domain.access import Caller
     from vatti.service.errors import DuplicateClientId
     from vatti.store.base import NewJob
 
@@ -630,7 +651,9 @@ def run(
 
     progress = Progress()
     try:
-        new = service.jobs.validate(raw)  # an invalid request is told before anything starts
+        caller = Caller.operator(operator_name())
+        # an invalid request is told before anything starts
+        new = service.jobs.validate(raw, caller=caller)
         with Live(progress, console=err.console, refresh_per_second=4, transient=False):
             job = run_one(
                 service.engine, lambda: submit(new), lambda j: progress.update(j.id, j.state.value)
@@ -640,8 +663,8 @@ def run(
         outputs = []
         warnings: list[Any] = []
         if job.state.value == "succeeded":
-            outputs = [(e.name, e.size) for e in service.jobs.outputs(job.id)]
-            warnings = service.jobs.events(job.id)[-1].detail.get("warnings") or []
+            outputs = [(e.name, e.size) for e in service.jobs.outputs(job.id, caller=caller)]
+            warnings = succeeded_warnings(service.jobs.events(job.id, caller=caller))
     except VattiError as exc:
         fail(f"{request}: {request_error_message(exc)}", exc.exit_code)
     finally:
@@ -650,6 +673,24 @@ def run(
     for name, size in outputs:
         out.print(f"  {name}  ({size:,} bytes)", soft_wrap=True, highlight=False)
     print_warnings(warnings)
+
+
+def operator_name() -> str:
+    """The operator's user name, for the actor of what ``vatti run`` does."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid-{os.getuid()}"
+
+
+def succeeded_warnings(events: list[Any]) -> list[Any]:
+    """The warnings of a job's ``succeed`` event (what a success did not do)."""
+    for record in reversed(events):
+        if record.event.value == "succeed":
+            return list(record.detail.get("warnings") or [])
+    return []
 
 
 def print_warnings(warnings: list[Any]) -> None:
@@ -741,7 +782,8 @@ def _run_remote(raw: bytes, url: str, token: str | None) -> None:
     message = f"job {job['id']} {job['state']}: {failure.get('message', '')}"
     _finish(job["id"], job["state"], message, f"{url.rstrip('/')}/api/v1/jobs/{job['id']}/outputs")
     events = client.call("GET", f"/jobs/{job['id']}/events").json().get("events") or [{}]
-    print_warnings((events[-1].get("detail") or {}).get("warnings") or [])
+    succeeded = [e for e in events if e.get("event") == "succeed"][-1:] or [{}]
+    print_warnings((succeeded[0].get("detail") or {}).get("warnings") or [])
 
 
 @app.command("submit")

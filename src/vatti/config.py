@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -37,6 +37,9 @@ from pydantic import (
 
 from vatti.errors import ConfigError
 from vatti.executors.registry import DEFAULT_EXECUTOR, EXECUTORS
+
+if TYPE_CHECKING:
+    from vatti.tokens import ConfiguredToken
 
 PREFIX = "VATTI_"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -225,18 +228,6 @@ class StoreSettings(_Settings):
         return problems
 
 
-def _scopes_of(spec: str) -> tuple[str, frozenset[str]]:
-    digest, _, scopes = spec.strip().partition(":")
-    digest = digest.strip().lower()
-    if not re.fullmatch(r"[0-9a-f]{64}", digest):
-        raise ValueError("each token must be SHA256HEX:scope[,scope] (the SHA-256 of the token)")
-    names = frozenset(s.strip() for s in scopes.split(",") if s.strip()) or frozenset({"read"})
-    unknown = names - {"submit", "read", "admin"}
-    if unknown:
-        raise ValueError(f"unknown scope(s) {', '.join(sorted(unknown))}: use submit, read, admin")
-    return digest, names
-
-
 class ApiSettings(_Settings):
     """The HTTP API (``vatti serve``)."""
 
@@ -251,12 +242,25 @@ class ApiSettings(_Settings):
     )
     api_tokens: SecretStr | None = Field(
         None,
-        description="Accepted bearer tokens as SHA256HEX:scope,scope entries separated by ';' "
-        "(scopes: submit, read, admin). Store hashes, never tokens: `vatti token` makes both. "
-        "Besides these, the tokens made with `vatti token create` (kept in the database).",
+        description="Accepted bearer tokens as [TENANT@]SHA256HEX:scope,scope entries separated "
+        "by ';' (scopes: submit, read, admin, or submit narrowed: submit:PIPELINE, "
+        "submit:PIPELINE:COMMAND; tenant: default). Store hashes, never tokens: `vatti token` "
+        "makes both. Besides these, the tokens made with `vatti token create` (kept in the "
+        "database).",
     )
     max_body_bytes: int = Field(
         1_048_576, ge=1024, description="Request bodies larger than this are refused with 413."
+    )
+    submit_rate: float = Field(
+        60.0,
+        ge=0,
+        description="Submissions each token may make per minute, on average (0: no limit); "
+        "beyond it the API answers 429 with Retry-After. Counted per API process.",
+    )
+    submit_burst: int = Field(
+        20,
+        ge=1,
+        description="Submissions a token may make at once, before SUBMIT_RATE paces it.",
     )
     dedup_window: Seconds = Field(
         600.0,
@@ -313,19 +317,24 @@ class ApiSettings(_Settings):
             raise ValueError("TLS needs both VATTI_TLS_CERT_FILE and VATTI_TLS_KEY_FILE")
         return self
 
-    def token_scopes(self) -> dict[str, frozenset[str]]:
+    def configured_tokens(self) -> dict[str, ConfiguredToken]:
+        """The tokens of ``API_TOKENS``, by digest."""
+        from vatti.tokens import parse_token_entry
+
         if self.api_tokens is None:
             return {}
         specs = [s for s in self.api_tokens.get_secret_value().split(";") if s.strip()]
-        return dict(_scopes_of(s) for s in specs)
+        return {t.digest: t for t in map(parse_token_entry, specs)}
 
     @field_validator("api_tokens")
     @classmethod
     def _tokens_valid(cls, value: SecretStr | None) -> SecretStr | None:
+        from vatti.tokens import parse_token_entry
+
         if value is not None:
             for spec in value.get_secret_value().split(";"):
                 if spec.strip():
-                    _scopes_of(spec)
+                    parse_token_entry(spec)
         return value
 
 

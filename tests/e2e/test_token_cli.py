@@ -44,6 +44,11 @@ def test_a_created_token_works_at_once_and_a_revoked_one_stops_working(
     try:
         submitted = portal.post(JOBS, json=example("command-hello.json"))
         assert submitted.status_code == 201, submitted.text
+        job_url = f"{JOBS}/{submitted.json()['id']}"
+        # the portal's job belongs to its tenant: the default tenant's token does not see it
+        assert server.http.get(job_url).status_code == 404
+        events = portal.get(f"{job_url}/events").json()["events"]
+        assert {e["actor"] for e in events[:2]} == {f"token:{token_id[1]}"}
         listed = vatti("token", "list", cwd=tmp_path, env=admin)
         assert listed.returncode == 0, listed.stderr
         assert token_id[1] in listed.stdout
@@ -68,6 +73,29 @@ def test_the_configured_token_helper_still_prints_an_entry(tmp_path: Path) -> No
     made = vatti("token", "--scopes", "read", cwd=tmp_path, env=clean_env())
     assert made.returncode == 0, made.stderr
     assert re.search(r"VATTI_API_TOKENS entry: [0-9a-f]{64}:read", made.stdout)
+    narrowed = vatti(
+        "token", "--tenant", "lab-a", "--scopes", "read,submit:command:hello",
+        cwd=tmp_path, env=clean_env(),
+    )  # fmt: skip
+    assert narrowed.returncode == 0, narrowed.stderr
+    assert re.search(
+        r"VATTI_API_TOKENS entry: lab-a@[0-9a-f]{64}:read,submit:command:hello\n", narrowed.stdout
+    )
+
+
+def test_unknown_scopes_are_refused_when_a_token_is_made(tmp_path: Path) -> None:
+    admin = clean_env(VATTI_DATA_DIR=str(tmp_path / "data"))
+    for args, said in (
+        (("token", "--scopes", "read:pgs"), "only the submit scope can be narrowed"),
+        (
+            ("token", "create", "--tenant", "t", "--description", "d", "--scopes", "read,root"),
+            "unknown scope 'root'",
+        ),
+    ):
+        made = vatti(*args, cwd=tmp_path, env=admin)
+        assert made.returncode == 2, made.stderr  # a usage error
+        assert said in made.stderr
+        assert "token (give it" not in made.stdout
 
 
 def test_a_server_without_any_token_says_so(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from vatti.api.limits import BodySizeLimit
 from vatti.api.openapi import openapi_document
 from vatti.api.routes_health import router as health_router
 from vatti.api.routes_jobs import router as jobs_router
+from vatti.api.throttle import SubmitThrottle
 from vatti.pipelines.base import PipelineRegistry
 from vatti.service.jobs import JobService
 
@@ -40,7 +41,10 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    app.state.vatti = ApiState(service, config, engine_alive, tokens)
+    throttle = SubmitThrottle(rate_per_min=config.submit_rate_per_min, burst=config.submit_burst)
+    app.state.vatti = ApiState(
+        service, config, engine_alive, tokens, throttle if throttle.enabled else None
+    )
     routers = (health_router, jobs_router)
     for router in routers:
         app.include_router(router)

@@ -1,10 +1,11 @@
-"""Bearer-token authentication with scopes (``submit``, ``read``, ``admin``; admin implies all).
+"""Bearer-token authentication: who a request's token is (:class:`~vatti.domain.access.Caller`).
 
 Tokens are configured as SHA-256 hex digests (``VATTI_API_TOKENS``), or made with ``vatti token
 create`` and kept in the database (digest only). A presented token is hashed and compared with
 :func:`hmac.compare_digest` against every configured digest, then looked up by digest among the
 stored ones (cached for seconds: :class:`StoredTokens`). Tokens are never logged, and no error
-message repeats one.
+message repeats one. Scopes follow the one grammar of :mod:`vatti.domain.scopes`; the job
+service checks tenants and narrowed scopes, this module only the verb a route needs.
 """
 
 from __future__ import annotations
@@ -20,14 +21,24 @@ from fastapi import Request
 
 from vatti.api.config import ApiConfig
 from vatti.api.errors import ApiError
+from vatti.domain.access import DEFAULT_TENANT, Caller
+from vatti.domain.scopes import ADMIN, READ, SUBMIT, Scope, can_read, can_submit_any
 from vatti.domain.times import utcnow
 from vatti.errors import ConfigError
 from vatti.store.tokens import TokenRecord
-from vatti.tokens import hash_token
+from vatti.tokens import ConfiguredToken, hash_token
 
-ADMIN = "admin"
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 _MAX_TOKEN_LEN = 4096
+#: the caller of an API served without authentication (loopback only): everything, one tenant
+UNAUTHENTICATED = Caller(DEFAULT_TENANT, frozenset({Scope(ADMIN)}), "unauthenticated")
+
+#: what each verb a route needs asks of a caller's scopes
+_VERB_CHECKS: dict[str, Callable[[frozenset[Scope]], bool]] = {
+    READ: can_read,
+    SUBMIT: can_submit_any,
+    ADMIN: lambda scopes: any(s.verb == ADMIN for s in scopes),
+}
 
 
 def bearer_token(authorization: str | None) -> str:
@@ -46,38 +57,40 @@ def bearer_token(authorization: str | None) -> str:
     return token
 
 
-def scopes_of(token: str, tokens: Mapping[str, frozenset[str]]) -> frozenset[str] | None:
-    """The scopes of ``token``, or None when it is unknown (constant-time per digest)."""
+def configured_caller(token: str, tokens: Mapping[str, ConfiguredToken]) -> Caller | None:
+    """The caller of a ``VATTI_API_TOKENS`` token, or None when it is unknown (constant-time
+    per digest)."""
     digest = hash_token(token).encode()
-    found: frozenset[str] | None = None
-    for known, scopes in tokens.items():
+    found: ConfiguredToken | None = None
+    for known, entry in tokens.items():
         if hmac.compare_digest(digest, known.strip().lower().encode()):
-            found = scopes
-    return found
+            found = entry
+    return found.caller() if found is not None else None
 
 
 def authorize(
     authorization: str | None,
-    scope: str,
+    verb: str,
     config: ApiConfig,
-    stored: Callable[[str], frozenset[str] | None] | None = None,
-) -> None:
-    """Raise 401/403 unless the header carries a known token with ``scope`` (or admin): one of
-    the configured tokens, else (``stored``, by digest) one made with ``vatti token create``."""
+    stored: Callable[[str], Caller | None] | None = None,
+) -> Caller:
+    """The caller of the header's token, when it is known and has ``verb`` (or admin); 401/403
+    otherwise. One of the configured tokens, else (``stored``, by digest) a stored one."""
     if config.auth_disabled:
-        return
+        return UNAUTHENTICATED
     token = bearer_token(authorization)
-    scopes = scopes_of(token, config.tokens)
-    if scopes is None and stored is not None:
-        scopes = stored(hash_token(token))
-    check_scope(scopes, scope)
+    caller = configured_caller(token, config.tokens)
+    if caller is None and stored is not None:
+        caller = stored(hash_token(token))
+    return check_verb(caller, verb)
 
 
-def check_scope(scopes: frozenset[str] | None, scope: str) -> None:
-    if scopes is None:
+def check_verb(caller: Caller | None, verb: str) -> Caller:
+    if caller is None:
         raise ApiError(401, "unauthorized", "unknown bearer token", headers=_CHALLENGE)
-    if scope not in scopes and ADMIN not in scopes:
-        raise ApiError(403, "forbidden", f"the token lacks the {scope!r} scope")
+    if not _VERB_CHECKS[verb](caller.scopes):
+        raise ApiError(403, "forbidden", f"the token lacks the {verb!r} scope")
+    return caller
 
 
 class StoredTokens:
@@ -100,45 +113,47 @@ class StoredTokens:
         self._now = now
         self._seen: dict[str, tuple[float, TokenRecord | None]] = {}
 
-    def cached(self, digest: str) -> tuple[bool, frozenset[str] | None]:
-        """(known to the cache, the token's scopes if valid now)."""
+    def cached(self, digest: str) -> tuple[bool, Caller | None]:
+        """(known to the cache, the token's caller if valid now)."""
         entry = self._seen.get(digest)
         if entry is None or self._clock() - entry[0] > self._ttl_s:
             return False, None
-        return True, self._scopes(entry[1])
+        return True, self._caller(entry[1])
 
-    def scopes(self, digest: str) -> frozenset[str] | None:
-        """The scopes of a valid stored token (reads the database when not cached)."""
-        hit, scopes = self.cached(digest)
+    def caller(self, digest: str) -> Caller | None:
+        """The caller of a valid stored token (reads the database when not cached)."""
+        hit, caller = self.cached(digest)
         if hit:
-            return scopes
+            return caller
         record = self._find(digest)
         if len(self._seen) >= self._max:  # unknown tokens guessed in bulk: start again
             self._seen.clear()
         self._seen[digest] = (self._clock(), record)
-        return self._scopes(record)
+        return self._caller(record)
 
-    def _scopes(self, record: TokenRecord | None) -> frozenset[str] | None:
-        return record.scopes if record is not None and record.valid_at(self._now()) else None
+    def _caller(self, record: TokenRecord | None) -> Caller | None:
+        if record is None or not record.valid_at(self._now()):
+            return None
+        return Caller.token(record.id, record.tenant, record.scopes)
 
 
-def require(scope: str) -> Callable[[Request], Awaitable[None]]:
-    """A FastAPI dependency checking the request's token for ``scope``."""
+def require(verb: str) -> Callable[[Request], Awaitable[Caller]]:
+    """A FastAPI dependency: the request's caller, checked for ``verb``."""
 
-    async def dependency(request: Request) -> None:
+    async def dependency(request: Request) -> Caller:
         state = request.app.state.vatti
         config: ApiConfig = state.config
         tokens: StoredTokens | None = state.tokens
         if config.auth_disabled:
-            return
+            return UNAUTHENTICATED
         token = bearer_token(request.headers.get("authorization"))
-        scopes = scopes_of(token, config.tokens)
-        if scopes is None and tokens is not None:
+        caller = configured_caller(token, config.tokens)
+        if caller is None and tokens is not None:
             digest = hash_token(token)
-            hit, scopes = tokens.cached(digest)
+            hit, caller = tokens.cached(digest)
             if not hit:  # a database read: off the event loop
-                scopes = await asyncio.to_thread(tokens.scopes, digest)
-        check_scope(scopes, scope)
+                caller = await asyncio.to_thread(tokens.caller, digest)
+        return check_verb(caller, verb)
 
     return dependency
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-SCOPES: frozenset[str] = frozenset({"submit", "read", "admin"})
+from vatti.tokens import ConfiguredToken
 
 
 @dataclass(frozen=True)
 class ApiConfig:
-    """``tokens`` maps the SHA-256 hex digest of each bearer token to its scopes."""
+    """``tokens`` maps the SHA-256 hex digest of each configured bearer token to its tenant and
+    scopes (``VATTI_API_TOKENS``)."""
 
-    tokens: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    tokens: Mapping[str, ConfiguredToken] = field(default_factory=dict)
     auth_disabled: bool = False
     max_body_bytes: int = 1_048_576
     dedup_window_s: float = 600.0
@@ -21,3 +22,6 @@ class ApiConfig:
     cors_origins: tuple[str, ...] = ()
     #: served over TLS (responses then carry HSTS)
     tls: bool = False
+    #: submissions per minute and token, on average (0: unlimited), and how many at once
+    submit_rate_per_min: float = 60.0
+    submit_burst: int = 20

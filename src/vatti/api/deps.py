@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 
 from vatti.api.auth import StoredTokens
 from vatti.api.config import ApiConfig
+from vatti.api.throttle import SubmitThrottle
 from vatti.service.jobs import JobService
 
 
@@ -21,6 +22,8 @@ class ApiState:
     engine_alive: Callable[[], bool] | None = None
     #: the tokens made with ``vatti token create`` (None: only the configured ones)
     tokens: StoredTokens | None = None
+    #: the per-token rate limit on submissions (None: none)
+    throttle: SubmitThrottle | None = None
 
 
 async def get_state(request: Request) -> ApiState:

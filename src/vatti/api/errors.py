@@ -2,7 +2,7 @@
 
 ``{"error": {"code": ..., "message": ..., "details": [{"field": ..., "message": ...}],
 "request_id": ...}}``, for every status the API returns (400/401/403/404/405/409/413/415/422/
-500/503). Domain errors are translated here, once; route handlers raise them (or
+429/500/503). Domain errors are translated here, once; route handlers raise them (or
 :class:`ApiError`) and never build error bodies.
 """
 
@@ -28,6 +28,7 @@ from vatti.logging_setup import REQUEST_ID
 from vatti.pipelines.errors import InvalidParams, UnknownPipeline
 from vatti.service.errors import (
     DuplicateClientId,
+    Forbidden,
     InvalidJobRequest,
     LogNotFound,
     MalformedRequest,
@@ -51,6 +52,7 @@ _STATUS_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid_request",
+    429: "too_many_requests",
 }
 
 
@@ -103,6 +105,8 @@ def translate(exc: VattiError) -> ApiError:
     """A vatti error as the API error a client sees."""
     if isinstance(exc, JobNotFound | ResultsNotFound | OutputMissing | LogNotFound):
         return ApiError(404, exc.code, exc.message)
+    if isinstance(exc, Forbidden):
+        return ApiError(403, exc.code, exc.message)
     if isinstance(exc, StateConflict):
         return ApiError(409, exc.code, exc.message)
     if isinstance(exc, DuplicateClientId):

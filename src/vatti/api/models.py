@@ -47,6 +47,8 @@ class JobOut(BaseModel):
     id: str
     client_id: str | None
     pipeline: str
+    #: the backend the job belongs to (the submitting token's tenant)
+    tenant: str
     state: str
     created_at: datetime
     updated_at: datetime
@@ -78,6 +80,8 @@ class EventOut(BaseModel):
     to_state: str
     at: datetime
     detail: dict[str, Any] = Field(default_factory=dict)
+    #: who caused it: token:<id>, kafka, oidc:<subject>, operator:<user>, engine
+    actor: str | None = None
 
 
 class EventList(BaseModel):

@@ -24,6 +24,7 @@ def job_view(job: Job) -> JobOut:
         id=job.id,
         client_id=job.client_id,
         pipeline=job.pipeline,
+        tenant=job.tenant,
         state=job.state.value,
         created_at=job.created_at,
         updated_at=job.updated_at,
@@ -49,6 +50,7 @@ def event_view(record: JobEventRecord, attempt: int) -> EventOut:
         to_state=record.to_state.value,
         at=record.at,
         detail=record.detail,
+        actor=record.actor,
     )
 
 

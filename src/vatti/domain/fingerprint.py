@@ -67,3 +67,13 @@ def fingerprint_of(value: Any) -> str:
 def fingerprint(request: JobRequest) -> str:
     """The fingerprint of a request, without its client id."""
     return fingerprint_of(request.model_dump(mode="json", exclude={"client_id"}))
+
+
+def dedup_key(tenant: str, fingerprint: str) -> str:
+    """The key under which a request is deduplicated: its fingerprint within its tenant, so two
+    tenants sending the same request get a job each.
+
+    >>> dedup_key("a", "f") != dedup_key("b", "f")
+    True
+    """
+    return hashlib.sha256(f"{tenant}\0{fingerprint}".encode()).hexdigest()

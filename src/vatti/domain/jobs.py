@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from vatti.domain.access import DEFAULT_TENANT
 from vatti.domain.failure import Failure
 from vatti.domain.states import JobEvent, JobState, is_terminal
 
@@ -32,6 +33,8 @@ class Job:
     webhook_url: str | None = None
     results_expire_at: datetime | None = None
     results_deleted_at: datetime | None = None
+    #: the backend the job belongs to (see :mod:`vatti.domain.access`)
+    tenant: str = DEFAULT_TENANT
 
     @property
     def terminal(self) -> bool:
@@ -42,7 +45,8 @@ class Job:
 class JobEventRecord:
     """One row of a job's append-only audit trail; ``seq`` counts from 1 per job.
 
-    ``from_state`` is ``None`` only for the ``submit`` event that creates the job.
+    ``from_state`` is ``None`` only for the ``submit`` event that creates the job. ``actor``
+    says who caused it (:mod:`vatti.domain.access`); None on rows written before it was kept.
     """
 
     id: str
@@ -53,6 +57,7 @@ class JobEventRecord:
     event: JobEvent
     at: datetime
     detail: dict[str, Any] = field(default_factory=dict)
+    actor: str | None = None
 
 
 @dataclass(frozen=True)

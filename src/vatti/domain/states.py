@@ -44,6 +44,9 @@ class JobEvent(StrEnum):
     CANCEL = "cancel"
     CANCELLED = "cancelled"  # the executor confirmed a cancellation
     RETRY = "retry"  # a failed or cancelled job is queued again, for a new attempt
+    # audit events: rows of the job's trail that change no state (never applied)
+    DOWNLOAD_LOG = "download_log"  # someone read the job's log
+    DOWNLOAD_OUTPUT = "download_output"  # someone downloaded one of the job's outputs
 
 
 class Effect(StrEnum):
@@ -87,6 +90,9 @@ TRANSITIONS: dict[tuple[JobState, JobEvent], tuple[JobState, tuple[Effect, ...]]
     (_S.FAILED, _E.RETRY): (_S.QUEUED, ()),
     (_S.CANCELLED, _E.RETRY): (_S.QUEUED, ()),
 }
+
+#: The events that record an access, not a change: their row has from_state == to_state.
+AUDIT_EVENTS: frozenset[JobEvent] = frozenset({JobEvent.DOWNLOAD_LOG, JobEvent.DOWNLOAD_OUTPUT})
 
 #: The states a job may be retried from (a new attempt of the same job, same ``client_id``).
 RETRYABLE_STATES: frozenset[JobState] = frozenset(s for (s, e) in TRANSITIONS if e is _E.RETRY)

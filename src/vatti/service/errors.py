@@ -103,3 +103,10 @@ class LogNotFound(ServiceError):
 
     code = "logs_not_found"
     exit_code = 4
+
+
+class Forbidden(ServiceError):
+    """The caller's scopes do not allow this (a token narrowed to another pipeline or command)."""
+
+    code = "forbidden"
+    exit_code = 77

@@ -7,6 +7,11 @@ transaction, then the engines are woken through :class:`Wakeups` (in this proces
 others where the database can tell them). Errors are the domain's (:mod:`vatti.service.errors`,
 the store's ``JobNotFound``, the registry's ``UnknownPipeline``/``InvalidParams``).
 
+Every call names its :class:`~vatti.domain.access.Caller`: a caller sees and acts on its own
+tenant's jobs only (another tenant's is ``JobNotFound``, as a job that does not exist), its
+scopes decide what it may submit, cancel and retry (:class:`Forbidden`), and every event row the
+call writes (submit, cancel, retry, a log read, an output download) names its actor.
+
 Every method is synchronous (the store is); async callers use ``asyncio.to_thread``.
 """
 
@@ -18,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from vatti.domain.access import Caller
 from vatti.domain.errors import InvalidTransition
 from vatti.domain.ids import ID_PATTERN
 from vatti.domain.jobs import Job, JobEventRecord
@@ -27,6 +33,7 @@ from vatti.domain.times import utcnow
 from vatti.pipelines.base import PipelineRegistry
 from vatti.service.errors import (
     DuplicateClientId,
+    Forbidden,
     LogNotFound,
     NotCancellable,
     NotRetryable,
@@ -120,14 +127,15 @@ class JobService:
 
     # -- changes --------------------------------------------------------------------------------
 
-    def submit(self, raw: bytes | str | Mapping[str, Any]) -> Submission:
-        """Validate and store a job request; wake the engines.
+    def submit(self, raw: bytes | str | Mapping[str, Any], *, caller: Caller) -> Submission:
+        """Validate and store a job request of ``caller``'s tenant; wake the engines.
 
-        An identical request (no ``client_id``) within the dedup window returns the existing job
-        (``created`` False), as do concurrent copies; a known ``client_id`` raises
-        :class:`DuplicateClientId` naming its job.
+        An identical request (no ``client_id``) of the same tenant within the dedup window
+        returns the existing job (``created`` False), as do concurrent copies; a ``client_id``
+        the tenant used already raises :class:`DuplicateClientId` naming its job. A caller whose
+        scopes do not cover the pipeline (or command) gets :class:`Forbidden`.
         """
-        return self.submit_new(self.validate(raw))
+        return self.submit_new(self.validate(raw, caller=caller))
 
     def submit_new(self, new: NewJob) -> Submission:
         """Store an already validated job (see :meth:`submit`)."""
@@ -137,47 +145,53 @@ class JobService:
         if result.conflict == "client_id":
             raise DuplicateClientId(result.job)
         if result.created:
-            log.info("job.submitted job_id=%s pipeline=%s", result.job.id, new.pipeline)
+            log.info(
+                "job.submitted job_id=%s pipeline=%s tenant=%s actor=%s",
+                result.job.id,
+                new.pipeline,
+                new.tenant,
+                new.actor,
+            )
             self._wake(ADMISSION, OUTBOX)
         return Submission(result.job, created=result.created)
 
-    def validate(self, raw: bytes | str | Mapping[str, Any]) -> NewJob:
-        """The job a request would create, validated (nothing is stored)."""
-        return new_job(parse_request(raw), self.registry)
+    def validate(self, raw: bytes | str | Mapping[str, Any], *, caller: Caller) -> NewJob:
+        """The job a request of ``caller`` would create, validated (nothing is stored)."""
+        return new_job(parse_request(raw), self.registry, caller)
 
-    def cancel(self, job_id: str) -> Job:
+    def cancel(self, job_id: str, *, caller: Caller) -> Job:
         """Cancel a job: queued → cancelled at once; provisioning/running → cancelling, and an
         engine terminates it. Raises ``JobNotFound``, or :class:`NotCancellable` when it ended."""
-        job = self.store.get(known_id(job_id))
+        job = self._acted_on(job_id, caller)
         if job.terminal:
             raise NotCancellable(job.id, job.state.value)
         try:
             result = self.store.transition(
-                job.id, JobEvent.CANCEL, now=self.clock(), notify=self.notify
+                job.id, JobEvent.CANCEL, now=self.clock(), notify=self.notify, actor=caller.actor
             )
         except InvalidTransition:  # it moved meanwhile
             job = self.store.get(job.id)
             if job.terminal:
                 raise NotCancellable(job.id, job.state.value) from None
             return job
-        log.info("job.%s job_id=%s", result.job.state.value, job.id)
+        log.info("job.%s job_id=%s actor=%s", result.job.state.value, job.id, caller.actor)
         self._wake(CANCEL, OUTBOX)
         return result.job
 
-    def retry(self, job_id: str) -> Job:
+    def retry(self, job_id: str, *, caller: Caller) -> Job:
         """Queue a failed or cancelled job again: a new attempt of the same job (same id, same
         ``client_id``), with its own events. Raises ``JobNotFound`` or :class:`NotRetryable`."""
-        job = self.store.get(known_id(job_id))
+        job = self._acted_on(job_id, caller)
         if job.state not in RETRYABLE_STATES:
             raise NotRetryable(job.id, job.state.value)
         try:
             result = self.store.transition(
-                job.id, JobEvent.RETRY, now=self.clock(), notify=self.notify
+                job.id, JobEvent.RETRY, now=self.clock(), notify=self.notify, actor=caller.actor
             )
         except InvalidTransition:  # retried (or moved) meanwhile
             job = self.store.get(job.id)
             raise NotRetryable(job.id, job.state.value) from None
-        log.info("job.retried job_id=%s", job.id)
+        log.info("job.retried job_id=%s actor=%s", job.id, caller.actor)
         self._wake(ADMISSION, OUTBOX)
         return result.job
 
@@ -187,44 +201,73 @@ class JobService:
 
     # -- reads ----------------------------------------------------------------------------------
 
-    def get(self, job_id: str) -> Job:
-        return self.store.get(known_id(job_id))
+    def get(self, job_id: str, *, caller: Caller) -> Job:
+        """The job, when ``caller`` sees its tenant; ``JobNotFound`` otherwise (the same answer
+        as for a job that does not exist: another tenant's jobs are not told apart)."""
+        job = self.store.get(known_id(job_id))
+        if not caller.sees(job.tenant):
+            raise JobNotFound(job_id)
+        return job
+
+    def _acted_on(self, job_id: str, caller: Caller) -> Job:
+        """The job ``caller`` cancels or retries: seen, and of a pipeline its scopes cover."""
+        job = self.get(job_id, caller=caller)
+        if not caller.may_act_on(job.pipeline, job.spec.get("params")):
+            raise Forbidden(f"the token's scopes do not cover this {job.pipeline!r} job")
+        return job
 
     def list_jobs(
         self,
         *,
+        caller: Caller,
         state: Iterable[JobState] | None = None,
         pipeline: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        tenant: str | None = None,
     ) -> Page:
-        """Jobs, newest first, with a cursor for the next page (``InvalidCursor`` if bad)."""
+        """The jobs ``caller`` sees (its tenant's; admin: all, or ``tenant``'s), newest first,
+        with a cursor for the next page (``InvalidCursor`` if bad). A caller asking for
+        another tenant's jobs than it sees gets none."""
+        if not caller.admin:
+            if tenant not in (None, caller.tenant):
+                return Page([])
+            tenant = caller.tenant
         return self.store.list_jobs(
             state=None if state is None else list(state),
             pipeline=pipeline,
             limit=limit,
             cursor=cursor,
+            tenant=tenant,
         )
 
-    def events(self, job_id: str) -> list[JobEventRecord]:
+    def events(self, job_id: str, *, caller: Caller) -> list[JobEventRecord]:
         """The job's audit trail, oldest first."""
-        return self.store.events(known_id(job_id))
+        return self.store.events(self.get(job_id, caller=caller).id)
 
-    def outputs(self, job_id: str) -> list[OutputEntry]:
+    def outputs(self, job_id: str, *, caller: Caller) -> list[OutputEntry]:
         """The files of the job's results, from its manifest."""
-        job = self.get(job_id)
+        job = self.get(job_id, caller=caller)
         return list(self._manifest(job).outputs)
 
-    def open_output(self, job_id: str, name: str) -> tuple[OutputEntry, Iterator[bytes]]:
-        """One listed output and its bytes in chunks."""
-        job = self.get(job_id)
+    def open_output(
+        self, job_id: str, name: str, *, caller: Caller
+    ) -> tuple[OutputEntry, Iterator[bytes]]:
+        """One listed output and its bytes in chunks; the download is an event row."""
+        job = self.get(job_id, caller=caller)
         entry = self._manifest(job).entry(name)
         if entry is None:
             raise OutputMissing(f"job {job.id} has no output {name!r}")
         try:
-            return entry, self.results.open_output(job.id, entry.name)
+            chunks = self.results.open_output(job.id, entry.name)
         except ObjectNotFound:
             raise OutputMissing(f"job {job.id} has no output {name!r}") from None
+        self._audit(job, JobEvent.DOWNLOAD_OUTPUT, caller, {"name": entry.name})
+        return entry, chunks
+
+    def _audit(self, job: Job, event: JobEvent, caller: Caller, detail: dict[str, Any]) -> None:
+        self.store.record_event(job.id, event, now=self.clock(), actor=caller.actor, detail=detail)
+        log.info("job.%s job_id=%s actor=%s", event.value, job.id, caller.actor)
 
     def _manifest(self, job: Job) -> Manifest:
         try:
@@ -232,12 +275,14 @@ class JobService:
         except ObjectNotFound:
             raise ResultsNotFound(f"job {job.id} has no results ({job.state.value})") from None
 
-    def log(self, job_id: str, tail: int | None = None) -> str:
-        """The job's log text (only its last ``tail`` lines if given)."""
-        job = self.get(job_id)
+    def log(self, job_id: str, tail: int | None = None, *, caller: Caller) -> str:
+        """The job's log text (only its last ``tail`` lines if given); the read is an event
+        row."""
+        job = self.get(job_id, caller=caller)
         data = self.logs.read_log(job, MAX_LOG_BYTES)
         if data is None:
             raise LogNotFound(f"job {job.id} has no logs")
+        self._audit(job, JobEvent.DOWNLOAD_LOG, caller, {"tail": tail})
         return tail_lines(data.decode("utf-8", errors="replace"), tail)
 
 

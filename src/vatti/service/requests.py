@@ -11,10 +11,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from vatti.domain.access import Caller
 from vatti.domain.fingerprint import fingerprint
 from vatti.domain.requests import MAX_JSON_NESTING, JobRequest, nested_too_deep
+from vatti.domain.scopes import SUBMIT, command_of, format_scopes
 from vatti.pipelines.base import PipelineRegistry
-from vatti.service.errors import InvalidJobRequest, JsonTooDeep, MalformedRequest
+from vatti.service.errors import Forbidden, InvalidJobRequest, JsonTooDeep, MalformedRequest
 from vatti.store.base import NewJob
 
 
@@ -47,11 +49,25 @@ def _details(errors: Sequence[Any]) -> list[dict[str, str]]:
     ]
 
 
-def new_job(request: JobRequest, registry: PipelineRegistry) -> NewJob:
-    """The job to store: params validated (and normalised) by the pipeline, then fingerprinted.
+def check_submit_scope(request: JobRequest, caller: Caller) -> None:
+    """:class:`Forbidden` unless the caller's scopes let it submit this pipeline (and command)."""
+    command = command_of(request.pipeline, request.params)
+    if caller.may_submit(request.pipeline, command):
+        return
+    what = f"the {request.pipeline!r} pipeline" + (
+        f" with command {command!r}" if command is not None else ""
+    )
+    allowed = format_scopes(s for s in caller.scopes if s.verb == SUBMIT) or "none"
+    raise Forbidden(f"the token may not submit {what} (its submit scopes: {allowed})")
+
+
+def new_job(request: JobRequest, registry: PipelineRegistry, caller: Caller) -> NewJob:
+    """The job to store for ``caller``: its scopes checked (:class:`Forbidden`), then params
+    validated (and normalised) by the pipeline, then fingerprinted.
 
     Raises ``UnknownPipeline`` or ``InvalidParams`` (fields prefixed ``params.``).
     """
+    check_submit_scope(request, caller)
     params = registry.validate(request.pipeline, request.params)
     normalised = request.model_copy(update={"params": params})
     return NewJob(
@@ -60,4 +76,6 @@ def new_job(request: JobRequest, registry: PipelineRegistry) -> NewJob:
         fingerprint=fingerprint(normalised),
         client_id=normalised.client_id,
         webhook_url=str(normalised.webhook_url) if normalised.webhook_url else None,
+        tenant=caller.tenant,
+        actor=caller.actor,
     )

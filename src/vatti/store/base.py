@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from vatti.domain.access import DEFAULT_TENANT, ENGINE_ACTOR
 from vatti.domain.failure import Failure
 from vatti.domain.jobs import Job, JobEventRecord, OutboxMessage
 from vatti.domain.states import Effect, JobEvent, JobState
@@ -58,6 +59,10 @@ class NewJob:
     fingerprint: str
     client_id: str | None = None
     webhook_url: str | None = None
+    #: the tenant the job belongs to; client ids and fingerprints are unique per tenant
+    tenant: str = DEFAULT_TENANT
+    #: who submitted it (the actor of its ``submit`` and ``accept`` rows)
+    actor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,9 +115,10 @@ class JobStore(Protocol):
     ) -> SubmitResult:
         """Create a job in ``queued`` (events ``submit``, ``accept``), or return the existing one.
 
-        A known ``client_id`` returns its job with conflict "client_id". Without a client id, an
-        identical fingerprint submitted within ``dedup_window_s`` returns that job with conflict
-        "fingerprint". Safe under concurrent identical calls: exactly one job is created.
+        A known ``client_id`` of the same tenant returns its job with conflict "client_id".
+        Without a client id, an identical fingerprint submitted by the same tenant within
+        ``dedup_window_s`` returns that job with conflict "fingerprint". Safe under concurrent
+        identical calls: exactly one job is created.
         """
         ...
 
@@ -124,12 +130,27 @@ class JobStore(Protocol):
         now: datetime,
         changes: Changes | None = None,
         notify: NotifyBuilder | None = None,
+        actor: str = ENGINE_ACTOR,
     ) -> TransitionResult:
-        """Apply ``event`` with a compare-and-set on the state; write the event and outbox rows.
+        """Apply ``event`` with a compare-and-set on the state; write the event and outbox rows
+        (the event row names ``actor``).
 
         Raises ``JobNotFound``, ``InvalidTransition`` (naming the actual state) or
         ``StaleTransition`` when a concurrent writer got there first.
         """
+        ...
+
+    def record_event(
+        self,
+        job_id: str,
+        event: JobEvent,
+        *,
+        now: datetime,
+        actor: str,
+        detail: dict[str, Any] | None = None,
+    ) -> JobEventRecord:
+        """Append an audit row (one of :data:`AUDIT_EVENTS`: a download) that changes no state;
+        raises ``JobNotFound``, or ValueError for an event that is a transition."""
         ...
 
     def schema_at_head(self) -> bool:
@@ -139,7 +160,7 @@ class JobStore(Protocol):
 
     def get(self, job_id: str) -> Job: ...
 
-    def get_by_client_id(self, client_id: str) -> Job | None: ...
+    def get_by_client_id(self, client_id: str, tenant: str = DEFAULT_TENANT) -> Job | None: ...
 
     def list_jobs(
         self,
@@ -148,8 +169,10 @@ class JobStore(Protocol):
         pipeline: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        tenant: str | None = None,
     ) -> Page:
-        """Newest first, with an opaque cursor for the next page (None on the last page)."""
+        """Newest first, with an opaque cursor for the next page (None on the last page); only
+        ``tenant``'s jobs when given."""
         ...
 
     def events(self, job_id: str) -> list[JobEventRecord]: ...

@@ -10,9 +10,12 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
+from vatti.domain.access import DEFAULT_TENANT, ENGINE_ACTOR
 from vatti.domain.errors import InvalidTransition
 from vatti.domain.failure import Failure
+from vatti.domain.fingerprint import dedup_key
 from vatti.domain.ids import new_id
 from vatti.domain.jobs import Job, JobEventRecord, OutboxMessage
 from vatti.domain.states import RETRYABLE_STATES, JobEvent, JobState, apply
@@ -30,7 +33,7 @@ from vatti.store.base import (
     encode_cursor,
 )
 from vatti.store.errors import JobNotFound
-from vatti.store.updates import event_detail, new_job, transition_fields
+from vatti.store.updates import audit_record, event_detail, new_job, transition_fields
 
 
 @dataclass
@@ -47,7 +50,7 @@ class MemoryJobStore:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._jobs: dict[str, Job] = {}
-        self._by_client: dict[str, str] = {}
+        self._by_client: dict[tuple[str, str], str] = {}  # (tenant, client id) -> job id
         self._dedup: dict[str, tuple[str, datetime]] = {}
         self._events: dict[str, list[JobEventRecord]] = {}
         self._outbox: dict[int, _Message] = {}
@@ -102,21 +105,23 @@ class MemoryJobStore:
         notify: NotifyBuilder | None = None,
     ) -> SubmitResult:
         with self._lock:
-            if new.client_id is not None and new.client_id in self._by_client:
-                existing = self._jobs[self._by_client[new.client_id]]
+            client = (new.tenant, new.client_id) if new.client_id is not None else None
+            key = dedup_key(new.tenant, new.fingerprint)
+            if client is not None and client in self._by_client:
+                existing = self._jobs[self._by_client[client]]
                 return SubmitResult(existing, created=False, conflict="client_id")
             if new.client_id is None and dedup_window_s > 0:
-                owner = self._dedup.get(new.fingerprint)
+                owner = self._dedup.get(key)
                 if owner is not None and owner[1] > now:
                     existing = self._jobs[owner[0]]
                     if existing.state not in RETRYABLE_STATES:
                         return SubmitResult(existing, created=False, conflict="fingerprint")
             job, records = new_job(new, now)
             messages = self._messages(job, records, notify, now)  # may raise: nothing written yet
-            if new.client_id is not None:
-                self._by_client[new.client_id] = job.id
+            if client is not None:
+                self._by_client[client] = job.id
             elif dedup_window_s > 0:
-                self._dedup[new.fingerprint] = (job.id, now + timedelta(seconds=dedup_window_s))
+                self._dedup[key] = (job.id, now + timedelta(seconds=dedup_window_s))
             self._commit(job, records, messages)
             return SubmitResult(job, created=True)
 
@@ -128,6 +133,7 @@ class MemoryJobStore:
         now: datetime,
         changes: Changes | None = None,
         notify: NotifyBuilder | None = None,
+        actor: str = ENGINE_ACTOR,
     ) -> TransitionResult:
         changes = changes or Changes()
         with self._lock:
@@ -147,10 +153,27 @@ class MemoryJobStore:
                 event,
                 now,
                 event_detail(changes),
+                actor,
             )
             messages = self._messages(after, [record], notify, now)
             self._commit(after, [record], messages)
             return TransitionResult(after, record, step.effects)
+
+    def record_event(
+        self,
+        job_id: str,
+        event: JobEvent,
+        *,
+        now: datetime,
+        actor: str,
+        detail: dict[str, Any] | None = None,
+    ) -> JobEventRecord:
+        with self._lock:
+            job = self._job(job_id)
+            seq = len(self._events[job_id]) + 1
+            record = audit_record(job, seq, event, now, actor, detail or {})
+            self._events[job_id].append(record)
+            return record
 
     def schema_at_head(self) -> bool:
         return True  # no schema to migrate
@@ -159,9 +182,9 @@ class MemoryJobStore:
         with self._lock:
             return self._job(job_id)
 
-    def get_by_client_id(self, client_id: str) -> Job | None:
+    def get_by_client_id(self, client_id: str, tenant: str = DEFAULT_TENANT) -> Job | None:
         with self._lock:
-            job_id = self._by_client.get(client_id)
+            job_id = self._by_client.get((tenant, client_id))
             return self._jobs[job_id] if job_id is not None else None
 
     def list_jobs(
@@ -171,6 +194,7 @@ class MemoryJobStore:
         pipeline: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        tenant: str | None = None,
     ) -> Page:
         limit = max(1, min(limit, MAX_PAGE))
         wanted = _state_set(state) if state is not None else None
@@ -181,6 +205,7 @@ class MemoryJobStore:
                 for j in self._jobs.values()
                 if (wanted is None or j.state in wanted)
                 and (pipeline is None or j.pipeline == pipeline)
+                and (tenant is None or j.tenant == tenant)
                 and (after is None or (j.created_at, j.id) < after)
             ]
         found.sort(key=lambda j: (j.created_at, j.id), reverse=True)

@@ -50,13 +50,35 @@ def _sqlite_file_lock(database: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@contextmanager
+def _sqlite_foreign_keys_off(conn: sa.Connection) -> Iterator[None]:
+    """Foreign keys off while migrating SQLite: a batch migration copies a table and drops the
+    old one, which the rows referring to it would refuse (SQLite honours the pragma only outside
+    a transaction, so it is set on the driver's connection before alembic begins). The keys are
+    checked once the migration committed."""
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    raw.execute("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+        broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise MigrationError(f"the migration left rows without their parent: {broken[:5]}")
+    finally:
+        raw.execute("PRAGMA foreign_keys = ON")
+
+
 def _run(database_url: str, revision: str, *, down: bool) -> None:
     url = normalise_url(database_url)
     engine = create_db_engine(database_url, poolclass=sa.NullPool)
     try:
         if url.get_backend_name() == "sqlite":
             assert url.database is not None  # create_db_engine refuses :memory:
-            with _sqlite_file_lock(url.database), engine.connect() as conn:
+            with (
+                _sqlite_file_lock(url.database),
+                engine.connect() as conn,
+                _sqlite_foreign_keys_off(conn),
+            ):
                 _alembic(writing(conn), revision, down=down)
         else:
             with engine.connect() as conn:

@@ -48,6 +48,7 @@ def job_from_row(row: sa.RowMapping) -> Job:
         webhook_url=row["webhook_url"],
         results_expire_at=row["results_expire_at"],
         results_deleted_at=row["results_deleted_at"],
+        tenant=row["tenant"],
     )
 
 
@@ -61,6 +62,7 @@ def event_from_row(row: sa.RowMapping) -> JobEventRecord:
         event=JobEvent(row["event"]),
         at=row["at"],
         detail=row["detail"],
+        actor=row["actor"],
     )
 
 
@@ -74,6 +76,7 @@ def event_columns(record: JobEventRecord) -> dict[str, Any]:
         "event": record.event.value,
         "at": record.at,
         "detail": record.detail,
+        "actor": record.actor,
     }
 
 

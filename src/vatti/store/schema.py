@@ -66,7 +66,7 @@ jobs = sa.Table(
     "jobs",
     metadata,
     sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("client_id", sa.String(128), nullable=True, unique=True),
+    sa.Column("client_id", sa.String(128), nullable=True),
     sa.Column("fingerprint", sa.String(64), nullable=False),
     sa.Column("pipeline", sa.String(64), nullable=False),
     sa.Column("spec", JSONText(), nullable=False),
@@ -91,6 +91,10 @@ jobs = sa.Table(
     # heartbeat; another replica takes the job over once it expired)
     sa.Column("owner", sa.String(128), nullable=True),
     sa.Column("owner_expires_at", UTCDateTime(), nullable=True),
+    # the backend the job belongs to; a client id is unique per tenant
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.UniqueConstraint("tenant", "client_id"),
+    sa.Index(None, "tenant", "created_at", "id"),
     sa.Index(None, "created_at", "id"),
     sa.Index(None, "state", "created_at"),
     sa.Index(None, "pipeline", "created_at"),
@@ -109,6 +113,8 @@ job_events = sa.Table(
     sa.Column("event", sa.String(16), nullable=False),
     sa.Column("at", UTCDateTime(), nullable=False),
     sa.Column("detail", JSONText(), nullable=False),
+    # who caused it: token:<id>, kafka, oidc:<subject>, operator:<user>, engine
+    sa.Column("actor", sa.String(200), nullable=True),
     sa.UniqueConstraint("job_id", "seq"),
 )
 
@@ -139,7 +145,7 @@ api_tokens = sa.Table(
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("digest", sa.String(64), nullable=False, unique=True),
     sa.Column("tenant", sa.String(64), nullable=False),
-    sa.Column("scopes", sa.String(128), nullable=False),
+    sa.Column("scopes", sa.Text(), nullable=False),
     sa.Column("description", sa.Text(), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("expires_at", UTCDateTime(), nullable=True),

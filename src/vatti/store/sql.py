@@ -2,7 +2,8 @@
 
 Concurrency:
 - ``submit`` relies on unique keys, never on read-then-write: ``INSERT ... ON CONFLICT`` on
-  ``jobs.client_id``, and an upsert of the ``dedup`` row that only replaces an expired entry.
+  ``jobs (tenant, client_id)``, and an upsert of the ``dedup`` row (keyed by tenant and
+  fingerprint) that only replaces an expired entry.
 - ``transition`` locks the job row (``FOR UPDATE`` on PostgreSQL; SQLite write transactions are
   ``BEGIN IMMEDIATE``), checks the pure table, then updates with a compare-and-set on the observed
   state and event counter. Event and outbox rows commit in the same transaction.
@@ -28,8 +29,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from vatti.domain.access import DEFAULT_TENANT, ENGINE_ACTOR
 from vatti.domain.errors import InvalidTransition
 from vatti.domain.failure import Failure
+from vatti.domain.fingerprint import dedup_key
 from vatti.domain.ids import new_id
 from vatti.domain.jobs import Job, JobEventRecord, OutboxMessage
 from vatti.domain.states import RETRYABLE_STATES, JobEvent, JobState, apply
@@ -52,7 +55,7 @@ from vatti.store.connect import create_db_engine, writing
 from vatti.store.errors import JobNotFound, StaleTransition, StoreError, StoreUnavailable
 from vatti.store.migrate import current_revision, head_revision
 from vatti.store.schema import dedup, job_events, jobs, leases, outbox
-from vatti.store.updates import event_detail, new_job, transition_fields
+from vatti.store.updates import audit_record, event_detail, new_job, transition_fields
 
 #: The key of the advisory lock that serialises admission across engines (PostgreSQL): a count
 #: and a claim under a lock cannot be raced, where SKIP LOCKED alone would let two engines each
@@ -196,11 +199,17 @@ class SqlJobStore:
             if new.client_id is not None:
                 insert = self._insert(jobs).values(columns)
                 claimed = conn.execute(
-                    insert.on_conflict_do_nothing(index_elements=["client_id"]).returning(jobs.c.id)
+                    insert.on_conflict_do_nothing(index_elements=["tenant", "client_id"]).returning(
+                        jobs.c.id
+                    )
                 ).first()
                 if claimed is None:
                     row = (
-                        conn.execute(sa.select(jobs).where(jobs.c.client_id == new.client_id))
+                        conn.execute(
+                            sa.select(jobs).where(
+                                jobs.c.tenant == new.tenant, jobs.c.client_id == new.client_id
+                            )
+                        )
                         .mappings()
                         .one()
                     )
@@ -217,9 +226,11 @@ class SqlJobStore:
     def _claim_fingerprint(
         self, conn: sa.Connection, job: Job, now: datetime, window_s: float
     ) -> Job | None:
-        """Own ``job.fingerprint`` for the window, or return the live job that owns it."""
+        """Own ``job.fingerprint`` (for its tenant) for the window, or return the live job that
+        owns it."""
+        key = dedup_key(job.tenant, job.fingerprint)
         insert = self._insert(dedup).values(
-            fingerprint=job.fingerprint,
+            fingerprint=key,
             job_id=job.id,
             expires_at=now + timedelta(seconds=window_s),
         )
@@ -231,7 +242,7 @@ class SqlJobStore:
         if conn.execute(upsert).first() is not None:
             return None
         owner = conn.execute(
-            sa.select(dedup.c.job_id).where(dedup.c.fingerprint == job.fingerprint)
+            sa.select(dedup.c.job_id).where(dedup.c.fingerprint == key)
         ).scalar_one()
         existing = self._job(self._load(conn, owner))
         if existing.state not in RETRYABLE_STATES:
@@ -240,7 +251,7 @@ class SqlJobStore:
         # on the owner lets one of several concurrent retries take the fingerprint over.
         taken = conn.execute(
             sa.update(dedup)
-            .where(dedup.c.fingerprint == job.fingerprint, dedup.c.job_id == owner)
+            .where(dedup.c.fingerprint == key, dedup.c.job_id == owner)
             .values(job_id=job.id, expires_at=now + timedelta(seconds=window_s))
         )
         if taken.rowcount == 1:
@@ -268,6 +279,7 @@ class SqlJobStore:
             "webhook_url": self._sealed(job.webhook_url),
             "results_expire_at": job.results_expire_at,
             "results_deleted_at": job.results_deleted_at,
+            "tenant": job.tenant,
         }
 
     def transition(
@@ -278,6 +290,7 @@ class SqlJobStore:
         now: datetime,
         changes: Changes | None = None,
         notify: NotifyBuilder | None = None,
+        actor: str = ENGINE_ACTOR,
     ) -> TransitionResult:
         changes = changes or Changes()
         with self._tx(write=True) as conn:
@@ -314,9 +327,27 @@ class SqlJobStore:
                 event,
                 now,
                 event_detail(changes),
+                actor,
             )
             self._write_events(conn, after, [record], notify, now)
         return TransitionResult(after, record, step.effects)
+
+    def record_event(
+        self,
+        job_id: str,
+        event: JobEvent,
+        *,
+        now: datetime,
+        actor: str,
+        detail: dict[str, Any] | None = None,
+    ) -> JobEventRecord:
+        with self._tx(write=True) as conn:
+            row = self._load(conn, job_id, lock=True)
+            seq = row["event_seq"] + 1
+            record = audit_record(self._job(row), seq, event, now, actor, detail or {})
+            conn.execute(sa.update(jobs).where(jobs.c.id == job_id).values(event_seq=seq))
+            conn.execute(sa.insert(job_events).values(rows.event_columns(record)))
+        return record
 
     def schema_at_head(self) -> bool:
         with self._tx(write=False) as conn:
@@ -326,10 +357,12 @@ class SqlJobStore:
         with self._tx(write=False) as conn:
             return self._job(self._load(conn, job_id))
 
-    def get_by_client_id(self, client_id: str) -> Job | None:
+    def get_by_client_id(self, client_id: str, tenant: str = DEFAULT_TENANT) -> Job | None:
         with self._tx(write=False) as conn:
             row = (
-                conn.execute(sa.select(jobs).where(jobs.c.client_id == client_id))
+                conn.execute(
+                    sa.select(jobs).where(jobs.c.tenant == tenant, jobs.c.client_id == client_id)
+                )
                 .mappings()
                 .first()
             )
@@ -346,9 +379,12 @@ class SqlJobStore:
         pipeline: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        tenant: str | None = None,
     ) -> Page:
         limit = max(1, min(limit, MAX_PAGE))
         query = sa.select(jobs)
+        if tenant is not None:
+            query = query.where(jobs.c.tenant == tenant)
         if state is not None:
             query = query.where(jobs.c.state.in_(_states(state)))
         if pipeline is not None:

@@ -2,7 +2,8 @@
 
 Only a token's SHA-256 digest is stored (:func:`vatti.tokens.hash_token`); the token itself is
 shown once, when it is made. A token belongs to a tenant (the backend it was made for), has
-scopes, a description, and may expire; a revoked or expired one is refused.
+scopes (:mod:`vatti.domain.scopes`: an unknown one is refused when the token is made), a
+description, and may expire; a revoked or expired one is refused.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from vatti.domain.access import check_tenant
 from vatti.domain.ids import new_id
+from vatti.domain.scopes import Scope, format_scopes, parse_scopes
 from vatti.store.errors import StoreError
 from vatti.store.schema import api_tokens
 from vatti.tokens import hash_token, new_token
-
-SCOPE_NAMES = ("submit", "read", "admin")
 
 
 class UnknownToken(StoreError):
@@ -30,7 +31,7 @@ class UnknownToken(StoreError):
 class TokenRecord:
     id: str
     tenant: str
-    scopes: frozenset[str]
+    scopes: frozenset[Scope]
     description: str
     created_at: datetime
     expires_at: datetime | None = None
@@ -44,25 +45,12 @@ def _record(row: sa.RowMapping) -> TokenRecord:
     return TokenRecord(
         id=row["id"],
         tenant=row["tenant"],
-        scopes=frozenset(s for s in row["scopes"].split(",") if s),
+        scopes=parse_scopes(row["scopes"]),
         description=row["description"],
         created_at=row["created_at"],
         expires_at=row["expires_at"],
         revoked_at=row["revoked_at"],
     )
-
-
-def check_scopes(scopes: Iterable[str]) -> frozenset[str]:
-    """The scopes, checked; ValueError naming an unknown one."""
-    names = frozenset(s.strip() for s in scopes if s.strip())
-    unknown = names - set(SCOPE_NAMES)
-    if unknown or not names:
-        raise ValueError(
-            f"unknown scope(s) {', '.join(sorted(unknown))}: use {', '.join(SCOPE_NAMES)}"
-            if unknown
-            else "give at least one scope"
-        )
-    return names
 
 
 class SqlTokenStore:
@@ -80,12 +68,13 @@ class SqlTokenStore:
         now: datetime,
         expires_at: datetime | None = None,
     ) -> tuple[TokenRecord, str]:
-        """A new token: its record and the token itself (shown once, stored nowhere)."""
+        """A new token: its record and the token itself (shown once, stored nowhere).
+        ValueError (``InvalidScope``) for a scope outside the grammar or a bad tenant name."""
         token = new_token()
         record = TokenRecord(
             id=new_id(now),
-            tenant=tenant,
-            scopes=check_scopes(scopes),
+            tenant=check_tenant(tenant),
+            scopes=parse_scopes(scopes),
             description=description,
             created_at=now,
             expires_at=expires_at,
@@ -96,7 +85,7 @@ class SqlTokenStore:
                     id=record.id,
                     digest=hash_token(token),
                     tenant=tenant,
-                    scopes=",".join(sorted(record.scopes)),
+                    scopes=format_scopes(record.scopes),
                     description=description,
                     created_at=now,
                     expires_at=expires_at,

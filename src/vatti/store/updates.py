@@ -7,7 +7,15 @@ from typing import Any
 
 from vatti.domain.ids import new_id
 from vatti.domain.jobs import Job, JobEventRecord
-from vatti.domain.states import INITIAL_STATE, JobEvent, JobState, Transition, apply, is_terminal
+from vatti.domain.states import (
+    AUDIT_EVENTS,
+    INITIAL_STATE,
+    JobEvent,
+    JobState,
+    Transition,
+    apply,
+    is_terminal,
+)
 from vatti.domain.times import as_utc
 from vatti.store.base import Changes, NewJob
 
@@ -73,11 +81,34 @@ def new_job(new: NewJob, now: datetime) -> tuple[Job, list[JobEventRecord]]:
         updated_at=now,
         queued_at=now,
         webhook_url=new.webhook_url,
+        tenant=new.tenant,
     )
     records = [
-        JobEventRecord(new_id(now), job_id, 1, None, INITIAL_STATE, JobEvent.SUBMIT, now, {}),
         JobEventRecord(
-            new_id(now), job_id, 2, INITIAL_STATE, accepted.new_state, JobEvent.ACCEPT, now, {}
+            new_id(now), job_id, 1, None, INITIAL_STATE, JobEvent.SUBMIT, now, {}, new.actor
+        ),
+        JobEventRecord(
+            new_id(now),
+            job_id,
+            2,
+            INITIAL_STATE,
+            accepted.new_state,
+            JobEvent.ACCEPT,
+            now,
+            {},
+            new.actor,
         ),
     ]
     return job, records
+
+
+def audit_record(
+    job: Job, seq: int, event: JobEvent, now: datetime, actor: str, detail: dict[str, Any]
+) -> JobEventRecord:
+    """The row of an access to ``job`` (a download): its state stays; ValueError for an event
+    that is a transition."""
+    if event not in AUDIT_EVENTS:
+        raise ValueError(f"{event.value!r} is a transition, not an audit event")
+    return JobEventRecord(
+        new_id(now), job.id, seq, job.state, job.state, event, as_utc(now), dict(detail), actor
+    )

@@ -34,9 +34,35 @@ from vatti.store.base import JobStore
 from vatti.store.sql import open_store
 from vatti.testing.config import engine_config
 from vatti.testing.fakes import InertAreas, InertExecutor, NoOutcomes
+from vatti.tokens import ConfiguredToken, parse_token_entry
 
-TOKENS = {"submitter": "tok-submit-1", "reader": "tok-read-1", "admin": "tok-admin-1"}
-SCOPES = {"submitter": {"submit"}, "reader": {"read"}, "admin": {"admin"}}
+TOKENS = {
+    "submitter": "tok-submit-1",
+    "reader": "tok-read-1",
+    "admin": "tok-admin-1",
+    "lab-a": "tok-lab-a-1",
+    "lab-b": "tok-lab-b-1",
+    "hello-only": "tok-hello-1",
+    "pgs-only": "tok-pgs-1",
+}
+#: each token's tenant ("" for the default one) and scopes, as VATTI_API_TOKENS spells them
+ENTRIES = {
+    "submitter": ("", "submit"),
+    "reader": ("", "read"),
+    "admin": ("", "admin"),
+    "lab-a": ("lab-a@", "submit,read"),
+    "lab-b": ("lab-b@", "submit,read"),
+    "hello-only": ("lab-a@", "submit:command:hello,read"),
+    "pgs-only": ("lab-a@", "submit:pgs,read"),
+}
+
+
+def configured_tokens() -> dict[str, ConfiguredToken]:
+    entries = [
+        parse_token_entry(f"{tenant}{hash_token(TOKENS[who])}:{scopes}")
+        for who, (tenant, scopes) in ENTRIES.items()
+    ]
+    return {t.digest: t for t in entries}
 
 
 def auth(who: str) -> dict[str, str]:
@@ -144,8 +170,8 @@ def build_api(
         config=engine_config(poll_interval_s=0.05),
     )
     engine = Engine(ctx)
-    tokens = {hash_token(TOKENS[who]): frozenset(SCOPES[who]) for who in TOKENS}
-    api_config = ApiConfig(**{"tokens": tokens, **config})
+    # no rate limit unless a test asks for one (its own tests set it)
+    api_config = ApiConfig(**{"tokens": configured_tokens(), "submit_rate_per_min": 0, **config})
     outputs = DirOutputs(tmp_path / "results")
     logs = DirLogs(tmp_path / "logs")
     jobs = JobService(

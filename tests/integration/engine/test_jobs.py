@@ -13,6 +13,7 @@ from typing import Any
 import psutil
 import pytest
 
+from vatti.domain.access import OPERATOR_CALLER
 from vatti.domain.fingerprint import fingerprint
 from vatti.domain.jobs import Job
 from vatti.domain.layout import result_key, results_area
@@ -146,7 +147,7 @@ async def test_cancel_kills_the_whole_process_group(
     running_job = await watcher.until(job.id, lambda j: j.state is JobState.RUNNING)
     wrapper = int(json.loads(running_job.executor_handle or "{}")["pid"])
 
-    await asyncio.to_thread(service_for(engine).cancel, job.id)
+    await asyncio.to_thread(service_for(engine).cancel, job.id, caller=OPERATOR_CALLER)
     done = await watcher.until(job.id, lambda j: j.terminal)
 
     assert done.state is JobState.CANCELLED

@@ -39,12 +39,20 @@ def store(request: pytest.FixtureRequest) -> Iterator[JobStore]:
         s.close()
 
 
-def new(n: int = 0, client_id: str | None = None, pipeline: str = "pgs") -> NewJob:
+def new(
+    n: int = 0,
+    client_id: str | None = None,
+    pipeline: str = "pgs",
+    tenant: str = "default",
+    actor: str | None = None,
+) -> NewJob:
     return NewJob(
         pipeline=pipeline,
         spec={"pipeline": pipeline, "params": {"n": n}},
         fingerprint=f"{n:064x}",
         client_id=client_id,
+        tenant=tenant,
+        actor=actor,
     )
 
 
@@ -171,6 +179,66 @@ def test_fifty_concurrent_identical_submits_create_one_job(
         "fingerprint" if client_id is None else "client_id"
     }
     assert store.count_in_states(list(JobState)) == 1
+
+
+# -- tenants and actors -----------------------------------------------------------------------
+
+
+def test_client_ids_and_fingerprints_are_per_tenant(store: JobStore) -> None:
+    a = store.submit(new(1, client_id="c-1", tenant="lab-a"), now=T0, dedup_window_s=60)
+    b = store.submit(new(1, client_id="c-1", tenant="lab-b"), now=T0, dedup_window_s=60)
+    again = store.submit(new(2, client_id="c-1", tenant="lab-b"), now=T0, dedup_window_s=60)
+    assert (a.created, b.created, again.created) == (True, True, False)
+    assert again.job == b.job
+    assert store.get_by_client_id("c-1", "lab-a") == a.job
+    assert store.get_by_client_id("c-1", "lab-b") == b.job
+    assert store.get_by_client_id("c-1") is None  # the default tenant has none
+    x = store.submit(new(9, tenant="lab-a"), now=T0, dedup_window_s=60)
+    y = store.submit(new(9, tenant="lab-b"), now=T0, dedup_window_s=60)
+    z = store.submit(new(9, tenant="lab-b"), now=T0, dedup_window_s=60)
+    assert (x.created, y.created, z.created) == (True, True, False)
+    assert z.job.id == y.job.id != x.job.id
+    assert (store.get(x.job.id).tenant, store.get(y.job.id).tenant) == ("lab-a", "lab-b")
+
+
+def test_list_by_tenant(store: JobStore) -> None:
+    a = submit(store, 1, tenant="lab-a")
+    b = submit(store, 2, tenant="lab-b", at=T0 + timedelta(seconds=1))
+    assert [j.id for j in store.list_jobs(tenant="lab-a").items] == [a.id]
+    assert [j.id for j in store.list_jobs(tenant="lab-b", pipeline="pgs").items] == [b.id]
+    assert store.list_jobs(tenant="nobody").items == []
+    assert [j.id for j in store.list_jobs().items] == [b.id, a.id]
+
+
+def test_every_row_names_its_actor(store: JobStore) -> None:
+    job = submit(store, 1, actor="token:t1")
+    store.transition(job.id, JobEvent.ADMIT, now=T0)
+    store.transition(job.id, JobEvent.CANCEL, now=T0, actor="oidc:alice")
+    assert [(e.event, e.actor) for e in store.events(job.id)] == [
+        (JobEvent.SUBMIT, "token:t1"),
+        (JobEvent.ACCEPT, "token:t1"),
+        (JobEvent.ADMIT, "engine"),
+        (JobEvent.CANCEL, "oidc:alice"),
+    ]
+
+
+def test_an_audit_row_changes_no_state_and_takes_the_next_seq(store: JobStore) -> None:
+    job = submit(store, 1)
+    record = store.record_event(
+        job.id, JobEvent.DOWNLOAD_OUTPUT, now=T0, actor="token:t2", detail={"name": "a.tsv"}
+    )
+    assert (record.seq, record.from_state, record.to_state) == (3, JobState.QUEUED, JobState.QUEUED)
+    moved = store.transition(job.id, JobEvent.ADMIT, now=T0 + timedelta(seconds=1))
+    assert moved.record.seq == 4  # the engine's next transition follows it
+    events = store.events(job.id)
+    assert events[2] == record
+    assert events[2].detail == {"name": "a.tsv"}
+    assert store.get(job.id).state is JobState.PROVISIONING
+    assert store.outbox_for(job.id) == []  # an access notifies nobody
+    with pytest.raises(ValueError, match="transition"):
+        store.record_event(job.id, JobEvent.CANCEL, now=T0, actor="x")
+    with pytest.raises(JobNotFound):
+        store.record_event("nope", JobEvent.DOWNLOAD_LOG, now=T0, actor="x")
 
 
 # -- transitions ------------------------------------------------------------------------------

@@ -84,3 +84,50 @@ def test_two_processes_migrating_at_once(empty_url: str, engine: sa.Engine) -> N
         versions = conn.execute(sa.text("SELECT version_num FROM alembic_version")).all()
     assert [v[0] for v in versions] == [head_revision()]
     assert schema_diff(engine) == []
+
+
+def test_0005_gives_old_jobs_the_default_tenant_and_old_rows_an_unrecorded_actor(
+    empty_url: str, engine: sa.Engine
+) -> None:
+    migrate(empty_url, "0004")
+    at = "2026-01-01 00:00:00"
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO jobs (id, client_id, fingerprint, pipeline, spec, state, event_seq,"
+                " created_at, updated_at, attempt) VALUES (:id, 'INTP1', :fp, 'pgs', '{}',"
+                " 'queued', 1, :at, :at, 0)"
+            ),
+            {"id": "j-old", "fp": "f" * 64, "at": at},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO job_events (id, job_id, seq, from_state, to_state, event, at,"
+                " detail) VALUES ('e-old', 'j-old', 1, NULL, 'requested', 'submit', :at, '{}')"
+            ),
+            {"at": at},
+        )
+    migrate(empty_url)
+    assert schema_diff(engine) == []
+    with engine.begin() as conn:
+        tenant = conn.execute(sa.text("SELECT tenant FROM jobs WHERE id = 'j-old'")).scalar()
+        actor = conn.execute(sa.text("SELECT actor FROM job_events")).scalar()
+        # the client id is unique per tenant now: another tenant may use it
+        conn.execute(
+            sa.text(
+                "INSERT INTO jobs (id, client_id, fingerprint, pipeline, spec, state, event_seq,"
+                " created_at, updated_at, attempt, tenant) VALUES ('j-new', 'INTP1', :fp,"
+                " 'pgs', '{}', 'queued', 1, :at, :at, 0, 'lab-b')"
+            ),
+            {"fp": "f" * 64, "at": at},
+        )
+    assert (tenant, actor) == ("default", "unrecorded")
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:  # not twice in one
+        conn.execute(
+            sa.text(
+                "INSERT INTO jobs (id, client_id, fingerprint, pipeline, spec, state, event_seq,"
+                " created_at, updated_at, attempt, tenant) VALUES ('j-dup', 'INTP1', :fp,"
+                " 'pgs', '{}', 'queued', 1, :at, :at, 0, 'lab-b')"
+            ),
+            {"fp": "f" * 64, "at": at},
+        )

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from vatti.domain.scopes import format_scopes, parse_scopes
 from vatti.store.connect import create_db_engine
 from vatti.store.schema import api_tokens
 from vatti.store.tokens import SqlTokenStore, UnknownToken
@@ -35,7 +36,8 @@ def test_a_made_token_is_found_by_its_digest_and_only_the_digest_is_kept(
     )
     found = tokens.find(hash_token(token))
     assert found == record
-    assert found.scopes == {"submit", "read"}
+    assert found is not None
+    assert format_scopes(found.scopes) == "read,submit"
     assert found.valid_at(T0 + timedelta(days=3650))
     with tokens.engine.connect() as conn:
         stored = " ".join(str(v) for row in conn.execute(sa.select(api_tokens)) for v in row)
@@ -61,7 +63,24 @@ def test_expiry_and_revocation(tokens: SqlTokenStore) -> None:
         tokens.revoke("no-such-id", T0)
 
 
-@pytest.mark.parametrize("scopes", [["root"], [], [" "]])
+def test_narrowed_scopes_are_kept_whole(tokens: SqlTokenStore) -> None:
+    long = [f"submit:command:{'c' * 60}{n}" for n in range(5)]  # more than the old 128 chars
+    record, token = tokens.create(tenant="t", scopes=long, description="d", now=T0)
+    found = tokens.find(hash_token(token))
+    assert found is not None
+    assert found.scopes == record.scopes == parse_scopes(long)
+
+
+@pytest.mark.parametrize("tenant", ["", "a b", "x" * 65, "../etc"])
+def test_bad_tenant_names_are_refused(tokens: SqlTokenStore, tenant: str) -> None:
+    with pytest.raises(ValueError, match="invalid tenant"):
+        tokens.create(tenant=tenant, scopes=["read"], description="d", now=T0)
+    assert tokens.list() == []
+
+
+@pytest.mark.parametrize(
+    "scopes", [["root"], [], [" "], ["read:pgs"], ["submit:Bad Name"], ["submit:a:b:c"]]
+)
 def test_unknown_or_no_scopes_are_refused(tokens: SqlTokenStore, scopes: list[str]) -> None:
     with pytest.raises(ValueError, match="scope"):
         tokens.create(tenant="t", scopes=scopes, description="d", now=T0)

@@ -16,6 +16,7 @@ from vatti.config import (
     parse_duration,
     variables,
 )
+from vatti.domain.scopes import format_scopes
 from vatti.errors import ConfigError
 from vatti.secretbox import new_key
 
@@ -79,12 +80,24 @@ def test_zero_duration_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "VATTI_POLL_INTERVAL" in info.value.message
 
 
-def test_token_scopes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VATTI_API_TOKENS", f" {DIGEST.upper()}:submit, read ;{OTHER};")
+def test_token_scopes_and_tenants(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VATTI_API_TOKENS", f" {DIGEST.upper()}:submit, read ;lab-b@{OTHER};")
 
-    scopes = ApiSettings.from_environment().token_scopes()
+    tokens = ApiSettings.from_environment().configured_tokens()
 
-    assert scopes == {DIGEST: frozenset({"submit", "read"}), OTHER: frozenset({"read"})}
+    assert {d: (t.tenant, format_scopes(t.scopes)) for d, t in tokens.items()} == {
+        DIGEST: ("default", "read,submit"),
+        OTHER: ("lab-b", "read"),
+    }
+
+
+def test_narrowed_scopes_in_configured_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VATTI_API_TOKENS", f"{DIGEST}:submit:command:hello,read")
+
+    (token,) = ApiSettings.from_environment().configured_tokens().values()
+
+    assert token.caller().may_submit("command", "hello")
+    assert not token.caller().may_submit("command", "noop")
 
 
 @pytest.mark.parametrize(
@@ -94,6 +107,8 @@ def test_token_scopes(monkeypatch: pytest.MonkeyPatch) -> None:
         (f"{DIGEST[:-1]}:read", "SHA256HEX"),
         (f"{DIGEST}:read,root", "root"),
         (f"{DIGEST}:submit;zz:read", "SHA256HEX"),
+        (f"{DIGEST}:read:pgs", "can be narrowed"),
+        (f"bad tenant!@{DIGEST}:read", "invalid tenant"),
     ],
 )
 def test_bad_tokens_are_reported_without_their_value(
@@ -147,7 +162,7 @@ def test_auth_none_needs_no_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings.for_component("api")
 
     assert settings.api is not None
-    assert settings.api.token_scopes() == {}
+    assert settings.api.configured_tokens() == {}
 
 
 def test_defaults_resolve_under_the_data_dir(

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from tests.unit.engine.conftest import reconcile_once
 
+from vatti.domain.access import OPERATOR_CALLER
 from vatti.domain.failure import Failure
 from vatti.domain.outcome import JobWarning, Outcome
 from vatti.domain.states import JobEvent, JobState
@@ -191,21 +192,23 @@ def test_vanished_process_fails_with_reason(harness: Any) -> None:
 def test_cancel_queued_job_is_immediate(harness: Any) -> None:
     job = harness.submit()
     jobs = service_for(Engine(harness.ctx))
-    assert jobs.cancel(job.id).state is JobState.CANCELLED
+    assert jobs.cancel(job.id, caller=OPERATOR_CALLER).state is JobState.CANCELLED
     assert states(harness, job.id) == ["requested", "queued", "cancelled"]
     assert admit_once(harness.ctx) == 0
     assert harness.executor.submitted == []
     with pytest.raises(NotCancellable):
-        jobs.cancel(job.id)
+        jobs.cancel(job.id, caller=OPERATOR_CALLER)
 
 
 def test_cancel_running_job_terminates_then_cancels(harness: Any) -> None:
     job = harness.submit()
     admit_once(harness.ctx)
     jobs = service_for(Engine(harness.ctx))
-    assert jobs.cancel(job.id).state is JobState.CANCELLING
+    assert jobs.cancel(job.id, caller=OPERATOR_CALLER).state is JobState.CANCELLING
     assert harness.executor.terminated == []  # the loop does it, not the API call
-    assert jobs.cancel(job.id).state is JobState.CANCELLING  # repeat is harmless
+    assert (
+        jobs.cancel(job.id, caller=OPERATOR_CALLER).state is JobState.CANCELLING
+    )  # repeat is harmless
     reconcile_once(harness.ctx)
     done = harness.store.get(job.id)
     assert done.state is JobState.CANCELLED
@@ -222,7 +225,7 @@ def test_cancelled_jobs_are_terminated_in_parallel_apart_from_the_poll(
     admit_once(h.ctx)
     jobs = service_for(Engine(h.ctx))
     for job in (a, b):
-        jobs.cancel(job.id)
+        jobs.cancel(job.id, caller=OPERATOR_CALLER)
     # each termination waits for the other to start: done one after the other, they would hang
     both_terminating = threading.Barrier(2, timeout=5)
     terminate = h.executor.terminate
@@ -283,7 +286,9 @@ def test_a_cancel_that_races_a_failed_start_ends_cancelled(harness: Any) -> None
     jobs = service_for(Engine(harness.ctx))
 
     def cancelled_then_broken(launch: Any) -> str:
-        jobs.cancel(launch.job_id)  # the user's cancel arrives while the executor is starting it
+        jobs.cancel(
+            launch.job_id, caller=OPERATOR_CALLER
+        )  # the user's cancel arrives while the executor is starting it
         raise OSError("no such executable")
 
     harness.executor.submit = cancelled_then_broken
@@ -312,7 +317,7 @@ def test_stuck_provisioning_without_handle_fails_after_timeout(harness_factory: 
 
 def test_refused_transition_is_quiet(harness: Any) -> None:
     job = harness.submit()
-    service_for(Engine(harness.ctx)).cancel(job.id)
+    service_for(Engine(harness.ctx)).cancel(job.id, caller=OPERATOR_CALLER)
     # a writer that read "queued" before the cancel tries to admit: refused, nothing raised
     assert advance(harness.ctx, job.id, JobEvent.ADMIT) is None
     assert harness.store.get(job.id).state is JobState.CANCELLED
@@ -420,7 +425,7 @@ def test_the_log_is_saved_to_the_job_area_before_cleanup(harness_factory: Any, e
         h.executor.finish(job.id, Exited(3))
         poll_once(h.ctx)
     else:
-        service_for(Engine(h.ctx)).cancel(job.id)
+        service_for(Engine(h.ctx)).cancel(job.id, caller=OPERATOR_CALLER)
         cancel_once(h.ctx)
     assert h.store.get(job.id).terminal
     assert h.areas.saved_logs[job.id] == b"line 1\n" * 200_000 + b"the end\n"

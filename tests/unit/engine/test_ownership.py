@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from vatti.domain.access import OPERATOR_CALLER
 from vatti.domain.outcome import Outcome
 from vatti.domain.states import JobState
 from vatti.engine.admission import admit_once
@@ -112,10 +113,12 @@ def test_the_job_service_and_freed_slots_wake_the_engines(harness: Any) -> None:
     wakeups = RecordingWakeups()
     engine = Engine(harness.ctx, wakeups=wakeups)
     jobs = service_for(engine)
-    job = jobs.submit({"pipeline": "command", "params": {"argv": ["true"]}}).job
+    job = jobs.submit(
+        {"pipeline": "command", "params": {"argv": ["true"]}}, caller=OPERATOR_CALLER
+    ).job
     assert wakeups.topics == ["admission", "outbox"]
     admit_once(harness.ctx)
-    jobs.cancel(job.id)
+    jobs.cancel(job.id, caller=OPERATOR_CALLER)
     assert wakeups.topics[-2:] == ["cancel", "outbox"]
     cancel_once(harness.ctx)
     assert harness.store.get(job.id).state is JobState.CANCELLED

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from vatti.domain.access import OPERATOR_CALLER
 from vatti.pipelines.base import default_registry
 from vatti.pipelines.errors import InvalidParams, UnknownPipeline
 from vatti.service.errors import InvalidJobRequest, MalformedRequest
@@ -38,26 +39,35 @@ def test_request_fields_are_named() -> None:
 def test_params_errors_are_prefixed() -> None:
     request = parse_request(raw({"pipeline": "command", "params": {"outputs": ["../x"]}}))
     with pytest.raises(InvalidParams) as info:
-        new_job(request, default_registry())
+        new_job(request, default_registry(), OPERATOR_CALLER)
     assert {e["field"] for e in info.value.errors} == {"params.argv", "params.outputs.0"}
 
 
 def test_unknown_pipeline() -> None:
     request = parse_request(raw({"pipeline": "nope"}))
     with pytest.raises(UnknownPipeline):
-        new_job(request, default_registry())
+        new_job(request, default_registry(), OPERATOR_CALLER)
 
 
 def test_equivalent_requests_share_a_fingerprint() -> None:
     registry = default_registry()
-    a = new_job(parse_request(raw({"pipeline": "command", "params": {"argv": ["x"]}})), registry)
+    a = new_job(
+        parse_request(raw({"pipeline": "command", "params": {"argv": ["x"]}})),
+        registry,
+        OPERATOR_CALLER,
+    )
     b = new_job(
         parse_request(
             raw({"pipeline": "command", "params": {"argv": ["x"], "env": {}}, "client_id": "c1"})
         ),
         registry,
+        OPERATOR_CALLER,
     )
-    c = new_job(parse_request(raw({"pipeline": "command", "params": {"argv": ["y"]}})), registry)
+    c = new_job(
+        parse_request(raw({"pipeline": "command", "params": {"argv": ["y"]}})),
+        registry,
+        OPERATOR_CALLER,
+    )
     assert a.fingerprint == b.fingerprint
     assert a.fingerprint != c.fingerprint
     assert b.client_id == "c1"
@@ -67,6 +77,6 @@ def test_equivalent_requests_share_a_fingerprint() -> None:
 
 def test_webhook_url_is_kept_out_of_the_spec() -> None:
     body = {"pipeline": "command", "params": {"argv": ["x"]}, "webhook_url": "https://h.org/x?t=1"}
-    job = new_job(parse_request(raw(body)), default_registry())
+    job = new_job(parse_request(raw(body)), default_registry(), OPERATOR_CALLER)
     assert job.webhook_url == "https://h.org/x?t=1"
     assert "webhook_url" not in job.spec
