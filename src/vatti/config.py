@@ -607,8 +607,9 @@ class SlurmSettings(_Settings):
         "wait in vatti's queue. Default: MAX_CONCURRENT_JOBS alone.",
     )
     slurm_partition: str | None = Field(
-        None, description="Partition jobs are submitted to (sbatch --partition); default: the "
-        "cluster's default partition."
+        None,
+        description="Partition jobs are submitted to (sbatch --partition); default: the "
+        "cluster's default partition.",
     )
     slurm_account: str | None = Field(
         None, description="Account jobs are charged to (sbatch --account); default: the user's."

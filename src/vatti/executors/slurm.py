@@ -133,8 +133,8 @@ class SlurmHandle:
 def time_limit_min(wall_time_s: int | None, margin_s: float) -> int | None:
     """SLURM's ``--time`` (whole minutes) for vatti's wall time plus the margin.
 
-    >>> time_limit_min(None, 30), time_limit_min(1, 30), time_limit_min(60, 30), time_limit_min(3570, 30)
-    (None, 1, 2, 60)
+    >>> [time_limit_min(wall, 30) for wall in (None, 1, 60, 3570)]
+    [None, 1, 2, 60]
     """
     if not wall_time_s:
         return None

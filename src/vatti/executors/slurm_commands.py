@@ -80,7 +80,9 @@ def parse_queue(out: str) -> dict[str, SlurmJob]:
         parts = line.strip().split("|")
         if len(parts) >= 2 and parts[0]:
             job_id = parts[0]
-            jobs[job_id] = SlurmJob(job_id, parse_state(parts[1]), parts[2] if len(parts) > 2 else "")
+            jobs[job_id] = SlurmJob(
+                job_id, parse_state(parts[1]), parts[2] if len(parts) > 2 else ""
+            )
     return jobs
 
 
@@ -192,7 +194,9 @@ class SlurmCommands:
 
     def cancel(self, job_id: str, signal: str | None = None) -> None:
         """``scancel`` the job; with ``signal``, only send it to every process of the job."""
-        argv = ["scancel", "--full", f"--signal={signal}", job_id] if signal else ["scancel", job_id]
+        argv = (
+            ["scancel", "--full", f"--signal={signal}", job_id] if signal else ["scancel", job_id]
+        )
         done = self.run(argv)
         if done.returncode != 0 and "already completing or completed" not in done.stderr:
             raise ExecutorError(f"scancel failed: {done.stderr.strip()[:500]}")

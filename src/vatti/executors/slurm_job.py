@@ -1,4 +1,4 @@
-"""One attempt of a vatti job inside its SLURM job: ``python -m vatti.executors.slurm_job RUN_DIR N``.
+"""One attempt of a vatti job in its SLURM job (``python -m vatti.executors.slurm_job RUN_DIR N``).
 
 The batch script (:mod:`.slurm_runs`) execs this wrapper on the node SLURM chose. It reads the
 attempt's request, opens the launch's secrets (sealed with the spool's key, a file it deletes as

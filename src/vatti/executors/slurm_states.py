@@ -71,8 +71,9 @@ def status_of(
     ...           b"error: StepId=4.batch exceeded memory limit (9 > 8), being killed",
     ...           memory_mb=8).limit
     'memory'
-    >>> status_of("4", None, None).reason
-    'SLURM job 4 is unknown to SLURM (not in squeue, scontrol or sacct): purged after it ended, or the cluster was reset'
+    >>> print(status_of("4", None, None).reason)  # doctest: +NORMALIZE_WHITESPACE
+    SLURM job 4 is unknown to SLURM (not in squeue, scontrol or sacct): purged after it ended,
+    or the cluster was reset
     """
     if record is not None and record.signal is None:
         return Exited(record.code, record.reason)

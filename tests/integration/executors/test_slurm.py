@@ -10,7 +10,6 @@ secret, and a handle SLURM no longer knows.
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets as random_secrets
 from collections.abc import Iterator
 from pathlib import Path
