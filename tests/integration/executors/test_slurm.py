@@ -28,20 +28,12 @@ from vatti.testing.executors import (
     whole_log,
 )
 from vatti.testing.job_scripts import ENTRY
-from vatti.testing.slurm import Cluster, slurm_cluster
+from vatti.testing.slurm import Cluster
 
 pytestmark = pytest.mark.integration
 
 #: the executor's margin over vatti's wall time: SLURM rounds the sum up to whole minutes
 MARGIN_S = 59.0
-
-
-@pytest.fixture(scope="session")
-def cluster() -> Iterator[Cluster]:
-    running = slurm_cluster()
-    yield running
-    running.cancel_all()
-    running.stop()
 
 
 def executor(tmp_path: Path, **kwargs: object) -> SlurmExecutor:
@@ -55,10 +47,10 @@ def executor(tmp_path: Path, **kwargs: object) -> SlurmExecutor:
 
 
 @pytest.fixture
-def slurm(cluster: Cluster, tmp_path: Path) -> Iterator[Path]:
+def slurm(slurm_cluster: Cluster, tmp_path: Path) -> Iterator[Path]:
     """A test's own spool; its jobs are cancelled when it ends."""
     yield tmp_path
-    cluster.cancel_all()
+    slurm_cluster.cancel_all()
 
 
 class TestSlurmExecutor(ExecutorContract):

@@ -35,7 +35,9 @@ def test_an_unknown_name_lists_the_known_ones() -> None:
         load_factory("nope", REGISTRY)
 
 
-@pytest.mark.parametrize(("name", "module"), [("local", "local"), ("celery", "celery"), ("slurm", "slurm")])
+@pytest.mark.parametrize(
+    ("name", "module"), [("local", "local"), ("celery", "celery"), ("slurm", "slurm")]
+)
 def test_an_executor_is_imported_only_when_chosen(name: str, module: str) -> None:
     code = (
         "import sys, vatti.config, vatti.executors.registry as r\n"
