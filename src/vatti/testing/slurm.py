@@ -40,20 +40,32 @@ class Cluster:
             subprocess.run([str(DOWN)], check=False, capture_output=True, timeout=60)
 
 
-def slurm_cluster() -> Cluster:
-    """Start the test cluster (or find it running); skip, or fail in CI, when it cannot run."""
+class ClusterUnavailable(RuntimeError):
+    """scripts/slurm-up could not start the cluster."""
+
+
+def start_cluster() -> Cluster:
+    """Run scripts/slurm-up; the cluster, its SLURM_CONF put in this process's environment."""
     if not UP.is_file():
-        missing("scripts/slurm-up", "run the tests from the repository")
+        raise ClusterUnavailable(f"{UP} is missing: run from the repository")
     try:
         done = subprocess.run(
             [str(UP)], capture_output=True, text=True, timeout=UP_TIMEOUT_S, check=False
         )
     except subprocess.TimeoutExpired:
-        missing("a SLURM cluster", f"scripts/slurm-up took more than {UP_TIMEOUT_S:g} s")
+        raise ClusterUnavailable(f"scripts/slurm-up took more than {UP_TIMEOUT_S:g} s") from None
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines or not lines[-1].startswith("export SLURM_CONF="):
         why = (done.stderr or done.stdout).strip()[-800:]
-        missing("a SLURM cluster", f"scripts/slurm-up failed: {why}")
+        raise ClusterUnavailable(f"scripts/slurm-up failed: {why}")
     conf = Path(lines[-1].removeprefix("export SLURM_CONF="))
     os.environ["SLURM_CONF"] = str(conf)
     return Cluster(conf, started="started slurmctld" in done.stdout)
+
+
+def slurm_cluster() -> Cluster:
+    """Start the test cluster (or find it running); skip, or fail in CI, when it cannot run."""
+    try:
+        return start_cluster()
+    except ClusterUnavailable as exc:
+        missing("a SLURM cluster", str(exc))
