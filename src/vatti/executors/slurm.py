@@ -52,6 +52,7 @@ from vatti.executors.base import (
 )
 from vatti.executors.celery_seal import seal
 from vatti.executors.errors import BadHandle, SubmitFailed
+from vatti.executors.handles import handle_fields
 from vatti.executors.local import DEFAULT_INHERITED_ENV, RUNTIME_ENTRY, SCRATCH_DIR_VAR
 from vatti.executors.slurm_commands import SlurmCommands, SlurmJob
 from vatti.executors.slurm_runs import (
@@ -108,11 +109,9 @@ class SlurmHandle:
 
     @classmethod
     def loads(cls, text: str) -> SlurmHandle:
+        body = handle_fields(text, "slurm", HANDLE_VERSION)
+        memory, minutes = body.get("memory_mb"), body.get("time_limit_min")
         try:
-            body = json.loads(text)
-            if body.get("executor") != "slurm" or body.get("v") != HANDLE_VERSION:
-                raise ValueError("not a slurm executor handle")
-            memory, minutes = body.get("memory_mb"), body.get("time_limit_min")
             handle = cls(
                 str(body["job_id"]),
                 int(body["attempt"]),
@@ -123,8 +122,8 @@ class SlurmHandle:
                 None if minutes is None else int(minutes),
                 int(body.get("log_offset", 0)),
             )
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise BadHandle(f"invalid slurm executor handle: {exc}") from exc
+        except (ValueError, TypeError, KeyError) as exc:
+            raise BadHandle(f"invalid slurm executor handle: {exc!r}") from exc
         if not _JOB_ID.match(handle.job_id) or not handle.slurm_id.isdigit():
             raise BadHandle("invalid slurm executor handle: bad job id")
         return handle

@@ -61,31 +61,6 @@ def open_secrets(files: RunFiles, spool: Path) -> dict[str, str]:
         ) from None
 
 
-def start(request: dict[str, object], secrets: bytes) -> int:
-    """Fork the job (a process group of its own, its output on ours); its pid."""
-    log_fd = os.dup(1)
-    read_end, write_end = os.pipe()
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()
-    pid = os.fork()
-    if pid == 0:
-        code = launcher.CRASHED
-        try:
-            os.setpgid(0, 0)
-            os.close(write_end)
-            code = launcher.run_job(dict(request), log_fd, read_end)
-        finally:
-            os._exit(code)
-    with contextlib.suppress(OSError):  # the child may have done it, or exited already
-        os.setpgid(pid, pid)
-    os.close(read_end)
-    os.close(log_fd)
-    with contextlib.suppress(OSError):  # the job may end without reading them
-        os.write(write_end, secrets)
-    os.close(write_end)
-    return pid
-
-
 def run(files: RunFiles) -> int:
     request = json.loads(files.request.read_text(encoding="utf-8"))
     spool = Path(str(request["spool_dir"]))
@@ -96,7 +71,7 @@ def run(files: RunFiles) -> int:
         say(reason)
         files.write_exit(ExitRecord(launcher.CANNOT_START, reason))
         return launcher.CANNOT_START
-    pid = start(request, secrets)
+    pid = launcher.fork_in_group(request, os.dup(1), secrets)  # its output on ours
     del secrets
     _, status = os.waitpid(pid, 0)
     with contextlib.suppress(ProcessLookupError, PermissionError):  # what is left of its group
