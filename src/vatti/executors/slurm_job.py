@@ -7,9 +7,9 @@ it reads it), forks the job runtime as the other executors do
 secrets on a pipe named by ``VATTI_SECRETS_FD``) with its output on the batch step's (the job's
 log), waits for it, kills what is left of its process group and records the exit atomically.
 
-SLURM stops a job by signalling every process of it (``scancel``, the time limit, the memory
-limit): the job gets the signal itself and decides how to stop; the wrapper only notes that it
-was signalled, so the executor asks SLURM why. After ``KillWait`` SLURM kills what is left,
+SLURM stops a job by signalling it (``scancel``, the time limit, the memory limit): the wrapper
+passes the signal on to the job's group, which decides how to stop, and notes that it was
+signalled, so the executor asks SLURM why. After ``KillWait`` SLURM kills what is left,
 the wrapper included (then there is no record and SLURM's state is all there is).
 """
 
@@ -27,10 +27,17 @@ from vatti.executors import launcher
 from vatti.executors.slurm_runs import ExitRecord, RunFiles
 
 _received: list[str] = []
+#: the job's process group, once forked
+_group: list[int] = []
 
 
 def _note(signum: int, _frame: FrameType | None) -> None:
+    """Note the signal and pass it on to the job's group (SLURM may signal the batch script
+    alone: ``scancel --full`` does)."""
     _received.append(signal.Signals(signum).name)
+    for pgid in _group:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signum)
 
 
 def say(line: str) -> None:
@@ -72,6 +79,9 @@ def run(files: RunFiles) -> int:
         files.write_exit(ExitRecord(launcher.CANNOT_START, reason))
         return launcher.CANNOT_START
     pid = launcher.fork_in_group(request, os.dup(1), secrets)  # its output on ours
+    _group.append(pid)
+    if _received:  # stopped while it was being forked
+        _note(signal.Signals[_received[0]], None)
     del secrets
     _, status = os.waitpid(pid, 0)
     with contextlib.suppress(ProcessLookupError, PermissionError):  # what is left of its group
