@@ -31,8 +31,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 EXIT_FILE = "exit.json"
 LOG_FILE = "job.log"
 SECRETS_FD_VAR = "VATTI_SECRETS_FD"
@@ -216,6 +214,8 @@ class Launcher:
             return
         self.children[pid] = str(request["job_id"])
         # not reaped before the reply below, so its start time is readable even if it ended
+        import psutil  # here: the SLURM job's wrapper imports this module without needing it
+
         create_time = psutil.Process(pid).create_time()
         self.send(
             {"op": "started", "job_id": request["job_id"], "pid": pid, "create_time": create_time}

@@ -48,9 +48,6 @@ def say(line: str) -> None:
 
 def open_secrets(files: RunFiles, spool: Path) -> dict[str, str]:
     """The launch's secrets (the sealed file is deleted as it is read)."""
-    from vatti.executors.celery_seal import SealBroken, unseal
-    from vatti.secretbox import key_file_keys
-
     try:
         sealed = files.sealed.read_text(encoding="ascii")
     except FileNotFoundError:
@@ -58,6 +55,9 @@ def open_secrets(files: RunFiles, spool: Path) -> dict[str, str]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             files.sealed.unlink()
+    from vatti.executors.celery_seal import SealBroken, unseal
+    from vatti.secretbox import key_file_keys
+
     try:
         return unseal(key_file_keys(spool), files.job_id, files.attempt, sealed)
     except SealBroken:
