@@ -8,6 +8,8 @@
 - ``database_url``: both of the above, parametrised (the PostgreSQL case is marked ``postgres``).
 - ``s3_server``: moto's S3 server on loopback, started once per session and reset for each test
   (``vatti.testing.s3``).
+- ``slurm_cluster``: the single-node SLURM cluster of ``scripts/slurm-up``, started once per
+  session (stopped at its end when the session started it; ``vatti.testing.slurm``).
 - ``standins``: the loopback stand-ins of the transfer collection, its OAuth2 token endpoint and
   the key handler (one server per session, its state reset for each test).
 """
@@ -26,6 +28,8 @@ from sqlalchemy.engine import make_url
 from vatti.store.migrate import migrate
 from vatti.testing.s3 import S3Server, start_s3_server
 from vatti.testing.services import postgres_url
+from vatti.testing.slurm import Cluster
+from vatti.testing.slurm import slurm_cluster as start_slurm_cluster
 from vatti.testing.standins import StandIns
 
 
@@ -138,3 +142,11 @@ def _standins_server() -> Iterator[StandIns]:
 def standins(_standins_server: StandIns) -> StandIns:
     _standins_server.reset()
     return _standins_server
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> Iterator[Cluster]:
+    cluster = start_slurm_cluster()
+    yield cluster
+    cluster.cancel_all()
+    cluster.stop()

@@ -616,6 +616,66 @@ class CeleryWorkerSettings(_Settings):
         "that exits with it.",
     )
 
+_SLURM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class SlurmSettings(_Settings):
+    """The SLURM executor, in the engine (``VATTI_EXECUTOR=slurm``)."""
+
+    group: ClassVar[str] = "slurm"
+
+    slurm_max_jobs: int | None = Field(
+        None,
+        ge=1,
+        description="Jobs vatti keeps in SLURM at once (queued there or running); the others "
+        "wait in vatti's queue. Default: MAX_CONCURRENT_JOBS alone.",
+    )
+    slurm_partition: str | None = Field(
+        None,
+        description="Partition jobs are submitted to (sbatch --partition); default: the "
+        "cluster's default partition.",
+    )
+    slurm_account: str | None = Field(
+        None, description="Account jobs are charged to (sbatch --account); default: the user's."
+    )
+    slurm_cpus_per_job: int = Field(
+        1, ge=1, description="CPUs each job asks for (sbatch --cpus-per-task)."
+    )
+    slurm_spool_dir: Path | None = Field(
+        None,
+        description="Directory on a filesystem the engine and every SLURM node share: each job's "
+        "batch script, request, log and exit record, and the key sealing its secrets "
+        "(secret.key, made on first use); default: DATA_DIR/slurm.",
+    )
+    slurm_python: str | None = Field(
+        None,
+        description="Python with vatti installed, at the same path on every node (what the "
+        "batch script runs); default: the engine's own interpreter.",
+    )
+
+    @field_validator("slurm_partition", "slurm_account")
+    @classmethod
+    def _slurm_name(cls, value: str | None) -> str | None:
+        if value is not None and not _SLURM_NAME.match(value):
+            raise ValueError("expected a SLURM name (letters, digits, '.', '-', '_')")
+        return value
+
+    def problems(self, environ: Mapping[str, str] | None = None) -> list[str]:
+        """What a running SLURM executor misses."""
+        import shutil
+
+        source = os.environ if environ is None else environ
+        missing = []
+        if not source.get("SLURM_CONF"):
+            missing.append(
+                "SLURM_CONF: required by the SLURM executor (the path of slurm.conf; without it "
+                "every SLURM command looks for the controller in DNS)"
+            )
+        for command in ("sbatch", "squeue", "scontrol", "scancel", "sacct"):
+            if shutil.which(command, path=source.get("PATH")) is None:
+                missing.append(f"{command}: required by the SLURM executor, not on PATH")
+        return missing
+
 
 def is_loopback(host: str | None) -> bool:
     """Whether ``host`` is a loopback address (or ``localhost``).
@@ -765,6 +825,7 @@ COMPONENTS: dict[str, Component] = {
                 StoreSettings,
                 EngineSettings,
                 CelerySettings,
+                SlurmSettings,
                 RuntimeSettings,
                 SourceSettings,
             ),
@@ -788,6 +849,7 @@ COMPONENTS: dict[str, Component] = {
                 StoreSettings,
                 EngineSettings,
                 CelerySettings,
+                SlurmSettings,
                 RuntimeSettings,
                 SourceSettings,
             ),
@@ -870,6 +932,11 @@ def _cross_problems(checked: dict[type[_Settings], _Settings]) -> list[str]:
         or (isinstance(engine, EngineSettings) and engine.executor == "celery")
     ):
         problems.extend(celery.problems())
+    slurm = checked.get(SlurmSettings)
+    if isinstance(slurm, SlurmSettings) and (
+        isinstance(engine, EngineSettings) and engine.executor == "slurm"
+    ):
+        problems.extend(slurm.problems())
     sources = checked.get(SourceSettings)
     if isinstance(sources, SourceSettings):
         problems.extend(sources.problems())
@@ -922,6 +989,7 @@ class Settings:
     runtime: RuntimeSettings | None = None
     celery: CelerySettings | None = None
     celery_worker: CeleryWorkerSettings | None = None
+    slurm: SlurmSettings | None = None
     sources: SourceSettings | None = None
 
     @classmethod
@@ -950,6 +1018,7 @@ class Settings:
             runtime=get(RuntimeSettings),
             celery=get(CelerySettings),
             celery_worker=get(CeleryWorkerSettings),
+            slurm=get(SlurmSettings),
             sources=get(SourceSettings),
         )
 

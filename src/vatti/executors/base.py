@@ -162,6 +162,17 @@ class KeepsRunRecords(Protocol):
 
 
 @runtime_checkable
+class CapsJobs(Protocol):
+    """An executor with a limit of its own on the jobs it holds at once (``VATTI_SLURM_MAX_JOBS``).
+
+    ``max_jobs`` is None for no limit; the engine admits no more jobs than the lower of it and
+    ``VATTI_MAX_CONCURRENT_JOBS``.
+    """
+
+    max_jobs: int | None
+
+
+@runtime_checkable
 class Closeable(Protocol):
     """An executor holding resources of its own (a launcher process, a connection)."""
 

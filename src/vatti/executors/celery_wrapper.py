@@ -142,26 +142,7 @@ class LogPump:
 
 def fork_job(request: dict[str, Any], log_path: Path, secrets: bytes) -> Job:
     log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    read_end, write_end = os.pipe()
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()
-    pid = os.fork()
-    if pid == 0:
-        code = launcher.CRASHED
-        try:
-            os.setpgid(0, 0)  # a group of its own: the wrapper signals it, not itself
-            os.close(write_end)
-            code = launcher.run_job(request, log_fd, read_end)
-        finally:
-            os._exit(code)
-    with contextlib.suppress(OSError):  # the child may have done it, or exited already
-        os.setpgid(pid, pid)
-    os.close(read_end)
-    os.close(log_fd)
-    with contextlib.suppress(OSError):  # the job may end without reading them
-        os.write(write_end, secrets)
-    os.close(write_end)
-    return Job(pid)
+    return Job(launcher.fork_in_group(request, log_fd, secrets))
 
 
 def follow(job: Job, request: dict[str, Any], records: RunRecords, pump: LogPump) -> Ending:

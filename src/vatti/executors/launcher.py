@@ -33,8 +33,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 EXIT_FILE = "exit.json"
 LOG_FILE = "job.log"
 SECRETS_FD_VAR = "VATTI_SECRETS_FD"
@@ -117,6 +115,32 @@ def run_job(request: dict[str, Any], log_fd: int, secrets_fd: int) -> int:
             with contextlib.suppress(Exception):
                 stream.flush()
     return int(code)
+
+
+def fork_in_group(request: dict[str, Any], log_fd: int, secrets: bytes) -> int:
+    """Fork the job as :func:`run_job` in a process group of its own (its wrapper signals the
+    group, not itself): its output on ``log_fd`` (closed here), its secrets written to its pipe.
+    Returns its pid, which is its group's id."""
+    read_end, write_end = os.pipe()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = CRASHED
+        try:
+            os.setpgid(0, 0)
+            os.close(write_end)
+            code = run_job(request, log_fd, read_end)
+        finally:
+            os._exit(code)
+    with contextlib.suppress(OSError):  # the child may have done it, or exited already
+        os.setpgid(pid, pid)
+    os.close(read_end)
+    os.close(log_fd)
+    with contextlib.suppress(OSError):  # the job may end without reading them
+        os.write(write_end, secrets)
+    os.close(write_end)
+    return pid
 
 
 def wrap_job(request: dict[str, Any]) -> int:
@@ -204,6 +228,8 @@ class Launcher:
             return
         self.children[pid] = str(request["job_id"])
         # not reaped before the reply below, so its start time is readable even if it ended
+        import psutil  # here: the SLURM job's wrapper imports this module without needing it
+
         create_time = psutil.Process(pid).create_time()
         self.send(
             {"op": "started", "job_id": request["job_id"], "pid": pid, "create_time": create_time}

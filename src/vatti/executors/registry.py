@@ -41,6 +41,11 @@ EXECUTORS: Mapping[str, ExecutorEntry] = {
         "needs VATTI_CELERY_*",
         extra="celery",
     ),
+    "slurm": ExecutorEntry(
+        "vatti.executors.slurm:from_settings",
+        "one sbatch job per job on a SLURM cluster, running the job runtime; needs SLURM_CONF "
+        "and VATTI_SLURM_*",
+    ),
 }
 DEFAULT_EXECUTOR = "local"
 

@@ -430,3 +430,15 @@ def test_the_log_is_saved_to_the_job_area_before_cleanup(harness_factory: Any, e
     assert h.store.get(job.id).terminal
     assert h.areas.saved_logs[job.id] == b"line 1\n" * 200_000 + b"the end\n"
     assert h.executor.cleaned == [f"h-{job.id}"]
+
+
+def test_admission_keeps_to_the_executors_own_lower_limit(harness_factory: Any) -> None:
+    """VATTI_SLURM_MAX_JOBS: an executor's ``max_jobs`` lowers VATTI_MAX_CONCURRENT_JOBS."""
+    h = harness_factory(max_concurrent_jobs=3)
+    h.executor.max_jobs = 1
+    jobs = [h.submit(["echo", str(i)]) for i in range(3)]
+    assert admit_once(h.ctx) == 1
+    assert admit_once(h.ctx) == 0
+    h.executor.max_jobs = 5  # above the global limit: the global one holds
+    assert admit_once(h.ctx) == 2
+    assert [s.job_id for s in h.executor.submitted] == [j.id for j in jobs]

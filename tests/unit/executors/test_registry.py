@@ -31,11 +31,13 @@ def test_a_broken_core_executor_is_not_blamed_on_an_extra() -> None:
 
 
 def test_an_unknown_name_lists_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match="choose from local, celery, imaginary"):
+    with pytest.raises(ConfigError, match="choose from local, celery, slurm, imaginary"):
         load_factory("nope", REGISTRY)
 
 
-@pytest.mark.parametrize(("name", "module"), [("local", "local"), ("celery", "celery")])
+@pytest.mark.parametrize(
+    ("name", "module"), [("local", "local"), ("celery", "celery"), ("slurm", "slurm")]
+)
 def test_an_executor_is_imported_only_when_chosen(name: str, module: str) -> None:
     code = (
         "import sys, vatti.config, vatti.executors.registry as r\n"
