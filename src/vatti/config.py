@@ -616,6 +616,7 @@ class CeleryWorkerSettings(_Settings):
         "that exits with it.",
     )
 
+
 _SLURM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
