@@ -47,6 +47,8 @@ def clean_env(**extra: str) -> dict[str, str]:
     env.setdefault("LANG", "C.UTF-8")
     env["PYTHONUNBUFFERED"] = "1"
     env["COLUMNS"] = "200"  # rich wraps at the terminal width; keep messages on one line
+    # tests submit in bursts; the per-token limit has its own tests (integration/api/test_tenants)
+    env["VATTI_SUBMIT_RATE"] = "0"
     env.update(extra)
     return env
 
