@@ -33,7 +33,7 @@ from vatti.runtime.errors import InvalidSpec, Terminated
 from vatti.staging.sources import Sources, stage_inputs
 
 if TYPE_CHECKING:
-    from vatti.config import SourceSettings
+    from vatti.config import SourceSettings, StoreSettings
 
 CHUNK = 1 << 20
 
@@ -110,12 +110,13 @@ def run_pipeline(
     *,
     inputs_dir: Path,
     sources: SourceSettings | None = None,
+    buckets: StoreSettings | None = None,
 ) -> PipelineOutcome:
     """Stage the inputs the pipeline declares into ``inputs_dir`` (in the job's scratch), from
-    the input root and the ``sources`` configured (collection, secret keys), then run it on
-    their local paths."""
+    the input root, the ``sources`` configured (collection, secret keys) and the buckets
+    ``buckets`` reaches, then run it on their local paths."""
     ctx.log.info("runtime.staging")
-    opened = Sources.from_settings(sources, ctx.settings.input_root)
+    opened = Sources.from_settings(sources, ctx.settings.input_root, buckets)
     try:
         staged = stage_inputs(pipeline.inputs(params), inputs_dir, opened)
     finally:
@@ -134,12 +135,14 @@ def execute(
     *,
     results: Objects | None = None,
     sources: SourceSettings | None = None,
+    buckets: StoreSettings | None = None,
 ) -> Outcome:
     """Run the job in ``scratch`` (which the caller creates and deletes); write the outcome.
 
     The spec is read from and the outcome written to ``objects`` (the work store); outputs and
     their manifest go to ``results`` (the results store; default: ``objects``). ``sources``
-    configure where inputs beside local paths come from (their secrets included)."""
+    configure where inputs beside local paths come from (their secrets included), ``buckets``
+    how ``s3://`` and ``gs://`` inputs are reached."""
     try:
         spec = read_spec(objects, job_id)
         registered = RegisteredPipeline(registry.get(spec["pipeline"]))
@@ -149,7 +152,12 @@ def execute(
         output_dir.mkdir(mode=0o700)
         ctx = RunContext(job_id, work_dir, output_dir, log, settings)
         produced = run_pipeline(
-            registered.pipeline, params, ctx, inputs_dir=scratch / "inputs", sources=sources
+            registered.pipeline,
+            params,
+            ctx,
+            inputs_dir=scratch / "inputs",
+            sources=sources,
+            buckets=buckets,
         )
         entries = upload_results(
             objects if results is None else results, job_id, output_dir, produced.outputs

@@ -96,9 +96,21 @@ class ObjectStore:
 
     def open_stream(self, key: str) -> Iterator[bytes]:
         """The object's bytes in chunks; raises :class:`ObjectNotFound` before the first one."""
+        return self.open_sized(key)[1]
+
+    def open_sized(self, key: str, chunk_size: int = CHUNK) -> tuple[int, Iterator[bytes]]:
+        """The object's size and its bytes in chunks of about ``chunk_size``, from one streaming
+        GET; raises :class:`ObjectNotFound` before the first one."""
         with _translated("get", check_key(key)):
             result = obstore.get(self._store, key)
-        return self._chunks(key, result.stream(min_chunk_size=CHUNK))
+        size = int(result.meta["size"])
+        return size, self._chunks(key, result.stream(min_chunk_size=chunk_size))
+
+    def put_chunks(self, key: str, chunks: Iterator[bytes]) -> None:
+        """Upload the bytes ``chunks`` yields (multipart when they exceed one part), never
+        holding them all."""
+        with _translated("put", check_key(key)):
+            obstore.put(self._store, key, chunks)
 
     @staticmethod
     def _chunks(key: str, stream: Iterator[Any]) -> Iterator[bytes]:
