@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 BUCKET = "genomes"
 MARKER = b"##vatti-marker=clear text of an s3 input\n"
 CLEAR = MARKER + random.Random(7).randbytes(200_000)
-PASSPHRASE = "key-file-passphrase"  # noqa: S105 (a test passphrase)
+PASSPHRASE = "key-file-passphrase"
 
 
 @pytest.fixture(scope="module")
