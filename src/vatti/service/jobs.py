@@ -33,7 +33,7 @@ from vatti.service.errors import (
     OutputMissing,
     ResultsNotFound,
 )
-from vatti.service.requests import new_job, parse_request
+from vatti.service.requests import job_of_body
 from vatti.staging.errors import ObjectNotFound
 from vatti.store.base import JobStore, NewJob, NotifyBuilder, Page
 from vatti.store.errors import JobNotFound
@@ -143,7 +143,7 @@ class JobService:
 
     def validate(self, raw: bytes | str | Mapping[str, Any]) -> NewJob:
         """The job a request would create, validated (nothing is stored)."""
-        return new_job(parse_request(raw), self.registry)
+        return job_of_body(raw, self.registry)
 
     def cancel(self, job_id: str) -> Job:
         """Cancel a job: queued → cancelled at once; provisioning/running → cancelling, and an

@@ -70,3 +70,88 @@ def test_webhook_url_is_kept_out_of_the_spec() -> None:
     job = new_job(parse_request(raw(body)), default_registry())
     assert job.webhook_url == "https://h.org/x?t=1"
     assert "webhook_url" not in job.spec
+
+
+def hattivatti_message(**beside: object) -> dict[str, object]:
+    return {
+        "pipeline_param": {
+            "id": "INTP00000028",
+            "target_genomes": [
+                {
+                    "sampleset": "test",
+                    "chrom": None,
+                    "vcf_import_dosage": False,
+                    "geno": "hapnest.pgen",
+                    "pheno": "hapnest.psam",
+                    "variants": "hapnest.pvar",
+                    "format": "pfile",
+                }
+            ],
+            "nxf_params_file": {"pgs_id": "PGS001229", "format": "json", "target_build": "GRCh38"},
+        },
+        "globus_details": {
+            "dir_path_on_guest_collection": "bwingfield@ebi.ac.uk/hapnestgcp/",
+            "files": [
+                {"filename": f"hapnest.{suffix}.c4gh", "size": size}
+                for suffix, size in (("pgen", 278705850), ("psam", 8517), ("pvar", 214912210))
+            ],
+        },
+        "secret_key_details": {
+            "secret_id": "81d5c400-21b4-4e88-8208-8d64c9920283",
+            "secret_id_version": "1",
+        },
+        **beside,
+    }
+
+
+def test_a_hattivatti_message_becomes_a_pgs_job_of_its_encrypted_files() -> None:
+    from vatti.pipelines.pgs.params import PgsParams
+    from vatti.pipelines.pgs.pipeline import declared_inputs
+    from vatti.service.requests import job_of_body
+
+    new = job_of_body(raw(hattivatti_message()), default_registry())
+
+    assert (new.pipeline, new.client_id) == ("pgs", "INTP00000028")
+    declared = {d.key: d for d in declared_inputs(PgsParams.model_validate(new.spec["params"]))}
+    assert sorted(declared) == ["hapnest.pgen", "hapnest.psam", "hapnest.pvar"]
+    pgen = declared["hapnest.pgen"]
+    assert pgen.location == "bwingfield@ebi.ac.uk/hapnestgcp/hapnest.pgen.c4gh"
+    assert (pgen.size, pgen.is_encrypted, pgen.from_collection) == (278705850, True, True)
+    assert pgen.key_ref is not None and pgen.key_ref.secret_id.startswith("81d5c400")
+    assert pgen.staged_name == "hapnest.pgen"
+
+
+@pytest.mark.parametrize(
+    ("message", "fields", "text"),
+    [
+        (hattivatti_message(kafka_offset=3), {"kafka_offset"}, "not part of hattivatti's message"),
+        ({"pipeline_param": [1]}, {"pipeline_param"}, "must be an object"),
+        (
+            {"pipeline_param": {**hattivatti_message()["pipeline_param"], "globus_details": {}}},  # type: ignore[dict-item]
+            {"pipeline_param.globus_details"},
+            "beside pipeline_param, not inside it",
+        ),
+    ],
+)
+def test_a_bad_hattivatti_shape_names_its_fields(
+    message: dict[str, object], fields: set[str], text: str
+) -> None:
+    with pytest.raises(InvalidJobRequest) as info:
+        parse_request(raw(message))
+    assert info.value.message == "the hattivatti message is invalid"
+    assert {d["field"] for d in info.value.details} == fields
+    assert all(text in d["message"] for d in info.value.details)
+
+
+def test_a_hattivatti_messages_params_errors_name_its_own_fields() -> None:
+    from vatti.service.requests import job_of_body
+
+    message = hattivatti_message()
+    message["globus_details"]["files"][0]["size"] = -1  # type: ignore[index]
+    message["pipeline_param"]["target_genomes"][0]["format"] = "bam"  # type: ignore[index]
+    with pytest.raises(InvalidParams) as info:
+        job_of_body(raw(message), default_registry())
+    assert {e["field"] for e in info.value.errors} == {
+        "globus_details.files.0.size",
+        "pipeline_param.target_genomes.0.format",
+    }
