@@ -28,15 +28,18 @@ from vatti.store.base import NewJob
 def hattivatti_message(raw: bytes | str | Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The decoded body when it is a hattivatti message, else None (JSON errors are left to
     :func:`parse_request`)."""
+    data: object = raw
     if isinstance(raw, bytes | str):
         marker = hattivatti.PIPELINE_PARAM
-        if (marker.encode() if isinstance(raw, bytes) else marker) not in raw:
+        if not (marker.encode() in raw if isinstance(raw, bytes) else marker in raw):
             return None  # the common case: no second parse of the body
         try:
-            raw = pydantic_core.from_json(raw)
+            data = pydantic_core.from_json(raw)
         except ValueError:
             return None
-    return raw if hattivatti.is_message(raw) else None
+    if isinstance(data, Mapping) and hattivatti.is_message(data):
+        return data
+    return None
 
 
 def parse_request(raw: bytes | str | Mapping[str, Any]) -> JobRequest:
