@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from vatti.domain.failure import Failure, FailureCode
+from vatti.domain.inputs import C4GH_SUFFIX
 from vatti.domain.layout import manifest_key, outcome_key, result_key, spec_key
 from vatti.domain.manifest import Manifest, OutputEntry
 from vatti.domain.outcome import Outcome
+from vatti.domain.recipients import parse_public_key
 from vatti.domain.times import utcnow
 from vatti.errors import VattiError
 from vatti.pipelines.base import (
@@ -30,6 +32,7 @@ from vatti.pipelines.base import (
 )
 from vatti.pipelines.errors import StepFailed
 from vatti.runtime.errors import InvalidSpec, Terminated
+from vatti.staging.encrypt import encrypt_file
 from vatti.staging.sources import Sources, stage_inputs
 
 if TYPE_CHECKING:
@@ -81,16 +84,45 @@ def read_spec(objects: Objects, job_id: str) -> dict[str, Any]:
 
 
 def upload_results(
-    objects: Objects, job_id: str, output_dir: Path, names: list[str]
+    objects: Objects,
+    job_id: str,
+    output_dir: Path,
+    names: list[str],
+    recipient: bytes | None = None,
 ) -> list[OutputEntry]:
-    """Upload each output to ``results/`` and write the manifest (name, size, sha256)."""
+    """Upload each output to ``results/`` and write the manifest (name, size, sha256).
+
+    With a ``recipient`` (a crypt4gh public key), each output is encrypted for it first (in the
+    job's scratch, beside the outputs) and uploaded as ``NAME.c4gh``; the manifest lists those.
+    """
     entries = []
+    sealed_dir = output_dir.parent / "sealed"
     for name in names:
         path = output_dir / name
+        if recipient is not None:
+            sealed = sealed_dir / f"{name}{C4GH_SUFFIX}"
+            sealed.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            encrypt_file(path, sealed, [recipient])
+            path, name = sealed, f"{name}{C4GH_SUFFIX}"
         entries.append(file_entry(path, name))
         objects.put_file(result_key(job_id, name), path)
+        if recipient is not None:
+            path.unlink()
     objects.put_bytes(manifest_key(job_id), Manifest(job_id, tuple(entries)).to_json())
     return entries
+
+
+def results_recipient(spec: dict[str, Any]) -> bytes | None:
+    """The public key the job's results are encrypted for, if its request gave one."""
+    text = spec.get("results_public_key")
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise InvalidSpec("the spec's results_public_key is not a string")
+    try:
+        return parse_public_key(text)
+    except ValueError as exc:
+        raise InvalidSpec(f"the spec's results_public_key: {exc}") from None
 
 
 def failure_of(exc: BaseException) -> Failure:
@@ -160,7 +192,11 @@ def execute(
             buckets=buckets,
         )
         entries = upload_results(
-            objects if results is None else results, job_id, output_dir, produced.outputs
+            objects if results is None else results,
+            job_id,
+            output_dir,
+            produced.outputs,
+            results_recipient(spec),
         )
         log.info("runtime.results_uploaded outputs=%d", len(entries))
         for warning in produced.warnings:
