@@ -31,6 +31,7 @@ from vatti.pipelines.base import (
     RunContext,
 )
 from vatti.pipelines.errors import StepFailed
+from vatti.pipelines.paths import safe_relative_path
 from vatti.runtime.errors import InvalidSpec, Terminated
 from vatti.staging.encrypt import encrypt_file
 from vatti.staging.sources import Sources, stage_inputs
@@ -95,6 +96,8 @@ def upload_results(
     With a ``recipient`` (a crypt4gh public key), each output is encrypted for it first (in the
     job's scratch, beside the outputs) and uploaded as ``NAME.c4gh``; the manifest lists those.
     """
+    for name in names:  # every name first: a refused one uploads nothing
+        checked_output(output_dir, name)
     entries = []
     sealed_dir = output_dir.parent / "sealed"
     for name in names:
@@ -110,6 +113,35 @@ def upload_results(
             path.unlink()
     objects.put_bytes(manifest_key(job_id), Manifest(job_id, tuple(entries)).to_json())
     return entries
+
+
+#: the failure code of an output whose name or file would leave the results area
+OUTPUT_REFUSED = "output_refused"
+
+
+def checked_output(output_dir: Path, name: str) -> None:
+    """Refuse (``output_refused``) an output name that would leave the results area, or a
+    file that is not a regular file inside the output dir (a symbolic link out of it)."""
+    try:
+        if safe_relative_path(name) != name:
+            raise ValueError("is not in normal form")
+    except ValueError as exc:
+        raise StepFailed(
+            "upload-results",
+            f"output name {name!r} would leave the job's results area: {exc}",
+            code=OUTPUT_REFUSED,
+        ) from None
+    path = output_dir / name
+    if path.is_symlink() or not path.resolve().is_relative_to(output_dir.resolve()):
+        raise StepFailed(
+            "upload-results",
+            f"output {name!r} points outside the job's outputs",
+            code=OUTPUT_REFUSED,
+        )
+    if not path.is_file():
+        raise StepFailed(
+            "upload-results", f"output {name!r} is not a file the job produced", code=OUTPUT_REFUSED
+        )
 
 
 def results_recipient(spec: dict[str, Any]) -> bytes | None:

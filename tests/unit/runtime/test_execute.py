@@ -138,3 +138,51 @@ def test_outcome_round_trip_and_garbage() -> None:
         Outcome.from_json(b"{not json")
     with pytest.raises(UnreadableRecord):
         Outcome.from_json(b'{"finished_at": "2025-01-01T00:00:00"}')
+
+
+class EscapingParams(BaseModel):
+    name: str
+    link_to: str | None = None
+
+
+class EscapingPipeline:
+    """Produces one good output, then names one that would leave the results area."""
+
+    name = "escaping"
+    params_model = EscapingParams
+
+    def inputs(self, params: EscapingParams) -> list[DeclaredInput]:
+        return []
+
+    def run(self, params: EscapingParams, ctx: RunContext) -> PipelineOutcome:
+        (ctx.output_dir / "good.txt").write_text("fine")
+        if params.link_to is not None:
+            (ctx.output_dir / params.name).symlink_to(params.link_to)
+        return PipelineOutcome(outputs=["good.txt", params.name])
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"name": "../../outcome.json"}, "would leave the job's results area"),
+        ({"name": "/etc/passwd"}, "would leave the job's results area"),
+        ({"name": "a/./b"}, "would leave the job's results area"),
+        ({"name": "leak.txt", "link_to": "/etc/hostname"}, "points outside the job's outputs"),
+        ({"name": "missing.txt"}, "is not a file the job produced"),
+    ],
+)
+def test_an_output_escaping_the_results_area_fails_and_uploads_nothing(
+    tmp_path: Path, params: dict[str, Any], message: str
+) -> None:
+    objects, registry = DictObjects(), PipelineRegistry()
+    registry.register("escaping", EscapingPipeline)
+    put_spec(objects, "j5", "escaping", params)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+
+    outcome = execute("j5", objects, registry, scratch, JobSettings(), job_log("j5"))
+
+    assert outcome.failure is not None
+    assert (outcome.failure.code, outcome.failure.step) == ("output_refused", "upload-results")
+    assert message in outcome.failure.message
+    assert sorted(objects.data) == [outcome_key("j5"), spec_key("j5")]
