@@ -214,3 +214,17 @@ def test_results_are_encrypted_for_the_requests_public_key(tmp_path: Path) -> No
             io.BytesIO(),
         )
     assert list((tmp_path / "scratch").iterdir()) == []
+
+
+def test_a_command_output_linking_out_of_the_work_area_is_refused(tmp_path: Path) -> None:
+    store, scratch = tmp_path / "store", tmp_path / "scratch"
+    put_spec(
+        store, "j2", {"argv": ["ln", "-s", "/etc/hostname", "out.txt"], "outputs": ["out.txt"]}
+    )
+    assert run_job_in("j2", DirObjects(store), default_registry(), scratch) == 1  # type: ignore[operator]
+    failure = Outcome.from_json((store / outcome_key("j2")).read_bytes()).failure
+    assert failure is not None
+    assert (failure.code, failure.step) == ("output_refused", "collect-outputs")
+    assert failure.message == "output 'out.txt' points outside the work area"
+    assert not (store / result_key("j2", "out.txt")).exists()
+    assert list(scratch.iterdir()) == []
