@@ -20,7 +20,7 @@ import pytest
 from tests.e2e.conftest import JOBS, Launcher, Server, wait_for
 
 from vatti.pipelines.pgs import synthetic as syn
-from vatti.testing.c4gh import KeyPair, encrypt, new_keypair
+from vatti.testing.c4gh import KeyPair, new_keypair
 from vatti.testing.s3 import S3Server
 from vatti.testing.standins import KEY_WRAP_PASSWORD, StandIns
 
@@ -88,16 +88,11 @@ def planted(
     """Encrypt the cohort, its .pvar with a marker header line, onto the collection under
     ``run``; the marker and the globus_details files (the .pvar first)."""
     marker = f"##vatti-clear-text-marker={secrets.token_hex(16)}".encode()
-    clear = tmp_path / "gen" / "c"
-    files = []
-    for suffix in ("pvar", "pgen", "psam"):
-        data = (clear.parent / f"c.{suffix}").read_bytes()
-        if suffix == "pvar":
-            data = marker + b"\n" + data
-        sealed = encrypt(data, [pair.public])
-        rig.standins.state.files[f"{run}/cohort.{suffix}.c4gh"] = sealed
-        files.append({"filename": f"cohort.{suffix}.c4gh", "size": len(sealed)})
-    return marker, files
+    clear = {
+        f"cohort.{s}": (tmp_path / "gen" / f"c.{s}").read_bytes() for s in ("pvar", "pgen", "psam")
+    }
+    clear["cohort.pvar"] = marker + b"\n" + clear["cohort.pvar"]
+    return marker, rig.standins.put_encrypted(run, clear, pair.public)
 
 
 def submit(rig: Rig, run: str, files: list[dict[str, Any]]) -> str:

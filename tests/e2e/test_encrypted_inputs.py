@@ -16,7 +16,7 @@ from tests.e2e.conftest import JOBS, Launcher, Server, clean_env, vatti
 
 from vatti.domain.layout import results_prefix
 from vatti.pipelines.pgs import synthetic as syn
-from vatti.testing.c4gh import encrypt, new_keypair
+from vatti.testing.c4gh import new_keypair
 from vatti.testing.standins import KEY_WRAP_PASSWORD, SECRETS, StandIns
 
 pytestmark = pytest.mark.e2e
@@ -25,6 +25,7 @@ SECRET_ID = "81d5c400-21b4-4e88-8208-8d64c9920283"
 DIR = "user@ebi.ac.uk/INTP00000042"
 COHORT = syn.CohortSpec(n_samples=60, n_variants=600, seed=905, missing_rate=0.03)
 SCORE = syn.ScoreSpec(120, pgs_id="PGS999903", seed=5, swapped=0.3)
+SUFFIXES = ("pgen", "pvar", "psam")
 
 
 def request(path: Path, prefix: str, **params: Any) -> Path:
@@ -56,19 +57,23 @@ def scores(data_dir: Path) -> str:
     return gzip.decompress((outputs / "aggregated_scores.txt.gz").read_bytes()).decode()
 
 
+def cohort_on_collection(work: Path, standins: StandIns) -> list[dict[str, Any]]:
+    """The cohort in clear under ``work/clear``, its score file under ``work/scores``, and the
+    cohort encrypted on the collection under DIR, its key on the key handler; the files of its
+    globus_details."""
+    variants = syn.write_pfile(work / "clear" / "cohort", COHORT)
+    syn.write_scorefile(work / "scores" / "PGS999903.txt.gz", variants, SCORE)
+    pair = new_keypair()
+    standins.state.keys[(SECRET_ID, "1")] = pair.locked(KEY_WRAP_PASSWORD)
+    clear = {f"cohort.{s}": (work / "clear" / f"cohort.{s}").read_bytes() for s in SUFFIXES}
+    return standins.put_encrypted(DIR, clear, pair.public)
+
+
 def test_encrypted_collection_inputs_score_as_the_clear_text(
     tmp_path: Path, standins: StandIns
 ) -> None:
     work = tmp_path / "work"
-    variants = syn.write_pfile(work / "clear" / "cohort", COHORT)
-    syn.write_scorefile(work / "scores" / "PGS999903.txt.gz", variants, SCORE)
-    pair = new_keypair()
-    files = []
-    for suffix in ("pgen", "pvar", "psam"):
-        sealed = encrypt((work / "clear" / f"cohort.{suffix}").read_bytes(), [pair.public])
-        standins.state.files[f"{DIR}/cohort.{suffix}.c4gh"] = sealed
-        files.append({"filename": f"cohort.{suffix}.c4gh", "size": len(sealed)})
-    standins.state.keys[(SECRET_ID, "1")] = pair.locked(KEY_WRAP_PASSWORD)
+    files = cohort_on_collection(work, standins)
     clear = request(work / "clear.json", "clear/cohort")
     sealed_request = request(
         work / "encrypted.json",
@@ -107,15 +112,7 @@ def test_hattivattis_message_over_http_scores_as_the_clear_text(
     tmp_path: Path, standins: StandIns, launcher: Launcher
 ) -> None:
     work = tmp_path / "work"
-    variants = syn.write_pfile(work / "clear" / "cohort", COHORT)
-    syn.write_scorefile(work / "scores" / "PGS999903.txt.gz", variants, SCORE)
-    pair = new_keypair()
-    files = []
-    for suffix in ("pgen", "pvar", "psam"):
-        sealed = encrypt((work / "clear" / f"cohort.{suffix}").read_bytes(), [pair.public])
-        standins.state.files[f"{DIR}/cohort.{suffix}.c4gh"] = sealed
-        files.append({"filename": f"cohort.{suffix}.c4gh", "size": len(sealed)})
-    standins.state.keys[(SECRET_ID, "1")] = pair.locked(KEY_WRAP_PASSWORD)
+    files = cohort_on_collection(work, standins)
     server = launcher.start(
         tmp_path / "data",
         {"VATTI_INPUT_ROOT": str(work), "VATTI_PGS_OFFLINE": "1", **standins.env()},

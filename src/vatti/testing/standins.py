@@ -19,6 +19,7 @@ import re
 import secrets
 import socket
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -258,6 +259,20 @@ class StandIns:
         self.state.release.set()  # an answer still held by the last test ends
         self.state = State()
         return self.state
+
+    def put_encrypted(
+        self, directory: str, files: Mapping[str, bytes], public_key: bytes
+    ) -> list[dict[str, Any]]:
+        """Put each file on the collection under ``directory`` as ``NAME.c4gh``, encrypted for
+        ``public_key``; the ``files`` entries of their ``globus_details`` (name and size)."""
+        from vatti.testing.c4gh import encrypt
+
+        entries: list[dict[str, Any]] = []
+        for name, data in files.items():
+            sealed = encrypt(data, [public_key])
+            self.state.files[f"{directory}/{name}.c4gh"] = sealed
+            entries.append({"filename": f"{name}.c4gh", "size": len(sealed)})
+        return entries
 
     def env(self, **overrides: str) -> dict[str, str]:
         """The ``VATTI_*`` settings of a runtime that reads from these stand-ins."""

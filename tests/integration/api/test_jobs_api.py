@@ -12,6 +12,7 @@ import pytest
 from tests.integration.api.conftest import Api, auth, command_body
 
 from vatti.store.migrate import downgrade
+from vatti.testing.messages import hattivatti_message
 
 pytestmark = pytest.mark.integration
 
@@ -441,47 +442,19 @@ async def test_openapi_documents_the_api(client: httpx.AsyncClient) -> None:
     assert schema == {"$ref": "#/components/schemas/JobRequest"}
 
 
-def hattivatti_message(**beside: object) -> dict[str, object]:
-    """hattivatti's job message: globus_details and secret_key_details beside pipeline_param."""
-    return {
-        "pipeline_param": {
-            "id": "INTP00000077",
-            "target_genomes": [
-                {
-                    "sampleset": "test",
-                    "chrom": None,
-                    "geno": "hapnest.pgen",
-                    "pheno": "hapnest.psam",
-                    "variants": "hapnest.pvar",
-                    "format": "pfile",
-                }
-            ],
-            "nxf_params_file": {"pgs_id": "PGS001229", "format": "json", "target_build": "GRCh38"},
-        },
-        "globus_details": {
-            "dir_path_on_guest_collection": "user@ebi.ac.uk/run/",
-            "files": [
-                {"filename": f"hapnest.{suffix}.c4gh", "size": 1000}
-                for suffix in ("pgen", "psam", "pvar")
-            ],
-        },
-        "secret_key_details": {
-            "secret_id": "81d5c400-21b4-4e88-8208-8d64c9920283",
-            "secret_id_version": "1",
-        },
-        **beside,
-    }
-
-
 async def test_a_hattivatti_message_is_a_pgs_job_under_its_run_id(
     api: Api, client: httpx.AsyncClient
 ) -> None:
-    resp = await client.post(JOBS, json=hattivatti_message(), headers=auth("submitter"))
+    resp = await client.post(
+        JOBS, json=hattivatti_message("INTP00000077", (1000, 1000, 1000)), headers=auth("submitter")
+    )
 
     assert resp.status_code == 201, resp.text
     job = resp.json()
     assert (job["pipeline"], job["client_id"]) == ("pgs", "INTP00000077")
-    again = await client.post(JOBS, json=hattivatti_message(), headers=auth("submitter"))
+    again = await client.post(
+        JOBS, json=hattivatti_message("INTP00000077", (1000, 1000, 1000)), headers=auth("submitter")
+    )
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "duplicate_client_id"
 
@@ -489,7 +462,7 @@ async def test_a_hattivatti_message_is_a_pgs_job_under_its_run_id(
 async def test_a_bad_hattivatti_message_is_422_naming_its_fields(
     api: Api, client: httpx.AsyncClient
 ) -> None:
-    message = hattivatti_message(extra=True)
+    message = hattivatti_message("INTP00000077", (1000, 1000, 1000), extra=True)
     message["pipeline_param"]["secret_key_details"] = {}  # type: ignore[index]
     resp = await client.post(JOBS, json=message, headers=auth("submitter"))
 
@@ -505,7 +478,7 @@ async def test_a_bad_hattivatti_message_is_422_naming_its_fields(
         "pipeline_param.secret_key_details": "give secret_key_details beside pipeline_param, "
         "not inside it",
     }
-    bad_size = hattivatti_message()
+    bad_size = hattivatti_message("INTP00000077", (1000, 1000, 1000))
     bad_size["globus_details"]["files"][1]["size"] = 0  # type: ignore[index]
     resp = await client.post(JOBS, json=bad_size, headers=auth("submitter"))
     assert resp.status_code == 422

@@ -28,11 +28,6 @@ PASSPHRASE = "key-file-passphrase"
 
 
 @pytest.fixture(scope="module")
-def pair() -> KeyPair:
-    return new_keypair()
-
-
-@pytest.fixture(scope="module")
 def sealed(pair: KeyPair) -> bytes:
     return encrypt(CLEAR, [pair.public])
 

@@ -43,6 +43,9 @@ class DictObjects:
 class EchoParams(BaseModel):
     text: str
     fail_with: int | None = None
+    #: one more output name (made a symbolic link to ``link_to`` when given)
+    also: str | None = None
+    link_to: str | None = None
 
 
 class EchoPipeline:
@@ -61,7 +64,11 @@ class EchoPipeline:
             raise StepFailed("echo", "echo broke", step_exit=params.fail_with)
         (ctx.output_dir / "sub").mkdir()
         (ctx.output_dir / "sub" / "echo.txt").write_text(params.text)
-        return PipelineOutcome(outputs=["sub/echo.txt"])
+        if params.also is None:
+            return PipelineOutcome(outputs=["sub/echo.txt"])
+        if params.link_to is not None:
+            (ctx.output_dir / params.also).symlink_to(params.link_to)
+        return PipelineOutcome(outputs=["sub/echo.txt", params.also])
 
 
 @pytest.fixture
@@ -140,45 +147,21 @@ def test_outcome_round_trip_and_garbage() -> None:
         Outcome.from_json(b'{"finished_at": "2025-01-01T00:00:00"}')
 
 
-class EscapingParams(BaseModel):
-    name: str
-    link_to: str | None = None
-
-
-class EscapingPipeline:
-    """Produces one good output, then names one that would leave the results area."""
-
-    name = "escaping"
-    params_model = EscapingParams
-
-    def inputs(self, params: EscapingParams) -> list[DeclaredInput]:
-        return []
-
-    def run(self, params: EscapingParams, ctx: RunContext) -> PipelineOutcome:
-        (ctx.output_dir / "good.txt").write_text("fine")
-        if params.link_to is not None:
-            (ctx.output_dir / params.name).symlink_to(params.link_to)
-        return PipelineOutcome(outputs=["good.txt", params.name])
-
-
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"name": "../../outcome.json"}, "would leave the job's results area"),
-        ({"name": "/etc/passwd"}, "would leave the job's results area"),
-        ({"name": "a/./b"}, "would leave the job's results area"),
-        ({"name": "leak.txt", "link_to": "/etc/hostname"}, "points outside the job's outputs"),
-        ({"name": "missing.txt"}, "is not a file the job produced"),
+        ({"also": "../../outcome.json"}, "would leave the job's results area"),
+        ({"also": "/etc/passwd"}, "would leave the job's results area"),
+        ({"also": "a/./b"}, "would leave the job's results area"),
+        ({"also": "leak.txt", "link_to": "/etc/hostname"}, "points outside the job's outputs"),
+        ({"also": "missing.txt"}, "is not a file the job produced"),
     ],
 )
 def test_an_output_escaping_the_results_area_fails_and_uploads_nothing(
-    tmp_path: Path, params: dict[str, Any], message: str
+    setup: Any, params: dict[str, Any], message: str
 ) -> None:
-    objects, registry = DictObjects(), PipelineRegistry()
-    registry.register("escaping", EscapingPipeline)
-    put_spec(objects, "j5", "escaping", params)
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
+    objects, registry, _, scratch = setup
+    put_spec(objects, "j5", "echo", {"text": "fine", **params})
 
     outcome = execute("j5", objects, registry, scratch, JobSettings(), job_log("j5"))
 

@@ -8,6 +8,7 @@ from vatti.pipelines.base import default_registry
 from vatti.pipelines.errors import InvalidParams, UnknownPipeline
 from vatti.service.errors import InvalidJobRequest, MalformedRequest
 from vatti.service.requests import new_job, parse_request
+from vatti.testing.messages import hattivatti_message
 
 pytestmark = pytest.mark.unit
 
@@ -70,38 +71,6 @@ def test_webhook_url_is_kept_out_of_the_spec() -> None:
     job = new_job(parse_request(raw(body)), default_registry())
     assert job.webhook_url == "https://h.org/x?t=1"
     assert "webhook_url" not in job.spec
-
-
-def hattivatti_message(**beside: object) -> dict[str, object]:
-    return {
-        "pipeline_param": {
-            "id": "INTP00000028",
-            "target_genomes": [
-                {
-                    "sampleset": "test",
-                    "chrom": None,
-                    "vcf_import_dosage": False,
-                    "geno": "hapnest.pgen",
-                    "pheno": "hapnest.psam",
-                    "variants": "hapnest.pvar",
-                    "format": "pfile",
-                }
-            ],
-            "nxf_params_file": {"pgs_id": "PGS001229", "format": "json", "target_build": "GRCh38"},
-        },
-        "globus_details": {
-            "dir_path_on_guest_collection": "bwingfield@ebi.ac.uk/hapnestgcp/",
-            "files": [
-                {"filename": f"hapnest.{suffix}.c4gh", "size": size}
-                for suffix, size in (("pgen", 278705850), ("psam", 8517), ("pvar", 214912210))
-            ],
-        },
-        "secret_key_details": {
-            "secret_id": "81d5c400-21b4-4e88-8208-8d64c9920283",
-            "secret_id_version": "1",
-        },
-        **beside,
-    }
 
 
 def test_a_hattivatti_message_becomes_a_pgs_job_of_its_encrypted_files() -> None:
