@@ -156,3 +156,14 @@ def test_an_unreachable_endpoint_is_input_unreachable(
     )
     assert failed.code == "input_unreachable"
     assert "cannot be read" in failed.message
+
+
+def test_a_gs_object_goes_through_the_same_code_to_the_configured_endpoint(
+    tmp_path: Path, pair: KeyPair
+) -> None:
+    """No GCS emulator that obstore speaks runs here: the configured (loopback, closed)
+    endpoint is what a gs:// input is read from, and it fails as an unreachable source."""
+    settings = StoreSettings(gcs_endpoint="http://127.0.0.1:9")
+    failed = failure(tmp_path, pair, settings, DeclaredInput("x", "gs://genomes/run/x.pgen"))
+    assert failed.code == "input_unreachable"
+    assert failed.message.startswith("input gs://genomes/run/x.pgen: the bucket cannot be read")
