@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 from vatti.domain.inputs import DeclaredInput
 from vatti.domain.urls import redact_url
 from vatti.pipelines.errors import StepFailed
-from vatti.staging.bucket_sources import BUCKET_SCHEMES
+from vatti.staging.bucket_sources import BUCKET_SCHEMES, BucketRetries
 from vatti.staging.decrypt import Readable, decrypt_stream
 from vatti.staging.errors import CorruptCrypt4gh, WrongKey
 from vatti.staging.failures import STEP, InputCode, input_failed
@@ -67,6 +67,7 @@ class Sources:
     keys: SecretKeys | None = None
     #: how ``s3://`` and ``gs://`` inputs are reached (the stores' bucket settings)
     buckets: StoreSettings | None = None
+    bucket_retries: BucketRetries = field(default_factory=BucketRetries)
     _closing: list[contextlib.AbstractContextManager[object]] = field(default_factory=list)
 
     @classmethod
@@ -80,6 +81,7 @@ class Sources:
         sources = cls(input_root=input_root, buckets=buckets)
         if settings is None:
             return sources
+        sources.bucket_retries = BucketRetries.from_settings(settings)
         configured = (
             settings.transfer_base_url,
             settings.key_handler_url,
@@ -291,7 +293,7 @@ def _open_source(item: DeclaredInput, sources: Sources, target_dir: Path) -> Rea
     if item.scheme in BUCKET_SCHEMES:
         from vatti.staging.bucket_sources import open_object
 
-        reader = open_object(item.location, sources.buckets, what)
+        reader = open_object(item.location, sources.buckets, what, sources.bucket_retries)
         _check_length(item, reader, reader.length, target_dir)
         return reader
     if item.scheme not in (None, "https", "http"):
