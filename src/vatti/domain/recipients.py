@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 BEGIN = "-----BEGIN CRYPT4GH PUBLIC KEY-----"
 END = "-----END CRYPT4GH PUBLIC KEY-----"
 KEY_BYTES = 32
+
+
+#: the key's base64 line: 32 bytes are 43 characters and one ``=`` (the last character before
+#: it carries 2 bits of the key and 4 zero bits)
+_KEY_LINE = r"[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]="
+#: what a request may give (documented in the OpenAPI document, and what :func:`parse_public_key`
+#: accepts): the base64 line alone, or between the PEM lines
+PATTERN = rf"^\s*(?:{BEGIN}\s+{_KEY_LINE}\s+{END}|{_KEY_LINE})\s*$"
 
 
 def parse_public_key(text: str) -> bytes:
@@ -26,17 +35,20 @@ def parse_public_key(text: str) -> bytes:
     ...
     ValueError: a crypt4gh public key is 32 bytes, this one 3
     """
+    if re.fullmatch(PATTERN, text):
+        body = text.strip().removeprefix(BEGIN).removesuffix(END)
+        return base64.b64decode(body.strip(), validate=True)
     body = text.strip()
-    if body.startswith(BEGIN):
-        if not body.endswith(END):
-            raise ValueError(f"a crypt4gh public key in PEM form ends with {END}")
-        body = body[len(BEGIN) : -len(END)]
+    if body.startswith(BEGIN) and not body.endswith(END):
+        raise ValueError(f"a crypt4gh public key in PEM form ends with {END}")
+    body = body.removeprefix(BEGIN).removesuffix(END)
     try:
         key = base64.b64decode("".join(body.split()), validate=True)
     except (binascii.Error, ValueError):
-        raise ValueError(
-            "not a crypt4gh public key (the .pub file of crypt4gh-keygen, or its base64 line)"
-        ) from None
-    if len(key) != KEY_BYTES:
+        key = None
+    if key is not None and len(key) != KEY_BYTES:
         raise ValueError(f"a crypt4gh public key is {KEY_BYTES} bytes, this one {len(key)}")
-    return key
+    raise ValueError(
+        "not a crypt4gh public key (the .pub file of crypt4gh-keygen, or its base64 line of 32 "
+        "bytes)"
+    )

@@ -21,6 +21,7 @@ from pydantic import (
     field_validator,
 )
 
+from vatti.domain.recipients import PATTERN as PUBLIC_KEY_PATTERN
 from vatti.domain.recipients import parse_public_key
 
 MAX_LABELS = 32
@@ -132,6 +133,7 @@ class JobRequest(BaseModel):
     results_public_key: str | None = Field(
         default=None,
         max_length=1024,
+        json_schema_extra={"pattern": PUBLIC_KEY_PATTERN},
         description="A crypt4gh public key (the .pub file of crypt4gh-keygen, or its base64 "
         "line): every result file is uploaded encrypted for it, as NAME.c4gh, and only its "
         "secret key reads them.",
