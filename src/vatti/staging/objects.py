@@ -110,12 +110,6 @@ class ObjectStore:
         size = int(result.meta["size"])
         return size, self._chunks(key, result.stream(min_chunk_size=chunk_size))
 
-    def put_chunks(self, key: str, chunks: Iterator[bytes]) -> None:
-        """Upload the bytes ``chunks`` yields (multipart when they exceed one part), never
-        holding them all."""
-        with _translated("put", check_key(key)):
-            obstore.put(self._store, key, chunks)
-
     @staticmethod
     def _chunks(key: str, stream: Iterator[Any]) -> Iterator[bytes]:
         with _translated("read", key):
