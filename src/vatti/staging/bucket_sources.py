@@ -143,10 +143,14 @@ def open_object(
         from obstore.exceptions import PermissionDeniedError, UnauthenticatedError
 
         if isinstance(exc.__cause__, PermissionDeniedError | UnauthenticatedError):
+            settings_named = (
+                "VATTI_GCS_SERVICE_ACCOUNT_KEY"
+                if url.lower().startswith("gs:")
+                else "VATTI_S3_ACCESS_KEY_ID and VATTI_S3_SECRET_ACCESS_KEY"
+            )
             raise input_failed(
                 InputCode.UNAUTHORIZED,
-                f"{what}: the bucket refused access (check VATTI_S3_ACCESS_KEY_ID and "
-                "VATTI_S3_SECRET_ACCESS_KEY)",
+                f"{what}: the bucket refused access (check {settings_named})",
             ) from None
         raise input_failed(
             InputCode.UNREACHABLE, f"{what}: the bucket cannot be read: {exc.message}"
