@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from vatti.config import StoreSettings
@@ -23,43 +20,12 @@ from vatti.domain.urls import redact_url
 from vatti.errors import ConfigError
 from vatti.staging.errors import InvalidKey, ObjectNotFound, StorageError
 from vatti.staging.failures import InputCode, input_failed
-
-if TYPE_CHECKING:
-    from vatti.config import SourceSettings
+from vatti.staging.retries import RetryPolicy
 
 #: the bucket schemes an input may name
 BUCKET_SCHEMES = ("s3", "gs")
 #: bytes asked of each chunk of the GET's stream
 CHUNK = 1 << 20
-
-
-@dataclass(frozen=True)
-class BucketRetries:
-    """How often a bucket input's GET is attempted, as the other sources' requests are
-    (``VATTI_TRANSFER_RETRIES``, ``VATTI_TRANSFER_RETRY_DELAY``, ``VATTI_TRANSFER_TIMEOUT``),
-    instead of obstore's own default (ten retries over up to three minutes)."""
-
-    attempts: int = 5
-    first_delay_s: float = 1.0
-    timeout_s: float = 60.0
-
-    @classmethod
-    def from_settings(cls, settings: SourceSettings) -> BucketRetries:
-        return cls(
-            settings.transfer_retries, settings.transfer_retry_delay, settings.transfer_timeout
-        )
-
-    def obstore_config(self) -> dict[str, Any]:
-        """obstore's ``retry_config``."""
-        return {
-            "max_retries": self.attempts - 1,
-            "retry_timeout": timedelta(seconds=self.timeout_s * self.attempts),
-            "backoff": {
-                "init_backoff": timedelta(seconds=self.first_delay_s),
-                "max_backoff": timedelta(seconds=max(self.first_delay_s, 30.0)),
-                "base": 2.0,
-            },
-        }
 
 
 def split_object_url(url: str) -> tuple[str, str]:
@@ -115,7 +81,7 @@ class ObjectReader(io.RawIOBase):
 
 
 def open_object(
-    url: str, settings: StoreSettings | None, what: str, retries: BucketRetries | None = None
+    url: str, settings: StoreSettings | None, what: str, retries: RetryPolicy | None = None
 ) -> ObjectReader:
     """A reader of the object at ``url``; fails (a StepFailed of step ``inputs``) before the
     first byte when the object cannot be read."""
@@ -128,9 +94,7 @@ def open_object(
         )
     try:
         bucket, key = split_object_url(url)
-        store = ObjectStore.from_url(
-            bucket, settings, (retries or BucketRetries()).obstore_config()
-        )
+        store = ObjectStore.from_url(bucket, settings, (retries or RetryPolicy()).obstore_config())
         size, chunks = store.open_sized(key, CHUNK)
     except (ValueError, InvalidKey) as exc:
         message = exc.message if isinstance(exc, InvalidKey) else str(exc)

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     # imported when a key handler is configured: a key file needs neither httpx nor ssl
     import httpx
 
-    from vatti.staging.https import HttpPolicy
+    from vatti.staging.retries import RetryPolicy
 
 MAGIC = b"c4gh-v1"
 KEY_SIZE = 32
@@ -167,7 +167,7 @@ class KeyHandler:
         user: str,
         password: SecretStr,
         unwrapping: KeyUnwrapping,
-        policy: HttpPolicy,
+        policy: RetryPolicy,
         client: Callable[[], httpx.Client],
     ) -> None:
         self.base_url = base_url.rstrip("/")

@@ -40,10 +40,11 @@ from typing import TYPE_CHECKING
 from vatti.domain.inputs import DeclaredInput
 from vatti.domain.urls import redact_url
 from vatti.pipelines.errors import StepFailed
-from vatti.staging.bucket_sources import BUCKET_SCHEMES, BucketRetries
+from vatti.staging.bucket_sources import BUCKET_SCHEMES
 from vatti.staging.decrypt import Readable, decrypt_stream
 from vatti.staging.errors import CorruptCrypt4gh, WrongKey
 from vatti.staging.failures import STEP, InputCode, input_failed
+from vatti.staging.retries import RetryPolicy
 
 if TYPE_CHECKING:
     # imported when configured: a job under a small memory limit (RLIMIT_AS) that reads only
@@ -67,7 +68,8 @@ class Sources:
     keys: SecretKeys | None = None
     #: how ``s3://`` and ``gs://`` inputs are reached (the stores' bucket settings)
     buckets: StoreSettings | None = None
-    bucket_retries: BucketRetries = field(default_factory=BucketRetries)
+    #: how often each request to a source is attempted
+    retries: RetryPolicy = field(default_factory=RetryPolicy)
     _closing: list[contextlib.AbstractContextManager[object]] = field(default_factory=list)
 
     @classmethod
@@ -81,7 +83,7 @@ class Sources:
         sources = cls(input_root=input_root, buckets=buckets)
         if settings is None:
             return sources
-        sources.bucket_retries = BucketRetries.from_settings(settings)
+        sources.retries = RetryPolicy.from_settings(settings)
         configured = (
             settings.transfer_base_url,
             settings.key_handler_url,
@@ -90,10 +92,10 @@ class Sources:
         if all(value is None for value in configured):
             return sources
         from vatti.staging.collection import ClientCredentials, Collection
-        from vatti.staging.https import HttpPolicy, new_client
+        from vatti.staging.https import new_client
         from vatti.staging.secret_keys import Crypt4ghKeyFormat, KeyFile, KeyHandler
 
-        policy = HttpPolicy.from_settings(settings)
+        policy = sources.retries
         if settings.transfer_base_url is not None:
             client = new_client(policy)
             sources._closing.append(client)
@@ -293,7 +295,7 @@ def _open_source(item: DeclaredInput, sources: Sources, target_dir: Path) -> Rea
     if item.scheme in BUCKET_SCHEMES:
         from vatti.staging.bucket_sources import open_object
 
-        reader = open_object(item.location, sources.buckets, what, sources.bucket_retries)
+        reader = open_object(item.location, sources.buckets, what, sources.retries)
         _check_length(item, reader, reader.length, target_dir)
         return reader
     if item.scheme not in (None, "https", "http"):

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from vatti.config import StoreSettings
 from vatti.domain.inputs import DeclaredInput
 from vatti.pipelines.errors import StepFailed
-from vatti.staging.bucket_sources import BucketRetries
+from vatti.staging.retries import RetryPolicy
 from vatti.staging.secret_keys import Crypt4ghKeyFormat, KeyFile
 from vatti.staging.sources import Sources, stage_inputs
 from vatti.testing.c4gh import KeyPair, encrypt, new_keypair
@@ -46,7 +46,11 @@ def sources(tmp_path: Path, pair: KeyPair, settings: StoreSettings) -> Sources:
     key_file.write_text(pair.locked(PASSPHRASE))
     keys = KeyFile(key_file, Crypt4ghKeyFormat(SecretStr(PASSPHRASE)))
     # a failing GET is attempted twice, quickly (the default: five times, from 1 s apart)
-    return Sources(keys=keys, buckets=settings, bucket_retries=BucketRetries(2, 0.01, 10.0))
+    return Sources(
+        keys=keys,
+        buckets=settings,
+        retries=RetryPolicy(timeout_s=10.0, attempts=2, first_delay_s=0.01),
+    )
 
 
 def stage(
