@@ -125,3 +125,9 @@ def test_a_hattivatti_messages_params_errors_name_its_own_fields() -> None:
         "globus_details.files.0.size",
         "pipeline_param.target_genomes.0.format",
     }
+
+
+def test_a_hattivatti_run_id_that_is_no_client_id_is_named_as_the_messages_id() -> None:
+    with pytest.raises(InvalidJobRequest) as info:
+        parse_request(raw(hattivatti_message("INTP 01")))
+    assert [d["field"] for d in info.value.details] == ["pipeline_param.id"]
