@@ -1,10 +1,10 @@
 """Clear text never escapes the job's scratch: ``vatti serve`` with its work areas and results in
 two buckets of a real S3 server (moto's), crypt4gh inputs from the collection stand-in, runs a
-job that succeeds, one that fails, one cancelled and one whose job process is SIGKILLed while it
-decrypts (the collection holds its download on an event the test sets). A marker line planted
-in the genotypes' ``.pvar`` header (which no output copies) is, at the pause, in the scratch (so
-the search finds it), and after each job ended it is nowhere: not under the data dir, the
-scratch root, ``$TMPDIR``, nor in any object of either bucket."""
+job that succeeds, one that fails, one cancelled and two SIGKILLed while they decrypt (the job
+process alone, and its whole process group): the collection holds the download on an event the
+test sets. A marker line planted in the genotypes' ``.pvar`` header (which no output copies) is,
+at the pause, in the scratch (so the search finds it), and after each job ended it is nowhere:
+not under the data dir, the scratch root, ``$TMPDIR``, nor in any object of either bucket."""
 
 from __future__ import annotations
 
@@ -150,8 +150,11 @@ def test_no_clear_text_outlives_a_job_however_it_ends(rig: Rig, tmp_path: Path) 
     assert (done["state"], done["failure"]["code"]) == ("failed", "input_mismatch")
     assert rig.places_holding(marker) == []
 
-    # cancelled while it decrypts, and SIGKILLed while it decrypts
-    for run, stop in (("INTP0000003", "cancel"), ("INTP0000004", "kill")):
+    # cancelled while it decrypts; SIGKILLed while it decrypts (the job process, whose wrapper
+    # reports its death; then the job's whole process group, so that no one does and the engine
+    # finds it vanished)
+    stops = (("INTP0000003", "cancel"), ("INTP0000004", "kill"), ("INTP0000005", "kill group"))
+    for run, stop in stops:
         state.held.clear()
         state.release.clear()
         marker, files = planted(rig, tmp_path, run, pair)
@@ -166,7 +169,10 @@ def test_no_clear_text_outlives_a_job_however_it_ends(rig: Rig, tmp_path: Path) 
         else:
             process = downloading_process(rig.standins.port)
             assert server.proc.pid in [parent.pid for parent in process.parents()]
-            process.send_signal(signal.SIGKILL)
+            if stop == "kill group":
+                os.killpg(os.getpgid(process.pid), signal.SIGKILL)
+            else:
+                process.send_signal(signal.SIGKILL)
             expected = "failed"
         done = server.wait_state(job_id, timeout=60)
         state.release.set()
