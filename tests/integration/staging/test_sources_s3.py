@@ -173,3 +173,48 @@ def test_a_gs_object_goes_through_the_same_code_to_the_configured_endpoint(
     failed = failure(tmp_path, pair, settings, DeclaredInput("x", "gs://genomes/run/x.pgen"))
     assert failed.code == "input_unreachable"
     assert failed.message.startswith("input gs://genomes/run/x.pgen: the bucket cannot be read")
+
+
+def test_a_pgs_job_reads_its_genomes_from_s3_and_scores_as_from_local_files(
+    s3_server: S3Server, tmp_path: Path
+) -> None:
+    import json
+
+    from vatti.domain.layout import outcome_key, result_key, spec_key
+    from vatti.pipelines.base import JobSettings, default_registry
+    from vatti.pipelines.pgs import synthetic as syn
+    from vatti.runtime.job import run_job_in
+    from vatti.staging.objects import ObjectStore
+
+    root = tmp_path / "in"
+    variants = syn.write_pfile(root / "cohort", syn.CohortSpec(30, 300, seed=4))
+    syn.write_scorefile(root / "PGS999905.txt.gz", variants, syn.ScoreSpec(80, pgs_id="PGS999905"))
+    s3_server.create_bucket(BUCKET)
+    for suffix in ("pgen", "pvar", "psam"):
+        s3_server.client.upload_file(str(root / f"cohort.{suffix}"), BUCKET, f"c/cohort.{suffix}")
+    store = ObjectStore.from_url((tmp_path / "store").as_uri())
+    scores = {}
+    for job_id, prefix in (("local", "cohort"), ("s3", f"s3://{BUCKET}/c/cohort")):
+        genome = {"sampleset": "cohort", "format": "pfile"} | {
+            field: f"{prefix}.{suffix}"
+            for field, suffix in (("geno", "pgen"), ("pheno", "psam"), ("variants", "pvar"))
+        }
+        params = {
+            "target_genomes": [genome],
+            "scorefiles": ["PGS999905.txt.gz"],
+            "target_build": "GRCh37",
+        }
+        store.put_bytes(
+            spec_key(job_id), json.dumps({"pipeline": "pgs", "params": params}).encode()
+        )
+        code = run_job_in(
+            job_id,
+            store,
+            default_registry(),
+            tmp_path / "scratch",
+            JobSettings(input_root=root),
+            buckets=s3_server.settings(),
+        )
+        assert code == 0, store.get_bytes(outcome_key(job_id))
+        scores[job_id] = store.get_bytes(result_key(job_id, "aggregated_scores.txt.gz"))
+    assert scores["s3"] == scores["local"]
