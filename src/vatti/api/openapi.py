@@ -56,6 +56,15 @@ def openapi_document(app: FastAPI, registry: PipelineRegistry, config: ApiConfig
     return doc
 
 
+#: what the request body's description adds when the ``pgs`` pipeline is registered
+HATTIVATTI_NOTE = (
+    " The body may also be hattivatti's job message, {pipeline_param, globus_details, "
+    "secret_key_details}: pipeline_param is a PgsParams without its globus_details and "
+    "secret_key_details, which sit beside it (GlobusDetails, SecretKeyDetails); it runs as a "
+    "pgs job whose client_id is pipeline_param.id, and its errors name the message's fields."
+)
+
+
 def job_request_schemas(params_models: Mapping[str, type[BaseModel]]) -> dict[str, Any]:
     """``JobRequest`` (a union discriminated on ``pipeline``) and every schema it refers to."""
     models = pipeline_request_models(params_models)
@@ -71,7 +80,8 @@ def job_request_schemas(params_models: Mapping[str, type[BaseModel]]) -> dict[st
         "title": "JobRequest",
         "description": "A request to run a pipeline; ``params`` are that pipeline's own. The "
         "whole body is refused with 400 malformed_json when it is not JSON and json_too_deep "
-        "when it nests arrays and objects too deeply.",
+        "when it nests arrays and objects too deeply."
+        + (HATTIVATTI_NOTE if "pgs" in mapping else ""),
         "oneOf": [{"$ref": ref} for ref in mapping.values()],
         "discriminator": {"propertyName": "pipeline", "mapping": mapping},
     }

@@ -21,6 +21,9 @@ from pydantic import (
     field_validator,
 )
 
+from vatti.domain.recipients import PATTERN as PUBLIC_KEY_PATTERN
+from vatti.domain.recipients import parse_public_key
+
 MAX_LABELS = 32
 #: The deepest nesting of arrays and objects a JSON body may have (the JSON parser's limit).
 MAX_JSON_NESTING = 201
@@ -127,6 +130,14 @@ class JobRequest(BaseModel):
         description="A webhook notified of every state change of the job, in addition to the "
         "service's.",
     )
+    results_public_key: str | None = Field(
+        default=None,
+        max_length=1024,
+        json_schema_extra={"pattern": PUBLIC_KEY_PATTERN},
+        description="A crypt4gh public key (the .pub file of crypt4gh-keygen, or its base64 "
+        "line): every result file is uploaded encrypted for it, as NAME.c4gh, and only its "
+        "secret key reads them.",
+    )
     labels: dict[LabelKey, LabelValue] = Field(
         default_factory=dict,
         max_length=MAX_LABELS,
@@ -141,6 +152,13 @@ class JobRequest(BaseModel):
         where = nul_path(value)
         if where is not None:
             raise ValueError(f"must not contain NUL (\\u0000) characters (at params{where})")
+        return value
+
+    @field_validator("results_public_key")
+    @classmethod
+    def _public_key(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_public_key(value)
         return value
 
     @field_validator("webhook_url")

@@ -107,7 +107,11 @@ def collect_outputs(work_dir: Path, output_dir: Path, names: list[str]) -> list[
     for name in names:
         src = (work_dir / name).resolve()
         if not src.is_relative_to(root):
-            raise StepFailed("collect-outputs", f"output {name!r} points outside the work area")
+            raise StepFailed(
+                "collect-outputs",
+                f"output {name!r} points outside the work area",
+                code="output_refused",
+            )
         dest = output_dir / name
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dest)

@@ -21,7 +21,7 @@ from vatti.runtime.scratch import private_scratch
 from vatti.runtime.signals import raise_on_stop_signals
 
 if TYPE_CHECKING:
-    from vatti.config import SourceSettings
+    from vatti.config import SourceSettings, StoreSettings
 
 #: exit status when the pipeline failed (the outcome record says why)
 EXIT_FAILED = 1
@@ -36,12 +36,14 @@ def run_job_in(
     *,
     results: Objects | None = None,
     sources: SourceSettings | None = None,
+    buckets: StoreSettings | None = None,
 ) -> int:
     """Run job ``job_id`` against ``objects`` (its outputs to ``results``, default
     ``objects``); the process exit status.
 
     ``settings`` (default: none, so no local input is read) are what the pipeline may use;
-    ``sources`` where its inputs may come from beside local paths (default: nowhere).
+    ``sources`` where its inputs may come from beside local paths (default: nowhere), ``buckets``
+    how it reaches ``s3://`` and ``gs://`` inputs (default: it reads none).
     """
     log = job_log(job_id)
     log.info("runtime.start")
@@ -60,6 +62,7 @@ def run_job_in(
                 log,
                 results=results,
                 sources=sources,
+                buckets=buckets,
             )
     except Terminated as exc:  # arrived after the outcome was written, or during cleanup
         log.warning("runtime.terminated signal=%d", exc.signum)

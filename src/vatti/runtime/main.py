@@ -78,4 +78,5 @@ def job_run_main(job_id: str) -> int:
         JobSettings.from_settings(settings),
         results=stores.results,
         sources=settings.sources,
+        buckets=settings.store,
     )

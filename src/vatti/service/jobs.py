@@ -40,7 +40,7 @@ from vatti.service.errors import (
     OutputMissing,
     ResultsNotFound,
 )
-from vatti.service.requests import new_job, parse_request
+from vatti.service.requests import job_of_body
 from vatti.staging.errors import ObjectNotFound
 from vatti.store.base import JobStore, NewJob, NotifyBuilder, Page
 from vatti.store.errors import JobNotFound
@@ -157,7 +157,7 @@ class JobService:
 
     def validate(self, raw: bytes | str | Mapping[str, Any], *, caller: Caller) -> NewJob:
         """The job a request of ``caller`` would create, validated (nothing is stored)."""
-        return new_job(parse_request(raw), self.registry, caller)
+        return job_of_body(raw, self.registry, caller)
 
     def cancel(self, job_id: str, *, caller: Caller) -> Job:
         """Cancel a job: queued → cancelled at once; provisioning/running → cancelling, and an

@@ -1,5 +1,9 @@
 """From a request body to a :class:`NewJob`: parse, validate params, fingerprint (pure).
 
+A body in hattivatti's message shape (``pipeline_param`` with ``globus_details`` and
+``secret_key_details`` beside it) is translated to a ``pgs`` job request first
+(:mod:`vatti.domain.hattivatti`), and its errors name the message's own fields.
+
 Errors are the service's own (:class:`MalformedRequest`, :class:`InvalidJobRequest`) or the
 pipeline registry's (``UnknownPipeline``, ``InvalidParams``); each edge translates them.
 """
@@ -9,23 +13,52 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pydantic_core
 from pydantic import ValidationError
 
+from vatti.domain import hattivatti
 from vatti.domain.access import Caller
 from vatti.domain.fingerprint import fingerprint
 from vatti.domain.requests import MAX_JSON_NESTING, JobRequest, nested_too_deep
 from vatti.domain.scopes import SUBMIT, command_of, format_scopes
 from vatti.pipelines.base import PipelineRegistry
+from vatti.pipelines.errors import InvalidParams
 from vatti.service.errors import Forbidden, InvalidJobRequest, JsonTooDeep, MalformedRequest
 from vatti.store.base import NewJob
 
 
+def hattivatti_message(raw: bytes | str | Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The decoded body when it is a hattivatti message, else None (JSON errors are left to
+    :func:`parse_request`)."""
+    data: object = raw
+    if isinstance(raw, bytes | str):
+        marker = hattivatti.PIPELINE_PARAM
+        if not (marker.encode() in raw if isinstance(raw, bytes) else marker in raw):
+            return None  # the common case: no second parse of the body
+        try:
+            data = pydantic_core.from_json(raw)
+        except ValueError:
+            return None
+    if isinstance(data, Mapping) and hattivatti.is_message(data):
+        return data
+    return None
+
+
 def parse_request(raw: bytes | str | Mapping[str, Any]) -> JobRequest:
-    """The job request in ``raw`` (JSON text, or already-decoded JSON data).
+    """The job request in ``raw`` (JSON text, or already-decoded JSON data; a vatti request or
+    a hattivatti message).
 
     Raises :class:`MalformedRequest` for text that is not JSON, and
     :class:`InvalidJobRequest` naming each bad field otherwise.
     """
+    message = hattivatti_message(raw)
+    if message is not None:
+        try:
+            raw = hattivatti.job_request_data(message)
+        except hattivatti.MessageShapeError as exc:
+            raise InvalidJobRequest(
+                "the hattivatti message is invalid", details=exc.details
+            ) from None
     try:
         if isinstance(raw, bytes | str):
             return JobRequest.model_validate_json(raw)
@@ -39,7 +72,11 @@ def parse_request(raw: bytes | str | Mapping[str, Any]) -> JobRequest:
             ) from exc
         if any(e.get("type") == "json_invalid" for e in errors):
             raise MalformedRequest("the request body is not valid JSON") from exc
-        raise InvalidJobRequest("the job request is invalid", details=_details(errors)) from exc
+        details = _details(errors)
+        if message is not None:
+            details = [{**d, "field": hattivatti.message_field(d["field"])} for d in details]
+            raise InvalidJobRequest("the hattivatti message is invalid", details=details) from exc
+        raise InvalidJobRequest("the job request is invalid", details=details) from exc
 
 
 def _details(errors: Sequence[Any]) -> list[dict[str, str]]:
@@ -79,3 +116,18 @@ def new_job(request: JobRequest, registry: PipelineRegistry, caller: Caller) -> 
         tenant=caller.tenant,
         actor=caller.actor,
     )
+
+
+def job_of_body(
+    raw: bytes | str | Mapping[str, Any], registry: PipelineRegistry, caller: Caller
+) -> NewJob:
+    """:func:`new_job` of the request in ``raw`` (:func:`parse_request`); the errors of a
+    hattivatti message's params name the message's fields."""
+    request = parse_request(raw)
+    try:
+        return new_job(request, registry, caller)
+    except InvalidParams as exc:
+        if hattivatti_message(raw) is None:
+            raise
+        errors = [{**e, "field": hattivatti.message_field(e["field"])} for e in exc.errors]
+        raise InvalidParams(request.pipeline, errors) from None

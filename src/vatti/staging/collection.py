@@ -31,7 +31,6 @@ from vatti.pipelines.errors import StepFailed
 from vatti.staging.failures import InputCode, input_failed
 from vatti.staging.https import (
     GaveUp,
-    HttpPolicy,
     RedirectRefused,
     Transient,
     describe,
@@ -39,6 +38,7 @@ from vatti.staging.https import (
     retrying,
     send,
 )
+from vatti.staging.retries import RetryPolicy
 
 CHUNK = 1 << 20
 #: a token is fetched again this long before it expires
@@ -56,7 +56,7 @@ class ClientCredentials:
         client_id: str,
         client_secret: SecretStr,
         scope: str | None,
-        policy: HttpPolicy,
+        policy: RetryPolicy,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
@@ -125,7 +125,7 @@ class Collection:
         self,
         base_url: str,
         client: httpx.Client,
-        policy: HttpPolicy,
+        policy: RetryPolicy,
         credentials: ClientCredentials | None = None,
     ) -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"

@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from vatti.config import SourceSettings
 from vatti.domain.urls import redact_url
 from vatti.engine.ports import GiveUp
-from vatti.notify.backoff import ExponentialBackoff
+from vatti.staging.retries import RetryPolicy
 
 T = TypeVar("T")
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
@@ -50,30 +48,7 @@ class RedirectRefused(Exception):
     """A redirect to another origin (or too many redirects)."""
 
 
-@dataclass(frozen=True)
-class HttpPolicy:
-    """Time-outs and retries of the runtime's requests (from :class:`SourceSettings`)."""
-
-    timeout_s: float = 60.0
-    attempts: int = 5
-    first_delay_s: float = 1.0
-
-    @classmethod
-    def from_settings(cls, settings: SourceSettings) -> HttpPolicy:
-        return cls(
-            timeout_s=settings.transfer_timeout,
-            attempts=settings.transfer_retries,
-            first_delay_s=settings.transfer_retry_delay,
-        )
-
-    def backoff(self) -> ExponentialBackoff:
-        first = self.first_delay_s
-        return ExponentialBackoff(
-            base_s=first, max_s=max(first, 30.0), max_attempts=self.attempts, jitter=0.1
-        )
-
-
-def new_client(policy: HttpPolicy) -> httpx.Client:
+def new_client(policy: RetryPolicy) -> httpx.Client:
     """A client that follows no redirect itself and reads no proxy or netrc from the
     environment (explicit endpoints only)."""
     timeout = httpx.Timeout(policy.timeout_s, connect=min(policy.timeout_s, 15.0))
@@ -100,7 +75,7 @@ def describe(exc: httpx.HTTPError) -> str:
 
 def retrying(
     operation: Callable[[], T],
-    policy: HttpPolicy,
+    policy: RetryPolicy,
     *,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:

@@ -62,9 +62,12 @@ class ObjectStore:
         return f"ObjectStore({self.url!r})"
 
     @classmethod
-    def from_url(cls, url: str, settings: StoreSettings | None = None) -> ObjectStore:
+    def from_url(
+        cls, url: str, settings: StoreSettings | None = None, retry: Any | None = None
+    ) -> ObjectStore:
         """The store at ``url``; buckets are reached as ``settings`` say (:mod:`.buckets`;
-        default: the settings' defaults, whatever the environment holds)."""
+        default: the settings' defaults, whatever the environment holds), retrying as obstore's
+        ``retry`` config says (default: obstore's)."""
         scheme = urlsplit(url).scheme.lower()
         if scheme not in SCHEMES:
             raise ConfigError(
@@ -75,7 +78,8 @@ class ObjectStore:
                 return cls(LocalStore(_local_root(url), automatic_cleanup=True), url)
             if scheme == "memory":
                 return cls(MemoryStore(), url)
-            return cls(_bucket_store(bucket_config(url, settings or StoreSettings())), url)
+            bucket = bucket_config(url, settings or StoreSettings())
+            return cls(_bucket_store(bucket, retry), url)
         except (BaseError, OSError, ValueError) as exc:
             raise ConfigError(
                 f"cannot open the object store {redact_url(url)}: {type(exc).__name__}"
@@ -96,9 +100,15 @@ class ObjectStore:
 
     def open_stream(self, key: str) -> Iterator[bytes]:
         """The object's bytes in chunks; raises :class:`ObjectNotFound` before the first one."""
+        return self.open_sized(key)[1]
+
+    def open_sized(self, key: str, chunk_size: int = CHUNK) -> tuple[int, Iterator[bytes]]:
+        """The object's size and its bytes in chunks of about ``chunk_size``, from one streaming
+        GET; raises :class:`ObjectNotFound` before the first one."""
         with _translated("get", check_key(key)):
             result = obstore.get(self._store, key)
-        return self._chunks(key, result.stream(min_chunk_size=CHUNK))
+        size = int(result.meta["size"])
+        return size, self._chunks(key, result.stream(min_chunk_size=chunk_size))
 
     @staticmethod
     def _chunks(key: str, stream: Iterator[Any]) -> Iterator[bytes]:
@@ -146,13 +156,14 @@ class ObjectStore:
         return len(keys)
 
 
-def _bucket_store(bucket: BucketConfig) -> ObstoreStore:
+def _bucket_store(bucket: BucketConfig, retry: Any | None = None) -> ObstoreStore:
     if bucket.scheme == "s3":
         return S3Store(
             bucket.bucket,
             prefix=bucket.prefix,
             config=bucket.config,  # type: ignore[arg-type]
             client_options=bucket.client_options,  # type: ignore[arg-type]
+            retry_config=retry,
             credential_provider=bucket.credentials,
         )
     return GCSStore(
@@ -160,6 +171,7 @@ def _bucket_store(bucket: BucketConfig) -> ObstoreStore:
         prefix=bucket.prefix,
         config=bucket.config,  # type: ignore[arg-type]
         client_options=bucket.client_options,  # type: ignore[arg-type]
+        retry_config=retry,
     )
 
 

@@ -19,10 +19,9 @@ import binascii
 import io
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote
 
-import httpx
 from pydantic import SecretStr
 
 from vatti.domain.inputs import KeyRef
@@ -30,7 +29,12 @@ from vatti.domain.urls import redact_url
 from vatti.pipelines.errors import StepFailed
 from vatti.staging.decrypt import quiet_library
 from vatti.staging.failures import InputCode, input_failed
-from vatti.staging.https import GaveUp, HttpPolicy, RedirectRefused, retrying, send
+
+if TYPE_CHECKING:
+    # imported when a key handler is configured: a key file needs neither httpx nor ssl
+    import httpx
+
+    from vatti.staging.retries import RetryPolicy
 
 MAGIC = b"c4gh-v1"
 KEY_SIZE = 32
@@ -163,10 +167,12 @@ class KeyHandler:
         user: str,
         password: SecretStr,
         unwrapping: KeyUnwrapping,
-        policy: HttpPolicy,
+        policy: RetryPolicy,
         client: Callable[[], httpx.Client],
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        import httpx
+
         self._auth = httpx.BasicAuth(user, password.get_secret_value())
         self._unwrapping = unwrapping
         self._policy = policy
@@ -192,6 +198,9 @@ class KeyHandler:
         return self._keys[ref]
 
     def _fetch(self, ref: KeyRef, what: str) -> bytes:
+
+        from vatti.staging.https import GaveUp, RedirectRefused, retrying, send
+
         if self._client is None:
             self._client = self._client_factory()
         client = self._client

@@ -9,6 +9,8 @@ keeps its name without ``.c4gh`` (``x.pgen.c4gh`` is staged as ``x.pgen``). Sour
   linked, not copied (it is already on this machine, and may be large);
 - a **collection path** or an ``https://`` URL under the collection is downloaded
   (:mod:`vatti.staging.collection`: OAuth2 token, retries, resume by range);
+- an ``s3://`` (or ``gs://``) **object** is read in one streaming GET, with the bucket settings
+  of the stores (:mod:`vatti.staging.bucket_sources`);
 - a **crypt4gh** input (``.c4gh``, or declared encrypted), local or downloaded, is decrypted
   while it is read (:mod:`vatti.staging.decrypt`), with a key from
   :mod:`vatti.staging.secret_keys`: no copy of the cipher text is kept, and the clear text is
@@ -36,21 +38,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vatti.domain.inputs import DeclaredInput
+from vatti.domain.urls import redact_url
 from vatti.pipelines.errors import StepFailed
+from vatti.staging.bucket_sources import BUCKET_SCHEMES
 from vatti.staging.decrypt import Readable, decrypt_stream
 from vatti.staging.errors import CorruptCrypt4gh, WrongKey
 from vatti.staging.failures import STEP, InputCode, input_failed
+from vatti.staging.retries import RetryPolicy
 
 if TYPE_CHECKING:
     # imported when configured: a job under a small memory limit (RLIMIT_AS) that reads only
     # local files does without httpx and ssl
-    from vatti.config import SourceSettings
+    from vatti.config import SourceSettings, StoreSettings
     from vatti.staging.collection import Collection
     from vatti.staging.secret_keys import SecretKeys
 
 __all__ = ["STEP", "Sources", "stage_inputs"]
 
 CHUNK = 1 << 20
+KNOWN_SCHEMES = ("https://", "s3://", "gs://")
 
 
 @dataclass
@@ -60,14 +66,24 @@ class Sources:
     input_root: Path | None = None
     collection: Collection | None = None
     keys: SecretKeys | None = None
+    #: how ``s3://`` and ``gs://`` inputs are reached (the stores' bucket settings)
+    buckets: StoreSettings | None = None
+    #: how often each request to a source is attempted
+    retries: RetryPolicy = field(default_factory=RetryPolicy)
     _closing: list[contextlib.AbstractContextManager[object]] = field(default_factory=list)
 
     @classmethod
-    def from_settings(cls, settings: SourceSettings | None, input_root: Path | None) -> Sources:
+    def from_settings(
+        cls,
+        settings: SourceSettings | None,
+        input_root: Path | None,
+        buckets: StoreSettings | None = None,
+    ) -> Sources:
         """The sources the settings configure (call :meth:`close` when done)."""
-        sources = cls(input_root=input_root)
+        sources = cls(input_root=input_root, buckets=buckets)
         if settings is None:
             return sources
+        sources.retries = RetryPolicy.from_settings(settings)
         configured = (
             settings.transfer_base_url,
             settings.key_handler_url,
@@ -76,10 +92,10 @@ class Sources:
         if all(value is None for value in configured):
             return sources
         from vatti.staging.collection import ClientCredentials, Collection
-        from vatti.staging.https import HttpPolicy, new_client
+        from vatti.staging.https import new_client
         from vatti.staging.secret_keys import Crypt4ghKeyFormat, KeyFile, KeyHandler
 
-        policy = HttpPolicy.from_settings(settings)
+        policy = sources.retries
         if settings.transfer_base_url is not None:
             client = new_client(policy)
             sources._closing.append(client)
@@ -271,13 +287,22 @@ def _decrypted(source: Readable, key: bytes, item: DeclaredInput) -> Iterator[me
 
 def _open_source(item: DeclaredInput, sources: Sources, target_dir: Path) -> Readable:
     """A reader of the input's bytes at their source."""
-    what = f"input {item.location!r}"
+    what = (
+        f"input {item.location!r}" if item.scheme is None else f"input {redact_url(item.location)}"
+    )
     if item.scheme is None and not item.from_collection:
         return local_path(item, sources.input_root).open("rb")
+    if item.scheme in BUCKET_SCHEMES:
+        from vatti.staging.bucket_sources import open_object
+
+        reader = open_object(item.location, sources.buckets, what, sources.retries)
+        _check_length(item, reader, reader.length, target_dir)
+        return reader
     if item.scheme not in (None, "https", "http"):
         raise input_failed(
             InputCode.REFUSED,
-            f"input {item.location!r}: {item.scheme}:// sources are not available here",
+            f"input {redact_url(item.location)}: {item.scheme}:// sources are not available here "
+            f"(inputs are paths under the input root, {', '.join(KNOWN_SCHEMES)} URLs)",
         )
     if sources.collection is None:
         raise input_failed(
@@ -286,16 +311,23 @@ def _open_source(item: DeclaredInput, sources: Sources, target_dir: Path) -> Rea
             "(set VATTI_TRANSFER_BASE_URL)",
         )
     download = sources.collection.open(sources.collection.url_of(item), what)
-    if item.size is not None and download.length is not None and download.length != item.size:
-        download.close()
-        raise _size_mismatch(item, download.length)
-    if item.size is None and download.length is not None:
-        try:
-            ensure_room(download.length, target_dir)
-        except StepFailed:
-            download.close()
-            raise
+    _check_length(item, download, download.length, target_dir)
     return download
+
+
+def _check_length(
+    item: DeclaredInput, reader: io.RawIOBase, length: int | None, target_dir: Path
+) -> None:
+    """Before the first byte: the length the source tells is the declared size, and (without a
+    declared size) fits in the scratch; the reader is closed when not."""
+    try:
+        if item.size is not None and length is not None and length != item.size:
+            raise _size_mismatch(item, length)
+        if item.size is None and length is not None:
+            ensure_room(length, target_dir)
+    except StepFailed:
+        reader.close()
+        raise
 
 
 def stage_one(item: DeclaredInput, target_dir: Path, sources: Sources) -> Path:

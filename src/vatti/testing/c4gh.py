@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,17 +38,6 @@ def encrypt(
     data: bytes, recipients: Sequence[bytes], edit_list: Sequence[int] | None = None
 ) -> bytes:
     """``data`` as a crypt4gh file for the recipients' public keys (with an edit list, if given)."""
-    from crypt4gh import header, sodium
+    from vatti.staging.encrypt import encrypt_stream
 
-    sender = new_keypair()
-    keys = [(0, sender.secret, public) for public in recipients]
-    session_key = os.urandom(32)
-    packets = list(header.encrypt(header.make_packet_data_enc(0, session_key), keys))
-    if edit_list is not None:
-        packets += list(header.encrypt(header.make_packet_data_edit_list(list(edit_list)), keys))
-    out = bytearray(header.serialize(packets))
-    cipher = bytearray(SEGMENT + 28)
-    for start in range(0, len(data), SEGMENT):
-        length = sodium.chacha20poly1305_encrypt(cipher, data[start : start + SEGMENT], session_key)
-        out += cipher[:length]
-    return bytes(out)
+    return b"".join(encrypt_stream(io.BytesIO(data), recipients, edit_list))

@@ -19,6 +19,7 @@ import re
 import secrets
 import socket
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -31,6 +32,8 @@ KEY_PASSWORD = "basic-s3cret-77ad"  # noqa: S105
 #: the password the key handler's private keys are wrapped with
 KEY_WRAP_PASSWORD = "wrap-s3cret-41be"  # noqa: S105
 _RANGE = re.compile(r"^bytes=(\d+)-$")
+#: the longest an answer is held (:attr:`State.hold_after`) when the test never releases it
+HOLD_LIMIT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,11 @@ class State:
     token_lifetime_s: int = 3600
     #: after this many files served, every token issued so far expires
     expire_after: int | None = None
+    #: path -> bytes sent before the answer holds until :attr:`release` is set (a job paused
+    #: mid-download, e.g. to cancel or kill it there); :attr:`held` is set when it holds
+    hold_after: dict[str, int] = field(default_factory=dict)
+    held: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
     tokens: set[str] = field(default_factory=set)
     issued: list[str] = field(default_factory=list)
     seen: list[Seen] = field(default_factory=list)
@@ -183,6 +191,13 @@ class _Handler(BaseHTTPRequestHandler):
         if state.ranges:
             self.send_header("Accept-Ranges", "bytes")
         self.end_headers()
+        hold = state.hold_after.pop(name, None)
+        if hold is not None:
+            self.wfile.write(body[:hold])
+            self.wfile.flush()
+            state.held.set()
+            state.release.wait(HOLD_LIMIT_S)
+            body = body[hold:]
         cut = state.break_after.pop(name, None)
         if cut is None:
             self.wfile.write(body)
@@ -241,8 +256,23 @@ class StandIns:
         return f"{self.url}/collection/"
 
     def reset(self) -> State:
+        self.state.release.set()  # an answer still held by the last test ends
         self.state = State()
         return self.state
+
+    def put_encrypted(
+        self, directory: str, files: Mapping[str, bytes], public_key: bytes
+    ) -> list[dict[str, Any]]:
+        """Put each file on the collection under ``directory`` as ``NAME.c4gh``, encrypted for
+        ``public_key``; the ``files`` entries of their ``globus_details`` (name and size)."""
+        from vatti.testing.c4gh import encrypt
+
+        entries: list[dict[str, Any]] = []
+        for name, data in files.items():
+            sealed = encrypt(data, [public_key])
+            self.state.files[f"{directory}/{name}.c4gh"] = sealed
+            entries.append({"filename": f"{name}.c4gh", "size": len(sealed)})
+        return entries
 
     def env(self, **overrides: str) -> dict[str, str]:
         """The ``VATTI_*`` settings of a runtime that reads from these stand-ins."""

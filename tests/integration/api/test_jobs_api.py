@@ -12,6 +12,7 @@ import pytest
 from tests.integration.api.conftest import Api, auth, command_body
 
 from vatti.store.migrate import downgrade
+from vatti.testing.messages import hattivatti_message
 
 pytestmark = pytest.mark.integration
 
@@ -439,3 +440,47 @@ async def test_openapi_documents_the_api(client: httpx.AsyncClient) -> None:
     post = doc["paths"]["/api/v1/jobs"]["post"]
     schema = post["requestBody"]["content"]["application/json"]["schema"]
     assert schema == {"$ref": "#/components/schemas/JobRequest"}
+
+
+async def test_a_hattivatti_message_is_a_pgs_job_under_its_run_id(
+    api: Api, client: httpx.AsyncClient
+) -> None:
+    resp = await client.post(
+        JOBS, json=hattivatti_message("INTP00000077", (1000, 1000, 1000)), headers=auth("submitter")
+    )
+
+    assert resp.status_code == 201, resp.text
+    job = resp.json()
+    assert (job["pipeline"], job["client_id"]) == ("pgs", "INTP00000077")
+    again = await client.post(
+        JOBS, json=hattivatti_message("INTP00000077", (1000, 1000, 1000)), headers=auth("submitter")
+    )
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "duplicate_client_id"
+
+
+async def test_a_bad_hattivatti_message_is_422_naming_its_fields(
+    api: Api, client: httpx.AsyncClient
+) -> None:
+    message = hattivatti_message("INTP00000077", (1000, 1000, 1000), extra=True)
+    message["pipeline_param"]["secret_key_details"] = {}  # type: ignore[index]
+    resp = await client.post(JOBS, json=message, headers=auth("submitter"))
+
+    assert resp.status_code == 422
+    error = resp.json()["error"]
+    assert (error["code"], error["message"]) == (
+        "invalid_request",
+        "the hattivatti message is invalid",
+    )
+    assert {d["field"]: d["message"] for d in error["details"]} == {
+        "extra": "not part of hattivatti's message (it has pipeline_param, globus_details and "
+        "secret_key_details)",
+        "pipeline_param.secret_key_details": "give secret_key_details beside pipeline_param, "
+        "not inside it",
+    }
+    bad_size = hattivatti_message("INTP00000077", (1000, 1000, 1000))
+    bad_size["globus_details"]["files"][1]["size"] = 0  # type: ignore[index]
+    resp = await client.post(JOBS, json=bad_size, headers=auth("submitter"))
+    assert resp.status_code == 422
+    assert [d["field"] for d in resp.json()["error"]["details"]] == ["globus_details.files.1.size"]
+    assert api.job_count() == 0

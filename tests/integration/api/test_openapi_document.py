@@ -223,3 +223,14 @@ async def test_schemas_use_json_schema_keywords_only(client: httpx.AsyncClient) 
     # which JSON Schema tools ignore
     schemas = (await document(client))["components"]["schemas"]
     assert not keywords(list(schemas.values())) & {"ge", "gt", "le", "lt", "max_length"}
+
+
+async def test_the_request_body_says_hattivattis_message_is_accepted(
+    client: httpx.AsyncClient,
+) -> None:
+    schemas = (await document(client))["components"]["schemas"]
+    description = schemas["JobRequest"]["description"]
+    assert "hattivatti's job message, {pipeline_param, globus_details, secret_key_details}" in (
+        description
+    )
+    assert {"GlobusDetails", "SecretKeyDetails"} <= set(schemas)

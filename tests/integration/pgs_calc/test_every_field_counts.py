@@ -30,6 +30,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
+from vatti.domain.access import OPERATOR_CALLER
 from vatti.domain.requests import JobRequest, pipeline_request_models
 from vatti.engine.deadlines import job_resources
 from vatti.errors import VattiError
@@ -402,7 +403,7 @@ _runs = itertools.count()
 def observe_job(body: dict[str, Any]) -> object:
     """What the service makes of the request: the job it stores (or its refusal)."""
     try:
-        new = new_job(JobRequest.model_validate(body), REGISTRY)
+        new = new_job(JobRequest.model_validate(body), REGISTRY, OPERATOR_CALLER)
     except (ValidationError, VattiError) as exc:
         return ("refused", str(exc))
     return (new.pipeline, new.client_id, new.webhook_url, job_resources(new.spec))
@@ -411,7 +412,7 @@ def observe_job(body: dict[str, Any]) -> object:
 def observe_inputs(body: dict[str, Any]) -> object:
     """The files the job stages, where from, how they are checked and which key opens them."""
     try:
-        spec = new_job(JobRequest.model_validate(body), REGISTRY).spec
+        spec = new_job(JobRequest.model_validate(body), REGISTRY, OPERATOR_CALLER).spec
     except (ValidationError, VattiError) as exc:
         return ("refused", str(exc))
     return PgsPipeline().inputs(PgsParams.model_validate(spec["params"]))
@@ -420,7 +421,7 @@ def observe_inputs(body: dict[str, Any]) -> object:
 def observe_run(body: dict[str, Any], shared: Shared) -> object:
     """What the job computes: every output (timings aside) and warning, or how it failed."""
     try:
-        spec = new_job(JobRequest.model_validate(body), REGISTRY).spec
+        spec = new_job(JobRequest.model_validate(body), REGISTRY, OPERATOR_CALLER).spec
     except (ValidationError, VattiError) as exc:
         return ("refused", str(exc))
     params = PgsParams.model_validate(spec["params"])  # as the runtime reads the stored spec

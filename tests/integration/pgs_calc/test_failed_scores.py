@@ -17,6 +17,7 @@ import polars as pl
 import pytest
 from tests.integration.pgs_calc.test_cli_cineca import target, vatti_pgs_score
 
+from vatti.domain.access import OPERATOR_CALLER
 from vatti.domain.layout import outcome_key, result_key, spec_key
 from vatti.domain.outcome import Outcome
 from vatti.domain.requests import JobRequest
@@ -69,7 +70,7 @@ def test_the_job_computes_pgs001229_and_names_the_failed_custom_score(
             "target_build": "GRCh37",
         },
     }
-    spec = new_job(JobRequest.model_validate(body), default_registry()).spec
+    spec = new_job(JobRequest.model_validate(body), default_registry(), OPERATOR_CALLER).spec
     objects = ObjectStore.from_url((tmp_path / "objects").as_uri())
     objects.put_bytes(spec_key("j1"), json.dumps(spec).encode())
     (tmp_path / "scratch").mkdir()

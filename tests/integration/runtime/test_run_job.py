@@ -166,3 +166,65 @@ def test_sigterm_deletes_the_scratch_dir_and_records_the_stop(tmp_path: Path) ->
     failure = Outcome.from_json((store / outcome_key("j3")).read_bytes()).failure
     assert failure is not None
     assert failure.code == "cancelled"
+
+
+def test_results_are_encrypted_for_the_requests_public_key(tmp_path: Path) -> None:
+    import base64
+    import io
+
+    from crypt4gh import lib
+
+    from vatti.domain.recipients import BEGIN, END
+    from vatti.staging.objects import ObjectStore
+    from vatti.testing.c4gh import new_keypair
+
+    recipient = new_keypair()
+    public = f"{BEGIN}\n{base64.b64encode(recipient.public).decode()}\n{END}\n"
+    store = ObjectStore.from_url((tmp_path / "store").as_uri())
+    argv = ["sh", "-c", "echo '##marker clear result' > a.txt; mkdir d; seq 100000 > d/b.txt"]
+    spec = {
+        "pipeline": "command",
+        "params": {"argv": argv, "outputs": ["a.txt", "d/b.txt"]},
+        "results_public_key": public,
+    }
+    store.put_bytes(spec_key("j1"), json.dumps(spec).encode())
+
+    assert run_job_in("j1", store, default_registry(), tmp_path / "scratch") == 0
+
+    manifest = json.loads(store.get_bytes(manifest_key("j1")))
+    assert [e["name"] for e in manifest["outputs"]] == ["a.txt.c4gh", "d/b.txt.c4gh"]
+    outcome = Outcome.from_json(store.get_bytes(outcome_key("j1")))
+    assert outcome.outputs == ["a.txt.c4gh", "d/b.txt.c4gh"]
+    clear = {
+        "a.txt.c4gh": b"##marker clear result\n",
+        "d/b.txt.c4gh": "".join(f"{n}\n" for n in range(1, 100001)).encode(),
+    }
+    for name, expected in clear.items():
+        sealed = store.get_bytes(result_key("j1", name))
+        assert expected[:20] not in sealed
+        out = io.BytesIO()
+        lib.decrypt([(0, recipient.secret, None)], io.BytesIO(sealed), out)
+        assert out.getvalue() == expected
+    results = [k for k, _ in store.list("results/j1/outputs")]
+    assert results == [result_key("j1", name) for name in clear]
+    with pytest.raises(ValueError, match="No supported encryption method"):
+        lib.decrypt(
+            [(0, new_keypair().secret, None)],
+            io.BytesIO(store.get_bytes(result_key("j1", "a.txt.c4gh"))),
+            io.BytesIO(),
+        )
+    assert list((tmp_path / "scratch").iterdir()) == []
+
+
+def test_a_command_output_linking_out_of_the_work_area_is_refused(tmp_path: Path) -> None:
+    store, scratch = tmp_path / "store", tmp_path / "scratch"
+    put_spec(
+        store, "j2", {"argv": ["ln", "-s", "/etc/hostname", "out.txt"], "outputs": ["out.txt"]}
+    )
+    assert run_job_in("j2", DirObjects(store), default_registry(), scratch) == 1  # type: ignore[operator]
+    failure = Outcome.from_json((store / outcome_key("j2")).read_bytes()).failure
+    assert failure is not None
+    assert (failure.code, failure.step) == ("output_refused", "collect-outputs")
+    assert failure.message == "output 'out.txt' points outside the work area"
+    assert not (store / result_key("j2", "out.txt")).exists()
+    assert list(scratch.iterdir()) == []

@@ -10,6 +10,7 @@ import pytest
 
 from vatti.config import StoreSettings
 from vatti.staging.objects import ObjectStore
+from vatti.testing.c4gh import KeyPair, new_keypair
 
 BACKENDS = ("file", "memory", "s3")
 
@@ -48,3 +49,9 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
 @pytest.fixture
 def store(backend: Backend) -> ObjectStore:
     return backend.open("work")
+
+
+@pytest.fixture(scope="module")
+def pair() -> KeyPair:
+    """A crypt4gh key pair (one per test module)."""
+    return new_keypair()

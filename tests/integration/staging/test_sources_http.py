@@ -29,11 +29,6 @@ DIR = "user@ebi.ac.uk/run 1"
 
 
 @pytest.fixture(scope="module")
-def pair() -> KeyPair:
-    return new_keypair()
-
-
-@pytest.fixture(scope="module")
 def sealed(pair: KeyPair) -> bytes:
     return encrypt(CLEAR, [pair.public])
 

@@ -5,12 +5,14 @@ from types import ModuleType
 
 import pytest
 
-from vatti.domain import failure, fingerprint, layout, states, times
+from vatti.domain import failure, fingerprint, hattivatti, layout, recipients, states, times
 
 pytestmark = pytest.mark.unit
 
 
-@pytest.mark.parametrize("module", [failure, fingerprint, layout, states, times])
+@pytest.mark.parametrize(
+    "module", [failure, fingerprint, hattivatti, layout, recipients, states, times]
+)
 def test_doctests(module: ModuleType) -> None:
     result = doctest.testmod(module)
     assert result.attempted > 0

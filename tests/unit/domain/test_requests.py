@@ -32,10 +32,27 @@ def test_full_request_round_trips() -> None:
         "params": {"x": [1, 2]},
         "resources": {"memory_mb": 16, "wall_time_s": MAX_WALL_TIME_S},
         "webhook_url": "https://example.org/hook",
+        "results_public_key": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
         "labels": {"team/a": "b"},
     }
     req = JobRequest.model_validate(data)
     assert req.model_dump(mode="json") == data
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("AAAA", "a crypt4gh public key is 32 bytes, this one 3"),
+        ("not base64!", "not a crypt4gh public key"),
+        ("-----BEGIN CRYPT4GH PUBLIC KEY-----\nAAAA", "ends with -----END CRYPT4GH PUBLIC KEY"),
+    ],
+)
+def test_a_results_public_key_that_is_no_key_is_refused(key: str, message: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        JobRequest.model_validate({"pipeline": "pgs", "results_public_key": key})
+    (error,) = info.value.errors()
+    assert error["loc"] == ("results_public_key",)
+    assert message in error["msg"]
 
 
 @pytest.mark.parametrize(

@@ -43,6 +43,9 @@ class DictObjects:
 class EchoParams(BaseModel):
     text: str
     fail_with: int | None = None
+    #: one more output name (made a symbolic link to ``link_to`` when given)
+    also: str | None = None
+    link_to: str | None = None
 
 
 class EchoPipeline:
@@ -61,7 +64,11 @@ class EchoPipeline:
             raise StepFailed("echo", "echo broke", step_exit=params.fail_with)
         (ctx.output_dir / "sub").mkdir()
         (ctx.output_dir / "sub" / "echo.txt").write_text(params.text)
-        return PipelineOutcome(outputs=["sub/echo.txt"])
+        if params.also is None:
+            return PipelineOutcome(outputs=["sub/echo.txt"])
+        if params.link_to is not None:
+            (ctx.output_dir / params.also).symlink_to(params.link_to)
+        return PipelineOutcome(outputs=["sub/echo.txt", params.also])
 
 
 @pytest.fixture
@@ -138,3 +145,27 @@ def test_outcome_round_trip_and_garbage() -> None:
         Outcome.from_json(b"{not json")
     with pytest.raises(UnreadableRecord):
         Outcome.from_json(b'{"finished_at": "2025-01-01T00:00:00"}')
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"also": "../../outcome.json"}, "would leave the job's results area"),
+        ({"also": "/etc/passwd"}, "would leave the job's results area"),
+        ({"also": "a/./b"}, "would leave the job's results area"),
+        ({"also": "leak.txt", "link_to": "/etc/hostname"}, "points outside the job's outputs"),
+        ({"also": "missing.txt"}, "is not a file the job produced"),
+    ],
+)
+def test_an_output_escaping_the_results_area_fails_and_uploads_nothing(
+    setup: Any, params: dict[str, Any], message: str
+) -> None:
+    objects, registry, _, scratch = setup
+    put_spec(objects, "j5", "echo", {"text": "fine", **params})
+
+    outcome = execute("j5", objects, registry, scratch, JobSettings(), job_log("j5"))
+
+    assert outcome.failure is not None
+    assert (outcome.failure.code, outcome.failure.step) == ("output_refused", "upload-results")
+    assert message in outcome.failure.message
+    assert sorted(objects.data) == [outcome_key("j5"), spec_key("j5")]

@@ -9,6 +9,7 @@ from vatti.pipelines.base import default_registry
 from vatti.pipelines.errors import InvalidParams, UnknownPipeline
 from vatti.service.errors import InvalidJobRequest, MalformedRequest
 from vatti.service.requests import new_job, parse_request
+from vatti.testing.messages import hattivatti_message
 
 pytestmark = pytest.mark.unit
 
@@ -80,3 +81,63 @@ def test_webhook_url_is_kept_out_of_the_spec() -> None:
     job = new_job(parse_request(raw(body)), default_registry(), OPERATOR_CALLER)
     assert job.webhook_url == "https://h.org/x?t=1"
     assert "webhook_url" not in job.spec
+
+
+def test_a_hattivatti_message_becomes_a_pgs_job_of_its_encrypted_files() -> None:
+    from vatti.pipelines.pgs.params import PgsParams
+    from vatti.pipelines.pgs.pipeline import declared_inputs
+    from vatti.service.requests import job_of_body
+
+    new = job_of_body(raw(hattivatti_message()), default_registry(), OPERATOR_CALLER)
+
+    assert (new.pipeline, new.client_id) == ("pgs", "INTP00000028")
+    declared = {d.key: d for d in declared_inputs(PgsParams.model_validate(new.spec["params"]))}
+    assert sorted(declared) == ["hapnest.pgen", "hapnest.psam", "hapnest.pvar"]
+    pgen = declared["hapnest.pgen"]
+    assert pgen.location == "bwingfield@ebi.ac.uk/hapnestgcp/hapnest.pgen.c4gh"
+    assert (pgen.size, pgen.is_encrypted, pgen.from_collection) == (278705850, True, True)
+    assert pgen.key_ref is not None
+    assert pgen.key_ref.secret_id.startswith("81d5c400")
+    assert pgen.staged_name == "hapnest.pgen"
+
+
+@pytest.mark.parametrize(
+    ("message", "fields", "text"),
+    [
+        (hattivatti_message(kafka_offset=3), {"kafka_offset"}, "not part of hattivatti's message"),
+        ({"pipeline_param": [1]}, {"pipeline_param"}, "must be an object"),
+        (
+            {"pipeline_param": {**hattivatti_message()["pipeline_param"], "globus_details": {}}},  # type: ignore[dict-item]
+            {"pipeline_param.globus_details"},
+            "beside pipeline_param, not inside it",
+        ),
+    ],
+)
+def test_a_bad_hattivatti_shape_names_its_fields(
+    message: dict[str, object], fields: set[str], text: str
+) -> None:
+    with pytest.raises(InvalidJobRequest) as info:
+        parse_request(raw(message))
+    assert info.value.message == "the hattivatti message is invalid"
+    assert {d["field"] for d in info.value.details} == fields
+    assert all(text in d["message"] for d in info.value.details)
+
+
+def test_a_hattivatti_messages_params_errors_name_its_own_fields() -> None:
+    from vatti.service.requests import job_of_body
+
+    message = hattivatti_message()
+    message["globus_details"]["files"][0]["size"] = -1  # type: ignore[index]
+    message["pipeline_param"]["target_genomes"][0]["format"] = "bam"  # type: ignore[index]
+    with pytest.raises(InvalidParams) as info:
+        job_of_body(raw(message), default_registry(), OPERATOR_CALLER)
+    assert {e["field"] for e in info.value.errors} == {
+        "globus_details.files.0.size",
+        "pipeline_param.target_genomes.0.format",
+    }
+
+
+def test_a_hattivatti_run_id_that_is_no_client_id_is_named_as_the_messages_id() -> None:
+    with pytest.raises(InvalidJobRequest) as info:
+        parse_request(raw(hattivatti_message("INTP 01")))
+    assert [d["field"] for d in info.value.details] == ["pipeline_param.id"]

@@ -5,12 +5,14 @@ from types import ModuleType
 
 import pytest
 
-from vatti.staging import buckets, keys, s3_expiry
+from vatti.staging import bucket_sources, buckets, decrypt, https, keys, retries, s3_expiry
 
 pytestmark = pytest.mark.unit
 
 
-@pytest.mark.parametrize("module", [buckets, keys, s3_expiry])
+@pytest.mark.parametrize(
+    "module", [bucket_sources, buckets, decrypt, https, keys, retries, s3_expiry]
+)
 def test_doctests(module: ModuleType) -> None:
     result = doctest.testmod(module)
     assert result.attempted > 0

@@ -102,7 +102,13 @@ def test_declared_size_and_checksum_are_verified(
 @pytest.mark.parametrize(
     ("declared", "code", "what"),
     [
-        (DeclaredInput("x", "s3://bucket/c.pgen"), "input_refused", "s3:// sources are not"),
+        (DeclaredInput("x", "s3://bucket/c.pgen"), "input_refused", "no bucket settings"),
+        (
+            DeclaredInput("x", "ftp://data.example/c.pgen"),
+            "input_refused",
+            "ftp:// sources are not available here (inputs are paths under the input root, "
+            "https://, s3://, gs:// URLs)",
+        ),
         (
             DeclaredInput("x", "https://data.example/c.pgen"),
             "input_refused",
