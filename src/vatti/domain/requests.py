@@ -134,6 +134,11 @@ class JobRequest(BaseModel):
         "nothing it does.",
     )
 
+    @property
+    def command(self) -> str | None:
+        """The declared command it runs (see :func:`command_name`)."""
+        return command_name(self.pipeline, self.params)
+
     @field_validator("params")
     @classmethod
     def _no_nul(cls, value: dict[str, Any]) -> dict[str, Any]:
@@ -160,6 +165,22 @@ class JobRequest(BaseModel):
                 "or longer than 63 characters)"
             ) from None
         return value
+
+
+def command_name(pipeline: str, params: Mapping[str, Any]) -> str | None:
+    """The declared command a request runs: ``params.command`` of a ``command`` request, else
+    None (another pipeline, or a raw argv). The one accessor scope checks use
+    (``submit:command:hello``).
+
+    >>> command_name("command", {"command": "hello", "args": {}}), command_name("pgs", {})
+    ('hello', None)
+    >>> command_name("command", {"argv": ["true"]}) is None
+    True
+    """
+    if pipeline != "command":
+        return None
+    name = params.get("command")
+    return name if isinstance(name, str) else None
 
 
 def pipeline_request_models(params_models: Mapping[str, type[BaseModel]]) -> list[type[JobRequest]]:

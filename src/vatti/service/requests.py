@@ -48,12 +48,14 @@ def _details(errors: Sequence[Any]) -> list[dict[str, str]]:
 
 
 def new_job(request: JobRequest, registry: PipelineRegistry) -> NewJob:
-    """The job to store: params validated (and normalised) by the pipeline, then fingerprinted.
+    """The job to store: params validated (and normalised) by the pipeline, its limits set by
+    the pipeline where it has its own (a declared command's), then fingerprinted.
 
-    Raises ``UnknownPipeline`` or ``InvalidParams`` (fields prefixed ``params.``).
+    Raises ``UnknownPipeline`` or ``InvalidParams`` (fields prefixed ``params.`` or
+    ``resources.``).
     """
-    params = registry.validate(request.pipeline, request.params)
-    normalised = request.model_copy(update={"params": params})
+    params, resources = registry.admit(request.pipeline, request.params, request.resources)
+    normalised = request.model_copy(update={"params": params, "resources": resources})
     return NewJob(
         pipeline=normalised.pipeline,
         spec=normalised.model_dump(mode="json", exclude={"webhook_url", "client_id"}),
