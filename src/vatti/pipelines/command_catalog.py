@@ -384,7 +384,9 @@ def parse_template(element: str, where: str = "argv") -> list[str | Placeholder]
         braces = "write {{ and }} for braces"
         raise ValueError(f"{where}: {exc} in {element!r} ({braces})") from None
     for literal, name, spec, conversion in parsed:
-        if literal:
+        if literal and parts and isinstance(parts[-1], str):
+            parts[-1] += literal
+        elif literal:
             parts.append(literal)
         if name is None:
             continue

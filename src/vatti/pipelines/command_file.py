@@ -43,13 +43,13 @@ def problem_line(loc: tuple[int | str, ...], message: str) -> str:
 
     >>> problem_line(("commands", "hello", "params", "name", "string", "pattern"), "bad")
     "command 'hello': params.name.pattern: bad"
-    >>> problem_line(("commands", "x", "argv"), "Value error, argv.0: fixed")
+    >>> problem_line(("commands", "x"), "Value error, argv.0: fixed")
     "command 'x': argv.0: fixed"
     >>> problem_line(("command",), "Extra inputs are not permitted")
     'command: Extra inputs are not permitted'
     """
     message = message.removeprefix("Value error, ")
-    parts = [str(p) for p in loc]
+    parts = ["name" if p == "[key]" else str(p) for p in loc]  # a table's key: a name
     if len(parts) >= 5 and parts[2] == "params" and parts[4] in _PARAM_TYPES:
         del parts[4]  # the union's tag: the parameter's type
     if len(parts) >= 2 and parts[0] == "commands":

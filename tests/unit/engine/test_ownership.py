@@ -112,7 +112,7 @@ def test_the_job_service_and_freed_slots_wake_the_engines(harness: Any) -> None:
     wakeups = RecordingWakeups()
     engine = Engine(harness.ctx, wakeups=wakeups)
     jobs = service_for(engine)
-    job = jobs.submit({"pipeline": "command", "params": {"argv": ["true"]}}).job
+    job = jobs.submit({"pipeline": "command", "params": {"command": "noop"}}).job
     assert wakeups.topics == ["admission", "outbox"]
     admit_once(harness.ctx)
     jobs.cancel(job.id)

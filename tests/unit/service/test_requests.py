@@ -36,9 +36,18 @@ def test_request_fields_are_named() -> None:
 
 
 def test_params_errors_are_prefixed() -> None:
-    request = parse_request(raw({"pipeline": "command", "params": {"outputs": ["../x"]}}))
+    request = parse_request(
+        raw({"pipeline": "command", "params": {"command": "hello", "args": {"name": 3, "x": 1}}})
+    )
     with pytest.raises(InvalidParams) as info:
         new_job(request, default_registry())
+    assert {e["field"] for e in info.value.errors} == {"params.args.name", "params.args.x"}
+
+
+def test_raw_argv_errors_are_prefixed() -> None:
+    request = parse_request(raw({"pipeline": "command", "params": {"argv": [], "outputs": ["../x"]}}))
+    with pytest.raises(InvalidParams) as info:
+        new_job(request, default_registry(allow_raw_argv=True))
     assert {e["field"] for e in info.value.errors} == {"params.argv", "params.outputs.0"}
 
 
@@ -48,25 +57,50 @@ def test_unknown_pipeline() -> None:
         new_job(request, default_registry())
 
 
+def hello(name: str | None = None, **extra: object) -> bytes:
+    args = {} if name is None else {"name": name}
+    return raw({"pipeline": "command", "params": {"command": "hello", "args": args}, **extra})
+
+
 def test_equivalent_requests_share_a_fingerprint() -> None:
     registry = default_registry()
-    a = new_job(parse_request(raw({"pipeline": "command", "params": {"argv": ["x"]}})), registry)
-    b = new_job(
-        parse_request(
-            raw({"pipeline": "command", "params": {"argv": ["x"], "env": {}}, "client_id": "c1"})
-        ),
-        registry,
-    )
-    c = new_job(parse_request(raw({"pipeline": "command", "params": {"argv": ["y"]}})), registry)
+    a = new_job(parse_request(hello()), registry)
+    b = new_job(parse_request(hello("world", client_id="c1")), registry)  # the default, given
+    c = new_job(parse_request(hello("Ada")), registry)
     assert a.fingerprint == b.fingerprint
     assert a.fingerprint != c.fingerprint
     assert b.client_id == "c1"
     assert "client_id" not in b.spec
-    assert b.spec["params"] == {"argv": ["x"], "env": {}, "outputs": []}
+    assert b.spec["params"] == {"command": "hello", "args": {"name": "world"}}
+
+
+def test_a_raw_argv_spec_holds_its_env_and_outputs() -> None:
+    registry = default_registry(allow_raw_argv=True)
+    a = new_job(parse_request(raw({"pipeline": "command", "params": {"argv": ["x"]}})), registry)
+    b = new_job(
+        parse_request(raw({"pipeline": "command", "params": {"argv": ["x"], "env": {}}})), registry
+    )
+    assert a.fingerprint == b.fingerprint
+    assert a.spec["params"] == {"argv": ["x"], "env": {}, "outputs": []}
+
+
+def test_a_declared_command_sets_the_limits_a_request_may_lower() -> None:
+    registry = default_registry()
+    default = new_job(parse_request(hello()), registry)
+    assert default.spec["resources"] == {"memory_mb": 64, "wall_time_s": 60}
+    lowered = new_job(parse_request(hello(resources={"memory_mb": 32})), registry)
+    assert lowered.spec["resources"] == {"memory_mb": 32, "wall_time_s": 60}
+    raised = new_job(parse_request(hello(resources={"wall_time_s": 600})), registry)
+    assert raised.spec["resources"] == {"memory_mb": 64, "wall_time_s": 600}  # up to its max
+    with pytest.raises(InvalidParams) as info:
+        new_job(parse_request(hello(resources={"memory_mb": 257, "wall_time_s": 601})), registry)
+    assert info.value.errors == [
+        {"field": "resources.memory_mb", "message": "at most 256 for command 'hello'"},
+        {"field": "resources.wall_time_s", "message": "at most 600 for command 'hello'"},
+    ]
 
 
 def test_webhook_url_is_kept_out_of_the_spec() -> None:
-    body = {"pipeline": "command", "params": {"argv": ["x"]}, "webhook_url": "https://h.org/x?t=1"}
-    job = new_job(parse_request(raw(body)), default_registry())
+    job = new_job(parse_request(hello(webhook_url="https://h.org/x?t=1")), default_registry())
     assert job.webhook_url == "https://h.org/x?t=1"
     assert "webhook_url" not in job.spec
