@@ -26,6 +26,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     JsonValue,
     SerializerFunctionWrapHandler,
     ValidationInfo,
@@ -34,6 +35,8 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from vatti.domain.inputs import DeclaredInput
 from vatti.domain.requests import Resources
@@ -141,20 +144,64 @@ class CommandParams(BaseModel):
         """The declared command these params run (None for a raw argv)."""
         return self.catalog.get(self.command) if self.command is not None else None
 
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        # what is accepted: one variant per declared command (its args' own schema), and the
+        # raw argv only where it is allowed
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        fields = schema.get("properties", {})
+        variants: list[JsonValue] = [
+            command_schema(name, declared)
+            for name, declared in sorted(cls.catalog.commands.items())
+        ]
+        if cls.allow_raw_argv:
+            raw = {k: fields[k] for k in ("argv", "env", "outputs") if k in fields}
+            variants.append(
+                {
+                    "type": "object",
+                    "title": "raw argv",
+                    "properties": raw,
+                    "required": ["argv"],
+                    "additionalProperties": False,
+                }
+            )
+        title, description = schema.get("title"), schema.get("description")
+        schema.clear()
+        schema.update({"title": title, "description": description, "oneOf": variants})
+        return schema
+
+
+def command_schema(name: str, declared: Command) -> dict[str, JsonValue]:
+    """The JSON schema of the params that run command ``name``."""
+    args: dict[str, JsonValue] = declared.args_model.model_json_schema()
+    args["title"] = f"{name} args"
+    required = ["command", "args"] if args.get("required") else ["command"]
+    out: dict[str, JsonValue] = {
+        "type": "object",
+        "title": f"command {name}",
+        "properties": {"command": {"const": name}, "args": args},
+        "required": list[JsonValue](required),
+        "additionalProperties": False,
+    }
+    if declared.description:
+        out["description"] = declared.description
+    return out
+
 
 def params_model(catalog: CommandCatalog, allow_raw_argv: bool) -> type[CommandParams]:
     """The params model of a ``command`` pipeline that runs ``catalog`` (and raw argv if
-    allowed); its JSON schema lists the declared commands."""
-    names: list[JsonValue] = list(catalog.names())
-    name: Any = Annotated[CommandName, Field(json_schema_extra={"enum": names})]
+    allowed: else ``command`` is required)."""
+    description = CommandParams.model_fields["command"].description
     model = create_model(
         "CommandParams",
         __base__=CommandParams,
         __module__=__name__,
         __doc__=CommandParams.__doc__,
         command=(
-            name | None,
-            Field(None, description=CommandParams.model_fields["command"].description),
+            CommandName | None,
+            Field(None if allow_raw_argv else ..., description=description),
         ),
     )
     model.catalog, model.allow_raw_argv = catalog, allow_raw_argv

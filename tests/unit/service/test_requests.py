@@ -45,7 +45,9 @@ def test_params_errors_are_prefixed() -> None:
 
 
 def test_raw_argv_errors_are_prefixed() -> None:
-    request = parse_request(raw({"pipeline": "command", "params": {"argv": [], "outputs": ["../x"]}}))
+    request = parse_request(
+        raw({"pipeline": "command", "params": {"argv": [], "outputs": ["../x"]}})
+    )
     with pytest.raises(InvalidParams) as info:
         new_job(request, default_registry(allow_raw_argv=True))
     assert {e["field"] for e in info.value.errors} == {"params.argv", "params.outputs.0"}
