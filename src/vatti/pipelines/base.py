@@ -111,8 +111,8 @@ class LimitedPipeline(Protocol):
     """A pipeline whose params set a job's limits (the ``command`` pipeline's commands)."""
 
     def resources(self, params: Any, requested: Resources) -> Resources:
-        """The job's limits for ``params`` from those ``requested``; InvalidParams (fields
-        ``resources.*``) when the request asks for more than the pipeline allows."""
+        """The job's limits for ``params`` from those ``requested`` (InvalidParams, fields
+        ``resources.*``, for a request the pipeline refuses)."""
         ...
 
 

@@ -42,7 +42,7 @@ from vatti.domain.inputs import DeclaredInput
 from vatti.domain.requests import Resources
 from vatti.pipelines.base import PipelineOutcome, RunContext
 from vatti.pipelines.command_catalog import Command, CommandCatalog, CommandName, EnvName
-from vatti.pipelines.errors import InvalidParams, StepFailed
+from vatti.pipelines.errors import StepFailed
 from vatti.pipelines.paths import RelativePath
 
 _DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -231,32 +231,13 @@ class CommandPipeline:
         ]
 
     def resources(self, params: CommandParams, requested: Resources) -> Resources:
-        """The job's limits: the command's, which a request may lower, and raise only up to
-        the command's maxima (InvalidParams beyond them)."""
+        """The job's limits: a declared command's, which a request may lower, or raise up to
+        the command's maxima (a request for more gets the maxima, as the engine's limits do)."""
         declared = params.declared
         if declared is None:
             return requested
-        errors = []
-        memory, wall = requested.memory_mb, requested.wall_time_s
-        for field, asked, most in (
-            ("memory_mb", memory, declared.most_memory_mb),
-            ("wall_time_s", wall, declared.most_wall_time_s),
-        ):
-            if asked is not None and most is not None and asked > most:
-                errors.append(
-                    {
-                        "field": f"resources.{field}",
-                        "message": f"at most {most} for command {params.command!r}",
-                    }
-                )
-        if errors:
-            raise InvalidParams(self.name, errors)
-        return requested.model_copy(
-            update={
-                "memory_mb": memory if memory is not None else declared.limits.memory_mb,
-                "wall_time_s": wall if wall is not None else declared.limits.wall_time,
-            }
-        )
+        memory, wall = declared.job_limits(requested.memory_mb, requested.wall_time_s)
+        return requested.model_copy(update={"memory_mb": memory, "wall_time_s": wall})
 
     def run(self, params: CommandParams, ctx: RunContext) -> PipelineOutcome:
         tmp = ctx.work_dir / ".tmp"

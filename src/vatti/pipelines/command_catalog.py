@@ -284,15 +284,22 @@ class Command(_Decl):
             (f"env.{k}", v) for k, v in self.env.items()
         ]
 
-    @property
-    def most_memory_mb(self) -> int | None:
-        most = self.max_limits.memory_mb if self.max_limits is not None else None
-        return most if most is not None else self.limits.memory_mb
+    def job_limits(
+        self, memory_mb: int | None, wall_time_s: int | None
+    ) -> tuple[int | None, int | None]:
+        """``(memory_mb, wall_time_s)`` of a job that asked for these (None: not asked): the
+        command's limits, lowered by the request, or raised up to the maxima and never beyond.
 
-    @property
-    def most_wall_time_s(self) -> int | None:
-        most = self.max_limits.wall_time if self.max_limits is not None else None
-        return most if most is not None else self.limits.wall_time
+        >>> c = Command(argv=["true"], limits=Limits(memory_mb=64, wall_time=60),
+        ...             max_limits=MaxLimits(memory_mb=256))
+        >>> c.job_limits(None, None), c.job_limits(32, 30), c.job_limits(4096, 600)
+        ((64, 60), (32, 30), (256, 60))
+        """
+        most = self.max_limits or MaxLimits()
+        return (
+            _bounded(memory_mb, self.limits.memory_mb, most.memory_mb),
+            _bounded(wall_time_s, self.limits.wall_time, most.wall_time),
+        )
 
     @cached_property
     def args_model(self) -> type[BaseModel]:
@@ -357,6 +364,13 @@ class Command(_Decl):
             rendered = render_template(element, value, f"env.{key}")
             env[key] = "" if rendered is None else rendered
         return argv, env
+
+
+def _bounded(asked: int | None, default: int | None, most: int | None) -> int | None:
+    ceiling = most if most is not None else default
+    if asked is None:
+        return default
+    return asked if ceiling is None else min(asked, ceiling)
 
 
 @dataclass(frozen=True)
