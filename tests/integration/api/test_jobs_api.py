@@ -147,7 +147,7 @@ async def test_a_declared_command_sets_the_limits_a_request_may_lower(
     assert spec["resources"] == {"memory_mb": 32, "wall_time_s": 60}
     raised = await submit(client, "Bob", resources={"memory_mb": 4096})
     spec = api.store.get(str(raised["id"])).spec
-    assert spec["resources"] == {"memory_mb": 256, "wall_time_s": 60}  # the command's maximum
+    assert spec["resources"] == {"memory_mb": 1024, "wall_time_s": 60}  # the command's maximum
 
 
 async def test_invalid_request_fields(api: Api, client: httpx.AsyncClient) -> None:

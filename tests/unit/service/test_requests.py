@@ -92,10 +92,10 @@ def test_a_declared_command_sets_the_limits_a_request_may_lower() -> None:
     def limits(**resources: int) -> object:
         return new_job(parse_request(hello(resources=resources)), registry).spec["resources"]
 
-    assert limits() == {"memory_mb": 64, "wall_time_s": 60}
+    assert limits() == {"memory_mb": 512, "wall_time_s": 60}
     assert limits(memory_mb=32) == {"memory_mb": 32, "wall_time_s": 60}
-    assert limits(wall_time_s=600) == {"memory_mb": 64, "wall_time_s": 600}  # up to its max
-    assert limits(memory_mb=4096, wall_time_s=3600) == {"memory_mb": 256, "wall_time_s": 600}
+    assert limits(wall_time_s=600) == {"memory_mb": 512, "wall_time_s": 600}  # up to its max
+    assert limits(memory_mb=4096, wall_time_s=3600) == {"memory_mb": 1024, "wall_time_s": 600}
 
 
 def test_webhook_url_is_kept_out_of_the_spec() -> None:
