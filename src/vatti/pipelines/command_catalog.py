@@ -37,6 +37,7 @@ from pydantic import (
     model_validator,
 )
 
+from vatti.domain.requests import MAX_WALL_TIME_S, integral
 from vatti.pipelines.paths import RelativePath, safe_relative_path
 
 COMMAND_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -47,7 +48,6 @@ EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
 #: the placeholders every template may use besides its command's parameters and inputs
 BUILTINS = frozenset({"cpus", "job_id"})
 MAX_STRING = 4096
-MAX_WALL_TIME_S = 30 * 24 * 3600
 
 
 def _seconds(value: object) -> object:
@@ -131,13 +131,6 @@ def _check_string(param: StringParam, value: str) -> str:
     return value
 
 
-def _integral(value: Any) -> Any:
-    # JSON Schema's integers include 16.0 (strict models refuse "16" and true)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
 class IntegerParam(_Param):
     type: Literal["integer"]
     default: StrictInt | None = None
@@ -156,7 +149,7 @@ class IntegerParam(_Param):
         return self
 
     def annotation(self) -> Any:
-        return Annotated[int, BeforeValidator(_integral), Field(ge=self.min, le=self.max)]
+        return Annotated[int, BeforeValidator(integral), Field(ge=self.min, le=self.max)]
 
 
 class BooleanParam(_Param):
