@@ -127,6 +127,20 @@ def test_config_check_runtime_passes_on_defaults(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     assert "OK" in result.stdout
+    assert "commands: hello, noop (from the shipped commands.toml)" in result.stdout
+    assert "raw argv" not in result.stdout
+
+
+def test_config_check_says_which_commands_run(tmp_path: Path) -> None:
+    path = tmp_path / "commands.toml"
+    path.write_text('[commands.align]\nargv = ["true"]\n')
+    env = clean_env(VATTI_COMMANDS_FILE=str(path), VATTI_ALLOW_RAW_ARGV="true")
+
+    result = vatti("config", "check", "--component", "api", cwd=tmp_path, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert f"commands: align (from {path})" in result.stdout
+    assert "raw argv: allowed" in result.stdout
 
 
 def test_config_check_unknown_component(tmp_path: Path) -> None:

@@ -195,11 +195,9 @@ def default_registry(
         from vatti.pipelines.command import CommandPipeline
         from vatti.pipelines.command_file import read_commands
 
-        declared = commands
-        catalog = (
-            read_commands(declared) if declared is None or isinstance(declared, Path) else declared
-        )
-        return CommandPipeline(catalog, allow_raw_argv=allow_raw_argv)
+        if commands is None or isinstance(commands, Path):
+            return CommandPipeline(read_commands(commands), allow_raw_argv=allow_raw_argv)
+        return CommandPipeline(commands, allow_raw_argv=allow_raw_argv)
 
     registry.register("command", command)
 
