@@ -3,8 +3,8 @@
 Starts a real ``vatti serve`` (embedded engine, local executor, SQLite, token auth with one
 token, every engine setting at its default: 2 slots, 1 s poll interval) and prints, in one run:
 
-- drain: ``--jobs`` no-op ``command`` jobs (``argv: ["true"]``) POSTed at once, then the rate at
-  which the server runs them to ``succeeded`` (jobs/s);
+- drain: ``--jobs`` jobs of the shipped ``noop`` command (examples/command-noop.json) POSTed at
+  once, then the rate at which the server runs them to ``succeeded`` (jobs/s);
 - latency: ``--latency-jobs`` sequential jobs on the otherwise idle server, each POSTed then
   watched (``GET`` every ``--poll-ms``): p50 and p95 of POST → ``succeeded`` seen, with the
   server's own medians of queued → admitted → running → succeeded (from the job's events);
@@ -107,7 +107,7 @@ def job_body(tag: str) -> dict[str, Any]:
         "pipeline": "command",
         "client_id": f"bench-{tag}-{uuid.uuid4().hex}",
         "labels": {"bench": tag},
-        "params": {"argv": ["true"]},
+        "params": {"command": "noop"},
     }
 
 

@@ -31,7 +31,7 @@ from vatti.executors.base import Closeable, Executor
 from vatti.executors.registry import build_executor
 from vatti.notify.backoff import ExponentialBackoff
 from vatti.notify.webhook import WebhookNotifier
-from vatti.pipelines.base import PipelineRegistry, default_registry
+from vatti.pipelines.base import PipelineRegistry, settings_registry
 from vatti.secretbox import SecretBox, key_file_keys
 from vatti.service.jobs import JobService
 from vatti.staging.areas import ObjectOutcomes, ObjectWorkAreas
@@ -219,7 +219,7 @@ def open_service(settings: Settings, *, input_root: Path | None = None) -> Servi
     else:  # SQLite keeps one engine: wake-ups stay in this process
         wakeups, exclusive = InProcessWakeups(), True
     engine = Engine(ctx, wakeups=wakeups, exclusive=exclusive)
-    registry = default_registry()
+    registry = settings_registry(settings)
     jobs = JobService(
         store=store,
         registry=registry,

@@ -201,6 +201,19 @@ def config_check(
         except ConfigError as exc:
             fail(exc.message, exc.exit_code)
     out.print(f"{component}: configuration OK")
+    if settings.commands is not None:
+        out.print(text(declared_commands(settings.commands.commands_file)), soft_wrap=True)
+        if settings.commands.allow_raw_argv:
+            out.print("raw argv: allowed (VATTI_ALLOW_RAW_ARGV): any submitter runs any program")
+
+
+def declared_commands(path: Path | None) -> str:
+    """Which commands the ``command`` pipeline runs, and from which file."""
+    from vatti.pipelines.command_file import SHIPPED_COMMANDS, read_commands
+
+    names = ", ".join(read_commands(path).names()) or "none"
+    where = f"{path}" if path is not None else f"the shipped {SHIPPED_COMMANDS.name}"
+    return f"commands: {names} (from {where})"
 
 
 token_app = typer.Typer(

@@ -445,6 +445,37 @@ class RuntimeSettings(_Settings):
     )
 
 
+class CommandSettings(_Settings):
+    """What the ``command`` pipeline runs: the API checks requests against it, each job's
+    runtime builds its argv from it."""
+
+    group: ClassVar[str] = "commands"
+
+    commands_file: Path | None = Field(
+        None,
+        description="TOML file declaring the commands the command pipeline runs (name, argv "
+        "template, typed parameters, inputs, outputs, limits); default: the shipped noop and "
+        "hello (vatti/pipelines/commands.toml). Read at start-up: a bad file is refused.",
+    )
+    allow_raw_argv: bool = Field(
+        False,
+        description="Accept a raw argv in command requests (params.argv): any submitter then "
+        "runs any program as the job's user. Off: only declared commands run.",
+    )
+
+    @field_validator("commands_file")
+    @classmethod
+    def _declares(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            from vatti.pipelines.command_file import read_commands
+
+            try:
+                read_commands(value)
+            except ConfigError as exc:
+                raise ValueError(exc.message) from None
+        return value
+
+
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _BROKER_SCHEMES = ("redis://", "rediss://", "amqp://", "amqps://", "pyamqp://")
 _STATE_SCHEMES = ("redis://", "rediss://")
@@ -815,7 +846,7 @@ COMPONENTS: dict[str, Component] = {
             "api",
             "the HTTP API process (vatti serve runs api and engine together; "
             "vatti serve --no-engine the API alone)",
-            (CommonSettings, StoreSettings, ApiSettings),
+            (CommonSettings, StoreSettings, ApiSettings, CommandSettings),
         ),
         Component(
             "engine",
@@ -829,12 +860,13 @@ COMPONENTS: dict[str, Component] = {
                 SlurmSettings,
                 RuntimeSettings,
                 SourceSettings,
+                CommandSettings,
             ),
         ),
         Component(
             "runtime",
             "one job's process (vatti job-run), started by an executor",
-            (CommonSettings, StoreSettings, RuntimeSettings, SourceSettings),
+            (CommonSettings, StoreSettings, RuntimeSettings, SourceSettings, CommandSettings),
         ),
         Component(
             "admin",
@@ -853,6 +885,7 @@ COMPONENTS: dict[str, Component] = {
                 SlurmSettings,
                 RuntimeSettings,
                 SourceSettings,
+                CommandSettings,
             ),
         ),
         Component(
@@ -992,6 +1025,7 @@ class Settings:
     celery_worker: CeleryWorkerSettings | None = None
     slurm: SlurmSettings | None = None
     sources: SourceSettings | None = None
+    commands: CommandSettings | None = None
 
     @classmethod
     def for_component(cls, name: str, overlay: Mapping[str, str] | None = None) -> Settings:
@@ -1021,6 +1055,7 @@ class Settings:
             celery_worker=get(CeleryWorkerSettings),
             slurm=get(SlurmSettings),
             sources=get(SourceSettings),
+            commands=get(CommandSettings),
         )
 
     @property
@@ -1102,6 +1137,13 @@ def runtime_launch_settings(settings: Settings, *, input_root: Path | None) -> R
         groups.append(
             settings.sources.model_copy(
                 update={"c4gh_secret_key": key_file.resolve() if key_file is not None else None}
+            )
+        )
+    if settings.commands is not None:
+        commands_file = settings.commands.commands_file
+        groups.append(
+            settings.commands.model_copy(
+                update={"commands_file": commands_file.resolve() if commands_file else None}
             )
         )
     env: dict[str, str] = {}

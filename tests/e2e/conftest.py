@@ -242,6 +242,8 @@ def start_server(
         "VATTI_POLL_INTERVAL": "0.1",
         "VATTI_TERMINATE_GRACE": "2",
         "VATTI_LOG_LEVEL": "INFO",
+        # the tests' jobs are scripts of their own (a server refusing them: test_cli.py)
+        "VATTI_ALLOW_RAW_ARGV": "1",
     }
     env = clean_env(**{**defaults, **(extra_env or {})})
     log_path = data_dir.parent / f"serve-{port}.log"
@@ -344,7 +346,7 @@ def example(name: str) -> dict[str, Any]:
 
 
 def command(*argv: str, **extra: Any) -> dict[str, Any]:
-    """A ``command`` job request."""
+    """A ``command`` job request of a raw argv (the test servers allow them)."""
     params: dict[str, Any] = {"argv": list(argv)}
     params.update(extra.pop("params", {}))
     return {"pipeline": "command", "params": params, **extra}

@@ -30,7 +30,7 @@ def test_a_job_runs_on_a_worker_and_its_results_come_back(tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr
     (job_dir,) = (work / "vatti-data" / "objects" / "jobs").iterdir()
     outputs = work / "vatti-data" / "objects" / results_prefix(job_dir.name)
-    assert (outputs / "hello.txt").read_text() == f"hello from {job_dir.name}\n"
+    assert (outputs / "hello.txt").read_text() == f"hello, world (job {job_dir.name})\n"
     assert f"task.claimed job_id={job_dir.name}" in worker.output()
     assert (job_dir / "logs" / "job.log").is_file()  # the log came back from the worker
     assert world.secrets_key not in result.stdout + result.stderr + worker.output()

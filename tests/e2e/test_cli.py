@@ -41,8 +41,8 @@ def workdir(tmp_path: Path) -> Path:
     return work
 
 
-def local_env() -> dict[str, str]:
-    return clean_env(VATTI_DATA_DIR="vatti-data", VATTI_POLL_INTERVAL="0.1")
+def local_env(**extra: str) -> dict[str, str]:
+    return clean_env(VATTI_DATA_DIR="vatti-data", VATTI_POLL_INTERVAL="0.1", **extra)
 
 
 def write_request(where: Path, body: dict[str, Any]) -> Path:
@@ -63,7 +63,7 @@ def test_run_prints_where_the_results_are(workdir: Path) -> None:
     assert outputs.as_uri() in result.stdout
     assert "hello.txt" in result.stdout
     hello = (outputs / "hello.txt").read_text()
-    assert hello == f"hello from {job_dir.name}\n"
+    assert hello == f"hello, world (job {job_dir.name})\n"
     assert not (job_dir / "work").exists()
 
 
@@ -72,7 +72,7 @@ def test_run_of_a_failing_job_exits_1_with_the_failure(workdir: Path) -> None:
         workdir, {"pipeline": "command", "params": {"argv": ["sh", "-c", "exit 5"]}}
     )
 
-    result = vatti("run", request.name, cwd=workdir, env=local_env())
+    result = vatti("run", request.name, cwd=workdir, env=local_env(VATTI_ALLOW_RAW_ARGV="1"))
 
     assert result.returncode == 1
     message = result.stderr.strip().splitlines()[-1]
@@ -82,14 +82,48 @@ def test_run_of_a_failing_job_exits_1_with_the_failure(workdir: Path) -> None:
 
 def test_run_of_an_invalid_request_exits_2_naming_the_field(workdir: Path) -> None:
     request = write_request(
-        workdir, {"pipeline": "command", "params": {"argv": ["true"], "outputs": ["../x"]}}
+        workdir, {"pipeline": "command", "params": {"command": "hello", "args": {"name": "../x"}}}
     )
 
     result = vatti("run", request.name, cwd=workdir, env=local_env())
 
     assert result.returncode == 2
-    assert "outputs" in result.stderr
+    assert "params.args.name: Value error, must match the pattern" in result.stderr
     assert not (workdir / "vatti-data" / "objects" / "jobs").exists()
+
+
+def test_run_of_a_raw_argv_exits_2_saying_how_to_allow_it(workdir: Path) -> None:
+    marker = workdir / "ran"
+    request = write_request(
+        workdir, {"pipeline": "command", "params": {"argv": ["touch", str(marker)]}}
+    )
+
+    result = vatti("run", request.name, cwd=workdir, env=local_env())
+
+    assert result.returncode == 2
+    assert "params.argv" in result.stderr
+    assert "VATTI_ALLOW_RAW_ARGV=true" in result.stderr
+    assert not marker.exists()
+
+
+def test_run_of_an_operators_command(workdir: Path) -> None:
+    (workdir / "commands.toml").write_text(
+        '[commands.shout]\nargv = ["sh", "-c", \'echo "$1" | tr a-z A-Z > loud.txt\', "shout", '
+        '"{text}"]\noutputs = ["loud.txt"]\n[commands.shout.params.text]\ntype = "string"\n'
+    )
+    body = {"pipeline": "command", "params": {"command": "shout", "args": {"text": "hi $(id)"}}}
+    request = write_request(workdir, body)
+    env = local_env(VATTI_COMMANDS_FILE="commands.toml")
+
+    result = vatti("run", request.name, cwd=workdir, env=env)
+
+    assert result.returncode == 0, result.stderr
+    objects = workdir / "vatti-data" / "objects"
+    (job_dir,) = (objects / "jobs").iterdir()
+    assert (objects / results_prefix(job_dir.name) / "loud.txt").read_text() == "HI $(ID)\n"
+    hello = vatti("run", "command-hello.json", cwd=workdir, env=env)
+    assert hello.returncode == 2  # the operator's file declares only its own commands
+    assert "unknown command 'hello'; declared commands: shout" in hello.stderr
 
 
 def test_run_of_a_missing_file_exits_2(workdir: Path) -> None:

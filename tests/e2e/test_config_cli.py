@@ -48,6 +48,60 @@ def test_config_check_reports_every_problem(tmp_path: Path) -> None:
     assert [line.split(":")[0] for line in lines] == ["VATTI_PORT"]
 
 
+BAD_COMMANDS = """
+[commands.count]
+argv = ["wc", "-l", "--top={top}"]
+[commands.count.params.top]
+type = "integer"
+min = 5
+max = 1
+
+[commands.shout]
+argv = ["echo", "{tetx}"]
+"""
+
+
+@pytest.mark.parametrize("component", ["api", "runtime"])
+def test_a_bad_commands_file_is_refused_naming_file_command_and_field(
+    tmp_path: Path, component: str
+) -> None:
+    path = tmp_path / "commands.toml"
+    path.write_text(BAD_COMMANDS)
+    env = clean_env(VATTI_COMMANDS_FILE=str(path))
+
+    result = vatti("config", "check", "--component", component, cwd=tmp_path, env=env)
+
+    assert result.returncode == EX_CONFIG
+    assert f"VATTI_COMMANDS_FILE: {path}: invalid commands file:" in result.stderr
+    assert "command 'count': params.top: min (5) is greater than max (1)" in result.stderr
+    assert "command 'shout': argv.1: placeholder {tetx} names no parameter" in result.stderr
+
+
+def test_serve_refuses_to_start_on_a_bad_commands_file(tmp_path: Path) -> None:
+    path = tmp_path / "commands.toml"
+    path.write_text(BAD_COMMANDS)
+    env = clean_env(VATTI_COMMANDS_FILE=str(path), VATTI_DATA_DIR=str(tmp_path / "data"))
+
+    result = vatti("serve", "--port", "0", cwd=tmp_path, env=env)
+
+    assert result.returncode == EX_CONFIG
+    assert "command 'count': params.top" in result.stderr
+
+
+def test_config_shows_the_commands_settings_under_the_components_that_read_them(
+    tmp_path: Path,
+) -> None:
+    shown = vatti("config", "--markdown", cwd=tmp_path, env=clean_env())
+    assert shown.returncode == 0, shown.stderr
+    sections = shown.stdout.split("\n**")[1:]  # one per component: "name**: purpose ..."
+    tables = {section.partition("**")[0]: section for section in sections}
+    assert set(tables) == set(COMPONENTS)
+    for component, table in tables.items():
+        reads = component in {"api", "engine", "runtime", "cli"}
+        assert ("| `VATTI_COMMANDS_FILE` |" in table) is reads, component
+        assert ("| `VATTI_ALLOW_RAW_ARGV` |" in table) is reads, component
+
+
 @pytest.mark.parametrize("host", ["0.0.0.0", "10.1.2.3", "::"])
 def test_config_check_refuses_no_auth_off_loopback_as_serve_does(tmp_path: Path, host: str) -> None:
     env = clean_env(VATTI_AUTH="none", VATTI_HOST=host)
@@ -73,6 +127,20 @@ def test_config_check_runtime_passes_on_defaults(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     assert "OK" in result.stdout
+    assert "commands: hello, noop (from the shipped commands.toml)" in result.stdout
+    assert "raw argv" not in result.stdout
+
+
+def test_config_check_says_which_commands_run(tmp_path: Path) -> None:
+    path = tmp_path / "commands.toml"
+    path.write_text('[commands.align]\nargv = ["true"]\n')
+    env = clean_env(VATTI_COMMANDS_FILE=str(path), VATTI_ALLOW_RAW_ARGV="true")
+
+    result = vatti("config", "check", "--component", "api", cwd=tmp_path, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert f"commands: align (from {path})" in result.stdout
+    assert "raw argv: allowed" in result.stdout
 
 
 @pytest.mark.parametrize(

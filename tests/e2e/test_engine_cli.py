@@ -13,6 +13,7 @@ from tests.e2e.conftest import (
     Launcher,
     clean_env,
     command,
+    example,
     unique,
     vatti,
     wait_for,
@@ -47,14 +48,14 @@ def test_an_api_replica_and_one_engine_on_sqlite(tmp_path: Path) -> None:
         assert second.returncode == 78
         assert "SQLite keeps one engine" in second.stderr
         request = tmp_path / "noop.json"
-        request.write_text(json.dumps(unique(command("true"))))
+        request.write_text(json.dumps(unique(example("command-noop.json"))))
         ran = vatti("run", request.name, cwd=tmp_path, env=cluster.env)
         assert ran.returncode == 78  # a local vatti run's engine is one more engine
         assert "SQLite keeps one engine" in ran.stderr
 
         headers = {"Authorization": f"Bearer {cluster.token}"}
         with httpx.Client(base_url=cluster.url, headers=headers, timeout=10) as http:
-            job = http.post(JOBS, json=unique(command("true"))).json()
+            job = http.post(JOBS, json=unique(example("command-noop.json"))).json()
 
             def ended() -> bool:
                 state = http.get(f"{JOBS}/{job['id']}").json()["state"]

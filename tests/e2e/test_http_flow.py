@@ -43,7 +43,7 @@ def test_hello_job_end_to_end(served_any_db: Server) -> None:
     assert [o["name"] for o in outputs] == ["hello.txt"]
     download = http.get(outputs[0]["url"])
     assert download.status_code == 200
-    assert download.text == f"hello from {job['id']}\n"
+    assert download.text == f"hello, world (job {job['id']})\n"
     assert int(download.headers["content-length"]) == outputs[0]["size"]
     logs = http.get(f"{JOBS}/{job['id']}/logs")
     assert logs.status_code == 200

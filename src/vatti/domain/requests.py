@@ -23,6 +23,7 @@ from pydantic import (
 
 from vatti.domain.recipients import PATTERN as PUBLIC_KEY_PATTERN
 from vatti.domain.recipients import parse_public_key
+from vatti.domain.scopes import command_of
 
 MAX_LABELS = 32
 #: The deepest nesting of arrays and objects a JSON body may have (the JSON parser's limit).
@@ -144,6 +145,11 @@ class JobRequest(BaseModel):
         description="Informational: the client's own tags, shown with the job; they change "
         "nothing it does.",
     )
+
+    @property
+    def command(self) -> str | None:
+        """The declared command it runs (see :func:`~vatti.domain.scopes.command_of`)."""
+        return command_of(self.pipeline, self.params)
 
     @field_validator("params")
     @classmethod

@@ -111,7 +111,14 @@ def can_submit(scopes: Iterable[Scope], pipeline: str, command: str | None) -> b
 
 def command_of(pipeline: str, params: Any) -> str | None:
     """The command a request names, for ``submit:PIPELINE:COMMAND`` scopes: the ``command``
-    pipeline's ``params.command`` (the one place that knows where a request says it)."""
+    pipeline's ``params.command`` (the one place that knows where a request says it); None for
+    another pipeline or a raw argv.
+
+    >>> command_of("command", {"command": "hello", "args": {}}), command_of("pgs", {})
+    ('hello', None)
+    >>> command_of("command", {"argv": ["true"]}) is None
+    True
+    """
     if pipeline != "command" or not isinstance(params, dict):
         return None
     name = params.get("command")

@@ -12,16 +12,18 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ValidationError
 
 from vatti.domain.inputs import DeclaredInput
 from vatti.domain.outcome import JobWarning
+from vatti.domain.requests import Resources
 from vatti.pipelines.errors import InvalidParams, UnknownPipeline
 
 if TYPE_CHECKING:
     from vatti.config import Settings
+    from vatti.pipelines.command_catalog import CommandCatalog
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -104,6 +106,16 @@ class Pipeline(Protocol[P]):
         ...
 
 
+@runtime_checkable
+class LimitedPipeline(Protocol):
+    """A pipeline whose params set a job's limits (the ``command`` pipeline's commands)."""
+
+    def resources(self, params: Any, requested: Resources) -> Resources:
+        """The job's limits for ``params`` from those ``requested`` (InvalidParams, fields
+        ``resources.*``, for a request the pipeline refuses)."""
+        ...
+
+
 def field_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
     """One ``{"field", "message"}`` entry per pydantic error, fields as dotted paths."""
     out = []
@@ -156,19 +168,36 @@ class PipelineRegistry:
         """The validated params as plain JSON data (what the job spec stores)."""
         return self.parse(name, params).model_dump(mode="json")
 
+    def admit(
+        self, name: str, params: Mapping[str, Any], requested: Resources
+    ) -> tuple[dict[str, Any], Resources]:
+        """The validated params (as :meth:`validate`) and the job's limits: those requested,
+        set or bounded by the pipeline where it has its own (see :class:`LimitedPipeline`)."""
+        parsed = self.parse(name, params)
+        pipeline = self.get(name)
+        if isinstance(pipeline, LimitedPipeline):
+            requested = pipeline.resources(parsed, requested)
+        return parsed.model_dump(mode="json"), requested
+
     def params_models(self) -> dict[str, type[BaseModel]]:
         """Each pipeline's params model by name (loads every pipeline: for documentation)."""
         return {name: self.get(name).params_model for name in self.names()}
 
 
-def default_registry() -> PipelineRegistry:
-    """The built-in pipelines: ``command`` and ``pgs``."""
+def default_registry(
+    commands: Path | CommandCatalog | None = None, *, allow_raw_argv: bool = False
+) -> PipelineRegistry:
+    """The built-in pipelines: ``command`` (running the ``commands`` declared in a commands
+    file or catalog, default: the shipped ones, and raw argv if allowed) and ``pgs``."""
     registry = PipelineRegistry()
 
     def command() -> Pipeline[Any]:
         from vatti.pipelines.command import CommandPipeline
+        from vatti.pipelines.command_file import read_commands
 
-        return CommandPipeline()
+        if commands is None or isinstance(commands, Path):
+            return CommandPipeline(read_commands(commands), allow_raw_argv=allow_raw_argv)
+        return CommandPipeline(commands, allow_raw_argv=allow_raw_argv)
 
     registry.register("command", command)
 
@@ -179,3 +208,11 @@ def default_registry() -> PipelineRegistry:
 
     registry.register("pgs", pgs)
     return registry
+
+
+def settings_registry(settings: Settings) -> PipelineRegistry:
+    """The built-in pipelines as the settings configure them (the commands file, raw argv)."""
+    commands = settings.commands
+    if commands is None:
+        return default_registry()
+    return default_registry(commands.commands_file, allow_raw_argv=commands.allow_raw_argv)

@@ -17,7 +17,7 @@ from collections.abc import MutableMapping
 from vatti.config import PREFIX, Settings
 from vatti.errors import ConfigError, VattiError
 from vatti.logging_setup import configure_logging
-from vatti.pipelines.base import JobSettings, default_registry
+from vatti.pipelines.base import JobSettings, settings_registry
 from vatti.runtime.job import run_job_in
 
 #: the variable naming the fd of the pipe that carries the launch secrets
@@ -73,7 +73,7 @@ def job_run_main(job_id: str) -> int:
     return run_job_in(
         job_id,
         stores.work,
-        default_registry(),
+        settings_registry(settings),
         settings.scratch_dir(),
         JobSettings.from_settings(settings),
         results=stores.results,

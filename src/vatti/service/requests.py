@@ -100,13 +100,15 @@ def check_submit_scope(request: JobRequest, caller: Caller) -> None:
 
 def new_job(request: JobRequest, registry: PipelineRegistry, caller: Caller) -> NewJob:
     """The job to store for ``caller``: its scopes checked (:class:`Forbidden`), then params
-    validated (and normalised) by the pipeline, then fingerprinted.
+    validated (and normalised) by the pipeline, its limits set by the pipeline where it has its
+    own (a declared command's), then fingerprinted.
 
-    Raises ``UnknownPipeline`` or ``InvalidParams`` (fields prefixed ``params.``).
+    Raises ``UnknownPipeline`` or ``InvalidParams`` (fields prefixed ``params.`` or
+    ``resources.``).
     """
     check_submit_scope(request, caller)
-    params = registry.validate(request.pipeline, request.params)
-    normalised = request.model_copy(update={"params": params})
+    params, resources = registry.admit(request.pipeline, request.params, request.resources)
+    normalised = request.model_copy(update={"params": params, "resources": resources})
     return NewJob(
         pipeline=normalised.pipeline,
         spec=normalised.model_dump(mode="json", exclude={"webhook_url", "client_id"}),

@@ -47,6 +47,8 @@ from vatti.staging.objects import ObjectStore
 from vatti.testing.job_scripts import TEST_JOB_VAR
 
 WAIT_S = 60.0
+#: the runtime setting that lets a job run a raw argv (the contract's scripted failures)
+RAW_ARGV = "VATTI_ALLOW_RAW_ARGV"
 STEP_S = 0.01
 
 
@@ -146,19 +148,14 @@ class ExecutorContract:
 
     # -- the runtime's real exit ------------------------------------------------------------
 
-    def provision(self, rig: ExecutorRig, job_id: str, argv: list[str], outputs: list[str]) -> None:
+    def provision(self, rig: ExecutorRig, job_id: str, params: Mapping[str, Any]) -> None:
         areas = ObjectWorkAreas(ObjectStore.from_url(rig.objects_url))
-        spec = {
-            "job_id": job_id,
-            "pipeline": "command",
-            "params": {"argv": argv, "outputs": outputs},
-            "resources": {},
-        }
+        spec = {"job_id": job_id, "pipeline": "command", "params": dict(params), "resources": {}}
         areas.provision(job_id, spec)
 
     def test_a_runtime_job_goes_pending_or_running_then_exits_zero(self, rig: ExecutorRig) -> None:
         ex, job_id = rig.executor(), new_job_id()
-        self.provision(rig, job_id, ["sh", "-c", "echo done > out.txt"], ["out.txt"])
+        self.provision(rig, job_id, {"command": "hello", "args": {"name": "contract"}})
         handle = ex.submit(Launch(job_id=job_id, env=dict(rig.env)))
         seen = follow(ex, handle)
         order = [type(s) for s in seen]
@@ -168,12 +165,13 @@ class ExecutorContract:
         outcome = ObjectOutcomes(ObjectStore.from_url(rig.objects_url)).read(job_id)
         assert outcome is not None
         assert outcome.ok
-        assert list(outcome.outputs) == ["out.txt"]
+        assert list(outcome.outputs) == ["hello.txt"]
 
     def test_a_failing_runtime_job_exits_non_zero(self, rig: ExecutorRig) -> None:
         ex, job_id = rig.executor(), new_job_id()
-        self.provision(rig, job_id, ["sh", "-c", "exit 3"], [])
-        handle = ex.submit(Launch(job_id=job_id, env=dict(rig.env)))
+        self.provision(rig, job_id, {"argv": ["sh", "-c", "exit 3"]})
+        env = {**rig.env, RAW_ARGV: "1"}  # a script of the test's own
+        handle = ex.submit(Launch(job_id=job_id, env=env))
         status = final(ex, handle)
         assert isinstance(status, Exited)
         assert status.code != 0

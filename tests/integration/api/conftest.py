@@ -213,5 +213,7 @@ async def client(api: Api) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-def command_body(*argv: str, **extra: Any) -> dict[str, Any]:
-    return {"pipeline": "command", "params": {"argv": list(argv) or ["true"]}, **extra}
+def command_body(name: str | None = None, **extra: Any) -> dict[str, Any]:
+    """A request of a shipped command: ``noop``, or ``hello`` greeting ``name``."""
+    params = {"command": "noop"} if name is None else {"command": "hello", "args": {"name": name}}
+    return {"pipeline": "command", "params": params, **extra}

@@ -52,7 +52,7 @@ async def test_nul_in_filters_and_cursors_is_refused(any_client: httpx.AsyncClie
 @pytest.mark.parametrize(
     ("extra", "field"),
     [
-        ({"params": {"argv": ["echo", "a\x00b"]}}, "params"),
+        ({"params": {"command": "hello", "args": {"name": "a\x00b"}}}, "params"),
         ({"params": {"argv": ["true"], "env": {"K": "v\x00"}}}, "params"),
         ({"labels": {"k": "v\x00"}}, "labels.k"),
         ({"params": {"argv": ["true"], "outputs": ["x\ny"]}}, "params.outputs.0"),

@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import pytest
-from tests.integration.api.conftest import Api, auth, command_body
+from tests.integration.api.conftest import Api, auth, build_api, command_body
 
+from vatti.pipelines.base import default_registry
 from vatti.store.migrate import downgrade
 from vatti.testing.messages import hattivatti_message
 
@@ -19,15 +21,17 @@ pytestmark = pytest.mark.integration
 JOBS = "/api/v1/jobs"
 
 
-async def submit(client: httpx.AsyncClient, *argv: str, **extra: object) -> dict[str, object]:
-    resp = await client.post(JOBS, json=command_body(*argv, **extra), headers=auth("submitter"))
+async def submit(
+    client: httpx.AsyncClient, name: str | None = None, **extra: object
+) -> dict[str, object]:
+    resp = await client.post(JOBS, json=command_body(name, **extra), headers=auth("submitter"))
     assert resp.status_code == 201, resp.text
     body: dict[str, object] = resp.json()
     return body
 
 
 async def test_submit_then_read_back(api: Api, client: httpx.AsyncClient) -> None:
-    job = await submit(client, "echo", "hi", labels={"cohort": "a1"}, client_id="c-1")
+    job = await submit(client, "hi", labels={"cohort": "a1"}, client_id="c-1")
 
     assert job["state"] == "queued"
     assert job["pipeline"] == "command"
@@ -75,22 +79,82 @@ async def test_webhook_url_with_credentials_is_refused(api: Api, client: httpx.A
 
 
 async def test_invalid_params_name_each_field(api: Api, client: httpx.AsyncClient) -> None:
-    body = {"pipeline": "command", "params": {"argv": [], "outputs": ["ok.txt", "../x"]}}
+    args = {"name": "Ada; rm -rf /", "colour": "red"}
+    body = {"pipeline": "command", "params": {"command": "hello", "args": args}}
     resp = await client.post(JOBS, json=body, headers=auth("submitter"))
 
     assert resp.status_code == 422
     error = resp.json()["error"]
     assert error["code"] == "invalid_request"
-    fields = {d["field"] for d in error["details"]}
-    assert fields == {"params.argv", "params.outputs.1"}
-    assert all(d["message"] for d in error["details"])
+    details = {d["field"]: d["message"] for d in error["details"]}
+    assert set(details) == {"params.args.name", "params.args.colour"}
+    assert "must match the pattern" in details["params.args.name"]
     assert api.job_count() == 0
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "says"),
+    [
+        (
+            {"command": "rm"},
+            "params.command",
+            "unknown command 'rm'; declared commands: hello, noop",
+        ),
+        ({"argv": ["sh", "-c", "cat vatti-data/vatti.db"]}, "params.argv", "VATTI_ALLOW_RAW_ARGV"),
+        ({"command": "noop", "env": {"LD_PRELOAD": "x.so"}}, "params.env", "declared command"),
+        ({"command": "hello", "args": {"name": 7}}, "params.args.name", "valid string"),
+        ({}, "params.command", "Field required"),
+    ],
+)
+async def test_only_declared_commands_are_accepted(
+    api: Api, client: httpx.AsyncClient, params: dict[str, object], field: str, says: str
+) -> None:
+    body = {"pipeline": "command", "params": params}
+    resp = await client.post(JOBS, json=body, headers=auth("submitter"))
+
+    assert resp.status_code == 422, resp.text
+    details = {d["field"]: d["message"] for d in resp.json()["error"]["details"]}
+    assert says in details[field]
+    assert api.job_count() == 0
+
+
+async def test_a_raw_argv_is_accepted_where_the_operator_allows_it(
+    sqlite_database_url: str, tmp_path: Path
+) -> None:
+    built = build_api(sqlite_database_url, tmp_path, registry=default_registry(allow_raw_argv=True))
+    try:
+        async with built.client() as client:
+            body = {"pipeline": "command", "params": {"argv": [], "outputs": ["ok.txt", "../x"]}}
+            bad = await client.post(JOBS, json=body, headers=auth("submitter"))
+            body = {"pipeline": "command", "params": {"argv": ["true"], "outputs": ["ok.txt"]}}
+            good = await client.post(JOBS, json=body, headers=auth("submitter"))
+    finally:
+        built.stop_servers()
+        built.store.close()
+    assert bad.status_code == 422
+    assert {d["field"] for d in bad.json()["error"]["details"]} == {
+        "params.argv",
+        "params.outputs.1",
+    }
+    assert good.status_code == 201, good.text
+    assert built.job_count() == 1
+
+
+async def test_a_declared_command_sets_the_limits_a_request_may_lower(
+    api: Api, client: httpx.AsyncClient
+) -> None:
+    lowered = await submit(client, "Ada", resources={"memory_mb": 32})
+    spec = api.store.get(str(lowered["id"])).spec
+    assert spec["resources"] == {"memory_mb": 32, "wall_time_s": 60}
+    raised = await submit(client, "Bob", resources={"memory_mb": 4096})
+    spec = api.store.get(str(raised["id"])).spec
+    assert spec["resources"] == {"memory_mb": 1024, "wall_time_s": 60}  # the command's maximum
 
 
 async def test_invalid_request_fields(api: Api, client: httpx.AsyncClient) -> None:
     body = {
         "pipeline": "command",
-        "params": {"argv": ["true"]},
+        "params": {"command": "noop"},
         "resources": {"memory_mb": 1},
         "colour": "red",
     }
@@ -124,7 +188,7 @@ async def test_unknown_pipeline(api: Api, client: httpx.AsyncClient) -> None:
 
 
 async def test_oversized_body_declared(api: Api, client: httpx.AsyncClient) -> None:
-    big = command_body("echo", "x" * (api.config.max_body_bytes + 1))
+    big = command_body("x" * (api.config.max_body_bytes + 1))
     resp = await client.post(JOBS, json=big, headers=auth("submitter"))
 
     assert resp.status_code == 413
@@ -134,10 +198,10 @@ async def test_oversized_body_declared(api: Api, client: httpx.AsyncClient) -> N
 
 async def test_oversized_body_chunked(api: Api, client: httpx.AsyncClient) -> None:
     async def chunks() -> AsyncIterator[bytes]:
-        yield b'{"pipeline": "command", "params": {"argv": ["'
+        yield b'{"pipeline": "command", "params": {"command": "hello", "args": {"name": "'
         for _ in range(api.config.max_body_bytes // 65536 + 1):
             yield b"x" * 65536
-        yield b'"]}}'
+        yield b'"}}}'
 
     headers = {**auth("submitter"), "Content-Type": "application/json"}
     resp = await client.post(JOBS, content=chunks(), headers=headers)
@@ -285,7 +349,7 @@ async def test_events_trail(client: httpx.AsyncClient) -> None:
 
 
 async def test_list_pages_and_filters(client: httpx.AsyncClient) -> None:
-    ids = [str((await submit(client, "echo", str(i)))["id"]) for i in range(5)]
+    ids = [str((await submit(client, str(i)))["id"]) for i in range(5)]
     await client.post(f"{JOBS}/{ids[0]}/cancel", headers=auth("submitter"))
 
     seen: list[str] = []

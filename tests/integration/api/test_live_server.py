@@ -26,7 +26,7 @@ async def fire(base: str, body: dict[str, object]) -> list[httpx.Response]:
 
 async def test_concurrent_identical_requests_make_one_job(api_any_db: Api) -> None:
     base = api_any_db.serve()
-    responses = await fire(base, command_body("echo", "same"))
+    responses = await fire(base, command_body("same"))
 
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] * (N - 1) + [201]
@@ -40,7 +40,7 @@ async def test_concurrent_identical_requests_make_one_job(api_any_db: Api) -> No
 
 async def test_concurrent_requests_with_one_client_id(api_any_db: Api) -> None:
     base = api_any_db.serve()
-    responses = await fire(base, command_body("echo", "same", client_id="batch-42"))
+    responses = await fire(base, command_body("same", client_id="batch-42"))
 
     created = [r for r in responses if r.status_code == 201]
     conflicts = [r for r in responses if r.status_code == 409]
@@ -60,10 +60,10 @@ async def test_oversized_bodies_over_a_socket(api: Api) -> None:
     limit = api.config.max_body_bytes
 
     async def chunks() -> object:
-        yield b'{"pipeline": "command", "params": {"argv": ["'
+        yield b'{"pipeline": "command", "params": {"command": "hello", "args": {"name": "'
         for _ in range(limit // 65536 + 1):
             yield b"x" * 65536
-        yield b'"]}}'
+        yield b'"}}}'
 
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
         declared = await client.post(

@@ -51,7 +51,11 @@ async def test_the_job_request_is_a_union_on_pipeline(client: httpx.AsyncClient)
     assert command["properties"]["pipeline"]["const"] == "command"
     assert command["properties"]["params"] == {"$ref": "#/components/schemas/CommandParams"}
     assert "params" in command["required"]
-    assert schemas["CommandParams"]["required"] == ["argv"]
+    variants = schemas["CommandParams"]["oneOf"]  # the declared commands; no raw argv
+    assert [v["properties"]["command"]["const"] for v in variants] == ["hello", "noop"]
+    assert all(set(v["properties"]) == {"command", "args"} for v in variants)
+    name = variants[0]["properties"]["args"]["properties"]["name"]
+    assert (name["type"], name["default"]) == ("string", "world")
     assert schemas["PgsParams"]["properties"]["target_genomes"]["minItems"] == 1
 
 
@@ -173,7 +177,7 @@ async def test_a_token_is_checked_before_the_content_type(client: httpx.AsyncCli
 async def test_json_nested_too_deep_says_so(
     api: Api, client: httpx.AsyncClient, depth: int
 ) -> None:
-    raw = '{"pipeline": "command", "params": {"argv": ["true"], "x": ' + "[" * (depth - 2)
+    raw = '{"pipeline": "command", "params": {"command": "noop", "x": ' + "[" * (depth - 2)
     raw += "]" * (depth - 2) + "}}"
     headers = {**auth("submitter"), "Content-Type": "application/json"}
     resp = await client.post(JOBS, content=raw, headers=headers)
@@ -187,7 +191,7 @@ async def test_json_nested_too_deep_says_so(
 
 async def test_json_nested_to_the_limit_is_parsed(client: httpx.AsyncClient) -> None:
     depth = MAX_JSON_NESTING
-    raw = '{"pipeline": "command", "params": {"argv": ["true"], "x": ' + "[" * (depth - 2)
+    raw = '{"pipeline": "command", "params": {"command": "noop", "x": ' + "[" * (depth - 2)
     raw += "]" * (depth - 2) + "}}"
     headers = {**auth("submitter"), "Content-Type": "application/json"}
     resp = await client.post(JOBS, content=raw, headers=headers)

@@ -221,6 +221,7 @@ class Rig:
                 "VATTI_DATA_DIR": str(self.tmp / "data"),
                 "VATTI_OBJECT_STORE_URL": self.objects.as_uri(),
                 "VATTI_PGS_OFFLINE": "1",
+                "VATTI_ALLOW_RAW_ARGV": "1",  # the tests run scripts of their own
             },
         }
         return EngineContext(

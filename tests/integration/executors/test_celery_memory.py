@@ -49,7 +49,11 @@ def test_a_2_gib_job_leaves_no_memory_in_the_worker(tmp_path: Path) -> None:
         job_id,
         {"job_id": job_id, "pipeline": "command", "params": {"argv": argv, "outputs": []}},
     )
-    env = {"VATTI_OBJECT_STORE_URL": objects.as_uri(), "VATTI_DATA_DIR": str(tmp_path / "data")}
+    env = {
+        "VATTI_OBJECT_STORE_URL": objects.as_uri(),
+        "VATTI_DATA_DIR": str(tmp_path / "data"),
+        "VATTI_ALLOW_RAW_ARGV": "1",  # the job is the test's allocating script
+    }
     with running_workers(world, "measured") as (worker,):
         ex = CeleryExecutor(world.settings(), wall_time_margin_s=1.0)
         try:

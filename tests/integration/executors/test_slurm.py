@@ -19,6 +19,7 @@ import pytest
 from vatti.executors.base import MEMORY, Exited, Launch, Limits, Pending, Vanished
 from vatti.executors.slurm import SlurmExecutor, SlurmHandle
 from vatti.testing.executors import (
+    RAW_ARGV,
     ExecutorContract,
     ExecutorRig,
     final,
@@ -76,8 +77,12 @@ def test_slurm_kills_a_command_job_whose_processes_together_exceed_its_memory(
     objects = slurm / "objects"
     objects.mkdir()
     rig = ExecutorRig(lambda: ex, objects.as_uri(), {}, slurm, MARGIN_S)
-    ExecutorContract().provision(rig, job_id, argv, [])
-    env = {"VATTI_DATA_DIR": str(slurm / "data"), "VATTI_OBJECT_STORE_URL": objects.as_uri()}
+    ExecutorContract().provision(rig, job_id, {"argv": argv, "outputs": []})
+    env = {
+        "VATTI_DATA_DIR": str(slurm / "data"),
+        "VATTI_OBJECT_STORE_URL": objects.as_uri(),
+        RAW_ARGV: "1",  # the job is the test's allocating script
+    }
     handle = ex.submit(Launch(job_id=job_id, env=env, limits=Limits(memory_mb=512)))
     status = final(ex, handle, timeout_s=90)
     log = whole_log(ex, handle)

@@ -46,7 +46,7 @@ def new_job(n: int) -> NewJob:
     req = JobRequest.model_validate(
         {
             "pipeline": "command",
-            "params": {"argv": ["sh", "-c", f"echo {n} > out.txt"], "outputs": ["out.txt"]},
+            "params": {"command": "hello", "args": {"name": f"job {n}"}},
         }
     )
     return NewJob(

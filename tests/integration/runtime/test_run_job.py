@@ -18,6 +18,7 @@ from vatti.domain.inputs import DeclaredInput
 from vatti.domain.layout import manifest_key, outcome_key, result_key, spec_key
 from vatti.domain.outcome import Outcome
 from vatti.pipelines.base import (
+    JobSettings,
     PipelineOutcome,
     PipelineRegistry,
     RunContext,
@@ -55,6 +56,10 @@ exec(DIR_OBJECTS, namespace)  # the same helper runs in the child process below
 DirObjects = namespace["DirObjects"]
 
 
+#: the runtime of a service that allows raw argv (these tests run scripts of their own)
+RAW = default_registry(allow_raw_argv=True)
+
+
 def put_spec(store: Path, job_id: str, params: dict[str, object]) -> None:
     key = store / spec_key(job_id)
     key.parent.mkdir(parents=True)
@@ -63,14 +68,54 @@ def put_spec(store: Path, job_id: str, params: dict[str, object]) -> None:
 
 def test_command_job_uploads_its_output_and_leaves_no_scratch(tmp_path: Path) -> None:
     store, scratch = tmp_path / "store", tmp_path / "scratch"
-    put_spec(store, "j1", {"argv": ["sh", "-c", "echo hi > out.txt"], "outputs": ["out.txt"]})
+    put_spec(store, "j1", {"command": "hello", "args": {"name": "Ada Lovelace"}})
     code = run_job_in("j1", DirObjects(store), default_registry(), scratch)  # type: ignore[operator]
     assert code == 0
-    assert (store / result_key("j1", "out.txt")).read_text() == "hi\n"
+    assert (store / result_key("j1", "hello.txt")).read_text() == "hello, Ada Lovelace (job j1)\n"
     manifest = json.loads((store / manifest_key("j1")).read_text())
-    assert [e["name"] for e in manifest["outputs"]] == ["out.txt"]
+    assert [e["name"] for e in manifest["outputs"]] == ["hello.txt"]
     assert Outcome.from_json((store / outcome_key("j1")).read_bytes()).ok
     assert list(scratch.iterdir()) == []
+
+
+COUNTING = """
+[commands.count]
+argv = ["sh", "-c", 'wc -l < "$1" > lines.txt; printf %s "$2" > cpus.txt', "count",
+        "{table}", "{cpus}"]
+outputs = ["lines.txt", "cpus.txt"]
+limits = {cpus = 3}
+
+[commands.count.params.table]
+type = "input"
+"""
+
+
+def test_a_declared_command_reads_its_staged_input_by_its_local_path(tmp_path: Path) -> None:
+    store, scratch, root = tmp_path / "store", tmp_path / "scratch", tmp_path / "inputs"
+    (root / "tables").mkdir(parents=True)
+    (root / "tables" / "t.tsv").write_text("a\nb\nc\n")
+    commands = tmp_path / "commands.toml"
+    commands.write_text(COUNTING)
+    put_spec(store, "j6", {"command": "count", "args": {"table": "tables/t.tsv"}})
+    code = run_job_in(  # type: ignore[operator]
+        "j6", DirObjects(store), default_registry(commands), scratch, JobSettings(root)
+    )
+    assert code == 0, (store / outcome_key("j6")).read_text()
+    assert (store / result_key("j6", "lines.txt")).read_text().strip() == "3"
+    assert (store / result_key("j6", "cpus.txt")).read_text() == "3"
+
+
+def test_a_runtime_that_refuses_raw_argv_fails_such_a_job(tmp_path: Path) -> None:
+    store, scratch = tmp_path / "store", tmp_path / "scratch"
+    marker = tmp_path / "ran"
+    put_spec(store, "j7", {"argv": ["touch", str(marker)]})
+    code = run_job_in("j7", DirObjects(store), default_registry(), scratch)  # type: ignore[operator]
+    assert code == 1
+    failure = Outcome.from_json((store / outcome_key("j7")).read_bytes()).failure
+    assert failure is not None
+    assert failure.code == "invalid_params"
+    assert "VATTI_ALLOW_RAW_ARGV" in failure.message
+    assert not marker.exists()
 
 
 class SpillParams(BaseModel):
@@ -116,7 +161,7 @@ def test_temporary_files_stay_in_the_private_scratch(tmp_path: Path) -> None:
 def test_failing_command_reports_step_and_exit(tmp_path: Path) -> None:
     store, scratch = tmp_path / "store", tmp_path / "scratch"
     put_spec(store, "j2", {"argv": ["sh", "-c", "exit 3"], "outputs": ["out.txt"]})
-    code = run_job_in("j2", DirObjects(store), default_registry(), scratch)  # type: ignore[operator]
+    code = run_job_in("j2", DirObjects(store), RAW, scratch)  # type: ignore[operator]
     assert code == 1
     failure = Outcome.from_json((store / outcome_key("j2")).read_bytes()).failure
     assert failure is not None
@@ -128,7 +173,7 @@ def test_failing_command_reports_step_and_exit(tmp_path: Path) -> None:
 def test_command_killed_by_a_signal_reports_the_signal(tmp_path: Path) -> None:
     store, scratch = tmp_path / "store", tmp_path / "scratch"
     put_spec(store, "j5", {"argv": ["sh", "-c", "kill -KILL $$"]})
-    code = run_job_in("j5", DirObjects(store), default_registry(), scratch)  # type: ignore[operator]
+    code = run_job_in("j5", DirObjects(store), RAW, scratch)  # type: ignore[operator]
     assert code == 1
     failure = Outcome.from_json((store / outcome_key("j5")).read_bytes()).failure
     assert failure is not None
@@ -150,8 +195,8 @@ def test_sigterm_deletes_the_scratch_dir_and_records_the_stop(tmp_path: Path) ->
         import sys
         from vatti.pipelines.base import default_registry
         from vatti.runtime.job import run_job_in
-        sys.exit(run_job_in("j3", DirObjects(Path({str(store)!r})), default_registry(),
-                            Path({str(scratch)!r})))
+        sys.exit(run_job_in("j3", DirObjects(Path({str(store)!r})),
+                            default_registry(allow_raw_argv=True), Path({str(scratch)!r})))
         """
     )
     proc = subprocess.Popen([sys.executable, "-c", script])

@@ -17,7 +17,14 @@ import pytest
 from pydantic import SecretStr
 
 from vatti.assembly import Service, open_service
-from vatti.config import ApiSettings, CommonSettings, EngineSettings, RuntimeSettings, Settings
+from vatti.config import (
+    ApiSettings,
+    CommandSettings,
+    CommonSettings,
+    EngineSettings,
+    RuntimeSettings,
+    Settings,
+)
 from vatti.domain.jobs import Job
 from vatti.engine.sweeper import sweep_once
 from vatti.testing.s3 import SECRET_ACCESS_KEY, S3Server
@@ -43,6 +50,7 @@ def service(tmp_path: Path, s3_server: S3Server, sqlite_database_url: str) -> It
         api=ApiSettings(auth="none"),
         engine=EngineSettings(poll_interval=0.05),
         runtime=RuntimeSettings(pgs_offline=True),
+        commands=CommandSettings(allow_raw_argv=True),  # the jobs are scripts of the tests
     )
     svc = open_service(settings)
     try:

@@ -49,7 +49,7 @@ def setup(request: pytest.FixtureRequest, backend: Backend, tmp_path: Path) -> A
 
 
 def test_provision_writes_the_spec_where_the_runtime_reads_it(setup: Areas) -> None:
-    spec = {"pipeline": "command", "params": {"argv": ["true"]}}
+    spec = {"pipeline": "command", "params": {"command": "noop"}}
     setup.areas.provision("j1", spec)
     assert json.loads(setup.work.get_bytes(spec_key("j1"))) == spec
     assert setup.areas.work_job_ids() == ["j1"]

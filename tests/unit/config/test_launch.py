@@ -62,9 +62,28 @@ def test_the_launch_env_holds_resolved_values_and_never_the_database_url(
         "VATTI_TRANSFER_RETRY_DELAY": "1.0",
         "VATTI_TRANSFER_TIMEOUT": "60.0",
         "VATTI_ALLOW_HTTP_LOOPBACK": "0",
+        "VATTI_ALLOW_RAW_ARGV": "0",
     }
     assert launch.secrets == {}
     assert "hunter2" not in repr(launch)
+
+
+def test_the_job_reads_the_commands_file_the_engine_read(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("commands.toml").write_text('[commands.one]\nargv = ["true"]\n')
+    monkeypatch.setenv("VATTI_COMMANDS_FILE", "commands.toml")  # relative: resolved for the job
+    monkeypatch.setenv("VATTI_ALLOW_RAW_ARGV", "true")
+    launch = runtime_launch_settings(Settings.for_component("engine"), input_root=None)
+    assert launch.env["VATTI_COMMANDS_FILE"] == str(tmp_path / "commands.toml")
+    assert launch.env["VATTI_ALLOW_RAW_ARGV"] == "1"
+    monkeypatch.chdir(tmp_path.parent)
+    set_env(monkeypatch, launch.env)
+    commands = Settings.for_component("runtime").commands
+    assert commands is not None
+    assert commands.commands_file == tmp_path / "commands.toml"
+    assert commands.allow_raw_argv
 
 
 def test_the_given_input_root_wins_over_the_setting(

@@ -31,6 +31,12 @@ def test_every_setting_is_documented() -> None:
     assert missing == []
 
 
+def test_the_shipped_commands_file_is_the_readmes_example() -> None:
+    from vatti.pipelines.command_file import SHIPPED_COMMANDS
+
+    assert f"```toml\n{SHIPPED_COMMANDS.read_text(encoding='utf-8')}```" in README
+
+
 def test_hattivatti_events_of_every_state_are_documented() -> None:
     from vatti.domain.states import HATTIVATTI_EVENTS
 

@@ -40,10 +40,10 @@ class Harness:
     outcomes: DictOutcomes
     clock: Clock
 
-    def submit(self, argv: list[str] | None = None, **request: object) -> Job:
+    def submit(self, name: str = "world", **request: object) -> Job:
         body: dict[str, object] = {
             "pipeline": "command",
-            "params": {"argv": argv or ["true"], "outputs": []},
+            "params": {"command": "hello", "args": {"name": name}},
             **request,
         }
         req = JobRequest.model_validate(body)

@@ -30,7 +30,7 @@ def states(h: Any, job_id: str) -> list[str]:
 
 def test_admission_respects_the_limit_in_fifo_order(harness_factory: Any) -> None:
     h = harness_factory(max_concurrent_jobs=2)
-    jobs = [h.submit(["echo", str(i)]) for i in range(3)]
+    jobs = [h.submit(f"job {i}") for i in range(3)]
     assert admit_once(h.ctx) == 2
     assert [s.job_id for s in h.executor.submitted] == [jobs[0].id, jobs[1].id]
     assert [h.store.get(j.id).state for j in jobs] == [

@@ -19,7 +19,7 @@ from vatti.testing.jobs import service_for
 
 pytestmark = pytest.mark.unit
 
-NEW = NewJob(pipeline="command", spec={"params": {"argv": ["true"]}}, fingerprint="f" * 64)
+NEW = NewJob(pipeline="command", spec={"params": {"command": "noop"}}, fingerprint="f" * 64)
 
 
 async def follow(engine: Engine, on_change: Any) -> Job:

@@ -114,7 +114,7 @@ def test_the_job_service_and_freed_slots_wake_the_engines(harness: Any) -> None:
     engine = Engine(harness.ctx, wakeups=wakeups)
     jobs = service_for(engine)
     job = jobs.submit(
-        {"pipeline": "command", "params": {"argv": ["true"]}}, caller=OPERATOR_CALLER
+        {"pipeline": "command", "params": {"command": "noop"}}, caller=OPERATOR_CALLER
     ).job
     assert wakeups.topics == ["admission", "outbox"]
     admit_once(harness.ctx)

@@ -65,9 +65,9 @@ def make_service(dedup_window_s: float = 600.0) -> tuple[JobService, Woken]:
     return service, woken
 
 
-def body(*argv: str, **extra: object) -> bytes:
+def body(name: str = "world", **extra: object) -> bytes:
     return json.dumps(
-        {"pipeline": "command", "params": {"argv": list(argv) or ["true"]}, **extra}
+        {"pipeline": "command", "params": {"command": "hello", "args": {"name": name}}, **extra}
     ).encode()
 
 
@@ -82,7 +82,7 @@ def fail(service: JobService, job_id: str) -> None:
 
 def test_submit_stores_a_queued_job_and_wakes_admission() -> None:
     service, woken = make_service()
-    submission = service.submit(body("echo", "hi"), caller=OPERATOR_CALLER)
+    submission = service.submit(body("hi"), caller=OPERATOR_CALLER)
     assert submission.created
     assert submission.job.state is JobState.QUEUED
     assert service.get(submission.job.id, caller=OPERATOR_CALLER) == submission.job
@@ -91,8 +91,8 @@ def test_submit_stores_a_queued_job_and_wakes_admission() -> None:
 
 def test_identical_requests_share_one_job() -> None:
     service, woken = make_service()
-    first = service.submit(body("echo", "hi"), caller=OPERATOR_CALLER)
-    again = service.submit(body("echo", "hi"), caller=OPERATOR_CALLER)
+    first = service.submit(body("hi"), caller=OPERATOR_CALLER)
+    again = service.submit(body("hi"), caller=OPERATOR_CALLER)
     assert again.deduplicated
     assert again.job.id == first.job.id
     assert woken.topics == ["admission", "outbox"]  # nothing new to wake anyone for

@@ -38,9 +38,20 @@ def test_request_fields_are_named() -> None:
 
 
 def test_params_errors_are_prefixed() -> None:
-    request = parse_request(raw({"pipeline": "command", "params": {"outputs": ["../x"]}}))
+    request = parse_request(
+        raw({"pipeline": "command", "params": {"command": "hello", "args": {"name": 3, "x": 1}}})
+    )
     with pytest.raises(InvalidParams) as info:
         new_job(request, default_registry(), OPERATOR_CALLER)
+    assert {e["field"] for e in info.value.errors} == {"params.args.name", "params.args.x"}
+
+
+def test_raw_argv_errors_are_prefixed() -> None:
+    request = parse_request(
+        raw({"pipeline": "command", "params": {"argv": [], "outputs": ["../x"]}})
+    )
+    with pytest.raises(InvalidParams) as info:
+        new_job(request, default_registry(allow_raw_argv=True), OPERATOR_CALLER)
     assert {e["field"] for e in info.value.errors} == {"params.argv", "params.outputs.0"}
 
 
@@ -50,35 +61,58 @@ def test_unknown_pipeline() -> None:
         new_job(request, default_registry(), OPERATOR_CALLER)
 
 
+def hello(name: str | None = None, **extra: object) -> bytes:
+    args = {} if name is None else {"name": name}
+    return raw({"pipeline": "command", "params": {"command": "hello", "args": args}, **extra})
+
+
 def test_equivalent_requests_share_a_fingerprint() -> None:
     registry = default_registry()
+    a = new_job(parse_request(hello()), registry, OPERATOR_CALLER)
+    b = new_job(
+        parse_request(hello("world", client_id="c1")), registry, OPERATOR_CALLER
+    )  # the default, given
+    c = new_job(parse_request(hello("Ada")), registry, OPERATOR_CALLER)
+    assert a.fingerprint == b.fingerprint
+    assert a.fingerprint != c.fingerprint
+    assert b.client_id == "c1"
+    assert "client_id" not in b.spec
+    assert b.spec["params"] == {"command": "hello", "args": {"name": "world"}}
+
+
+def test_a_raw_argv_spec_holds_its_env_and_outputs() -> None:
+    registry = default_registry(allow_raw_argv=True)
     a = new_job(
         parse_request(raw({"pipeline": "command", "params": {"argv": ["x"]}})),
         registry,
         OPERATOR_CALLER,
     )
     b = new_job(
-        parse_request(
-            raw({"pipeline": "command", "params": {"argv": ["x"], "env": {}}, "client_id": "c1"})
-        ),
-        registry,
-        OPERATOR_CALLER,
-    )
-    c = new_job(
-        parse_request(raw({"pipeline": "command", "params": {"argv": ["y"]}})),
+        parse_request(raw({"pipeline": "command", "params": {"argv": ["x"], "env": {}}})),
         registry,
         OPERATOR_CALLER,
     )
     assert a.fingerprint == b.fingerprint
-    assert a.fingerprint != c.fingerprint
-    assert b.client_id == "c1"
-    assert "client_id" not in b.spec
-    assert b.spec["params"] == {"argv": ["x"], "env": {}, "outputs": []}
+    assert a.spec["params"] == {"argv": ["x"], "env": {}, "outputs": []}
+
+
+def test_a_declared_command_sets_the_limits_a_request_may_lower() -> None:
+    registry = default_registry()
+
+    def limits(**resources: int) -> object:
+        new = new_job(parse_request(hello(resources=resources)), registry, OPERATOR_CALLER)
+        return new.spec["resources"]
+
+    assert limits() == {"memory_mb": 512, "wall_time_s": 60}
+    assert limits(memory_mb=32) == {"memory_mb": 32, "wall_time_s": 60}
+    assert limits(wall_time_s=600) == {"memory_mb": 512, "wall_time_s": 600}  # up to its max
+    assert limits(memory_mb=4096, wall_time_s=3600) == {"memory_mb": 1024, "wall_time_s": 600}
 
 
 def test_webhook_url_is_kept_out_of_the_spec() -> None:
-    body = {"pipeline": "command", "params": {"argv": ["x"]}, "webhook_url": "https://h.org/x?t=1"}
-    job = new_job(parse_request(raw(body)), default_registry(), OPERATOR_CALLER)
+    job = new_job(
+        parse_request(hello(webhook_url="https://h.org/x?t=1")), default_registry(), OPERATOR_CALLER
+    )
     assert job.webhook_url == "https://h.org/x?t=1"
     assert "webhook_url" not in job.spec
 
