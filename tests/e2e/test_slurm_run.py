@@ -60,7 +60,7 @@ def test_vatti_run_runs_a_command_job_and_a_pgs_job_on_slurm(
     for job in jobs:
         outputs = objects / results_prefix(job.name)
         if (outputs / "hello.txt").exists():
-            assert (outputs / "hello.txt").read_text() == f"hello from {job.name}\n"
+            assert (outputs / "hello.txt").read_text() == f"hello, world (job {job.name})\n"
         else:
             with gzip.open(outputs / "aggregated_scores.txt.gz", "rt") as fh:
                 assert len(fh.readlines()) == 1 + 2 * 500

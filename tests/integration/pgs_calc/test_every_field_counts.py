@@ -296,6 +296,11 @@ EFFECTS: dict[str, Effect] = {
     "pipeline": Effect("job", "hattivatti", setting("pipeline", value="command")),
     "client_id": Effect("job", "hattivatti", setting("client_id", value="INTP00000002")),
     "webhook_url": Effect("job", "hattivatti", setting("webhook_url", value="https://b.example/h")),
+    "results_public_key": Effect(
+        "job",
+        "hattivatti",
+        setting("results_public_key", value="AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA="),
+    ),
     "resources.memory_mb": Effect(
         "job", "hattivatti", setting("resources", "memory_mb", value=512)
     ),
@@ -401,12 +406,14 @@ _runs = itertools.count()
 
 
 def observe_job(body: dict[str, Any]) -> object:
-    """What the service makes of the request: the job it stores (or its refusal)."""
+    """What the service makes of the request: the job it stores (or its refusal), with the
+    recipient key its runtime encrypts the results for."""
     try:
         new = new_job(JobRequest.model_validate(body), REGISTRY, OPERATOR_CALLER)
     except (ValidationError, VattiError) as exc:
         return ("refused", str(exc))
-    return (new.pipeline, new.client_id, new.webhook_url, job_resources(new.spec))
+    recipient = new.spec.get("results_public_key")
+    return (new.pipeline, new.client_id, new.webhook_url, job_resources(new.spec), recipient)
 
 
 def observe_inputs(body: dict[str, Any]) -> object:

@@ -234,7 +234,7 @@ def test_results_are_encrypted_for_the_requests_public_key(tmp_path: Path) -> No
     }
     store.put_bytes(spec_key("j1"), json.dumps(spec).encode())
 
-    assert run_job_in("j1", store, default_registry(), tmp_path / "scratch") == 0
+    assert run_job_in("j1", store, default_registry(allow_raw_argv=True), tmp_path / "scratch") == 0
 
     manifest = json.loads(store.get_bytes(manifest_key("j1")))
     assert [e["name"] for e in manifest["outputs"]] == ["a.txt.c4gh", "d/b.txt.c4gh"]
@@ -266,7 +266,7 @@ def test_a_command_output_linking_out_of_the_work_area_is_refused(tmp_path: Path
     put_spec(
         store, "j2", {"argv": ["ln", "-s", "/etc/hostname", "out.txt"], "outputs": ["out.txt"]}
     )
-    assert run_job_in("j2", DirObjects(store), default_registry(), scratch) == 1  # type: ignore[operator]
+    assert run_job_in("j2", DirObjects(store), default_registry(allow_raw_argv=True), scratch) == 1  # type: ignore[operator]
     failure = Outcome.from_json((store / outcome_key("j2")).read_bytes()).failure
     assert failure is not None
     assert (failure.code, failure.step) == ("output_refused", "collect-outputs")
