@@ -53,6 +53,8 @@ class AncestryOptions:
         for name in ("n_popcomp", "n_normalisation"):
             if not 1 <= getattr(self, name) <= 20:
                 raise ValueError(f"{name} must be between 1 and 20")
+        if self.p_threshold is not None and not 0 < self.p_threshold < 1:
+            raise ValueError(f"the p threshold must be in (0, 1), not {self.p_threshold}")
 
 
 @dataclass
