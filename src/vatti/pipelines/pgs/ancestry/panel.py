@@ -23,7 +23,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +39,7 @@ from vatti.pipelines.pgs.ancestry.files import (
     write_table,
 )
 from vatti.pipelines.pgs.ancestry.genotypes import read_genotypes
+from vatti.pipelines.pgs.ancestry.params import AncestryParams
 from vatti.pipelines.pgs.ancestry.projection import project, reference_pca
 from vatti.pipelines.pgs.ancestry.run import write_result
 from vatti.pipelines.pgs.orchestration import CalcOptions, CalcResult, calculate
@@ -268,3 +269,15 @@ def calculate_with_ancestry(
     written = write_result(adjusted, out_dir)
     result.outputs.extend(["reference.pcs.gz", f"{target.name}.pcs.gz", *(p.name for p in written)])
     return result
+
+
+def job_panel(params: AncestryParams, staged: Mapping[str, Path]) -> ReferencePanel:
+    """The panel a job's ``ancestry`` param names, from its staged files (a job names its
+    relatedness list: nothing is looked for beside the panel)."""
+    file = GenotypeFile(
+        TargetFormat(params.format),
+        staged[params.geno],
+        staged[params.variants],
+        staged[params.pheno],
+    )
+    return ReferencePanel(file, staged[params.related] if params.related else None)
