@@ -93,8 +93,11 @@ def test_adjusted_scores_and_similarity_match_pgscatalog(
                 assert agree is not None
                 assert agree >= AGREEMENT, column
             elif column.startswith("RF_P_"):
-                # RandomForest probabilities: the same trees with the same seed
-                assert mine[column].equals(theirs[column]), column
+                # RandomForest probabilities: the same trees with the same seed and the same
+                # scikit-learn (equal today; another release may grow other trees)
+                same = (mine[column] == theirs[column]).mean()
+                assert same is not None
+                assert same >= AGREEMENT, column
             else:
                 _assert_close(mine[column], theirs[column])
     pgs = _read(ours / f"{inputs.target}_pgs.txt.gz")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+import polars as pl
 import typer
 from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
@@ -311,7 +312,8 @@ def score(
             ),
         )
     n_scores = result.scores["PGS"].n_unique()
-    n_samples = result.scores.height // max(n_scores, 1)
+    targets = result.scores.filter(pl.col("sampleset") != "reference") if ancestry else None
+    n_samples = (result.scores if targets is None else targets).height // max(n_scores, 1)
     out.print(
         f"{n_scores} score(s) x {n_samples} sample(s) in {result.timings['total']:.2f}s; "
         f"outputs in {out_dir}: {', '.join(result.outputs)}",

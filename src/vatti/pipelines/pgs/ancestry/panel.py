@@ -19,10 +19,12 @@ relatedness list (plink2's ``.king.cutoff.out.id``) beside it or given.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +44,13 @@ from vatti.pipelines.pgs.ancestry.genotypes import read_genotypes
 from vatti.pipelines.pgs.ancestry.params import AncestryParams
 from vatti.pipelines.pgs.ancestry.projection import project, reference_pca
 from vatti.pipelines.pgs.ancestry.run import write_result
-from vatti.pipelines.pgs.orchestration import CalcOptions, CalcResult, calculate
+from vatti.pipelines.pgs.orchestration import (
+    TIMINGS_NAME,
+    CalcOptions,
+    CalcResult,
+    Timer,
+    calculate,
+)
 from vatti.pipelines.pgs.targets.base import GenotypeFile, Sampleset, read_variants
 from vatti.pipelines.pgs.vocabulary import TargetFormat
 
@@ -244,7 +252,9 @@ def calculate_with_ancestry(
         dataclasses.replace(options, variant_filter=only_shared),
         out_dir,
     )
-    with tempfile.TemporaryDirectory(prefix="vatti-ancestry-") as work:
+    timer = Timer()
+    begin = time.perf_counter()
+    with timer.step("ancestry_qc"), tempfile.TemporaryDirectory(prefix="vatti-ancestry-") as work:
         kept_ids, kept_samples = qc_and_prune(panel, shared["r_id"].to_list(), Path(work))
     pruned = shared.filter(pl.col("r_id").is_in(sorted(kept_ids)))
     if pruned.height < 4 * DIM_REF:
@@ -252,21 +262,28 @@ def calculate_with_ancestry(
             f"{pruned.height} shared variants are left after the reference QC and LD pruning; "
             f"the PCA needs at least {4 * DIM_REF}"
         )
-    ref = read_genotypes(
-        panel.file,
-        pruned["r_variant_idx"].to_numpy().astype(np.uint32),
-        np.ones(pruned.height, dtype=np.uint8),
-    )
-    columns = np.flatnonzero(ref.samples["IID"].is_in(sorted(kept_samples)).to_numpy())
-    pca = reference_pca(ref.values[:, columns], ref.missing[:, columns], dim_ref=DIM_REF)
-    ref_pcs = _pcs_table(ref.samples[columns], pca.pcs)
-    values, missing, target_samples = _target_genotypes(target, pruned)
-    target_pcs = _pcs_table(target_samples, project(pca, values, missing))
-    write_table(ref_pcs, out_dir / "reference.pcs.gz")
-    write_table(target_pcs, out_dir / f"{target.name}.pcs.gz")
-    scores = result.scores.select("sampleset", "FID", "IID", "PGS", "SUM")
-    adjusted = adjust(ref_pcs, labels, related, target_pcs, target.name, scores, ancestry)
-    written = write_result(adjusted, out_dir)
+    with timer.step("ancestry_pca"):
+        ref = read_genotypes(
+            panel.file,
+            pruned["r_variant_idx"].to_numpy().astype(np.uint32),
+            np.ones(pruned.height, dtype=np.uint8),
+        )
+        columns = np.flatnonzero(ref.samples["IID"].is_in(sorted(kept_samples)).to_numpy())
+        pca = reference_pca(ref.values[:, columns], ref.missing[:, columns], dim_ref=DIM_REF)
+        ref_pcs = _pcs_table(ref.samples[columns], pca.pcs)
+        del ref
+    with timer.step("ancestry_projection"):
+        values, missing, target_samples = _target_genotypes(target, pruned)
+        target_pcs = _pcs_table(target_samples, project(pca, values, missing))
+        write_table(ref_pcs, out_dir / "reference.pcs.gz")
+        write_table(target_pcs, out_dir / f"{target.name}.pcs.gz")
+    with timer.step("ancestry_adjust"):
+        scores = result.scores.select("sampleset", "FID", "IID", "PGS", "SUM")
+        adjusted = adjust(ref_pcs, labels, related, target_pcs, target.name, scores, ancestry)
+        written = write_result(adjusted, out_dir)
+    result.timings.update(timer.timings)
+    result.timings["total"] = round(result.timings["total"] + time.perf_counter() - begin, 4)
+    (out_dir / TIMINGS_NAME).write_text(json.dumps(result.timings, indent=2) + "\n")
     result.outputs.extend(["reference.pcs.gz", f"{target.name}.pcs.gz", *(p.name for p in written)])
     return result
 
