@@ -15,6 +15,10 @@ import numpy as np
 import polars as pl
 import pytest
 
+from vatti.pipelines.pgs.ancestry.genotypes import read_genotypes
+from vatti.pipelines.pgs.ancestry.panel import project_target, shared_variants
+from vatti.pipelines.pgs.ancestry.projection import reference_pca
+from vatti.pipelines.pgs.targets.base import GenotypeFile, Sampleset, read_variants
 from vatti.testing.services import plink2_path, shared_pgs_data
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.plink2]
@@ -133,3 +137,20 @@ def test_bad_ancestry_inputs_are_refused_with_a_reason(inputs: Path, tmp_path: P
         done = _run(inputs, tmp_path / str(k), *target, *extra)
         assert done.returncode != 0, extra
         assert reason in done.stderr, (extra, done.stderr)
+
+
+def test_targets_projected_in_chunks_get_the_same_pcs(inputs: Path) -> None:
+    """A large target is projected a chunk of samples at a time (one pass over its files per
+    chunk): the chunks do not change a sample's PCs."""
+    target = Sampleset("cohort", [GenotypeFile.from_prefix("pfile", inputs / "target")])
+    panel = GenotypeFile.from_prefix("pfile", inputs / "panel")
+    shared = shared_variants(read_variants(target), read_variants(Sampleset("reference", [panel])))
+    ref = read_genotypes(
+        panel,
+        shared["r_variant_idx"].to_numpy().astype(np.uint32),
+        np.ones(shared.height, dtype=np.uint8),
+    )
+    pca = reference_pca(ref.values, ref.missing, dim_ref=10)
+    whole = project_target(target, shared, pca)
+    assert whole.height == 640
+    assert project_target(target, shared, pca, chunk=97).equals(whole)

@@ -25,19 +25,30 @@ class Genotypes:
     samples: pl.DataFrame
 
 
+def count_samples(file: GenotypeFile) -> int:
+    with open_reader(file) as reader:
+        return int(reader.read_samples().height)
+
+
 def read_genotypes(
-    file: GenotypeFile, variant_idx: npt.NDArray[np.uint32], allele_idx: npt.NDArray[np.uint8]
+    file: GenotypeFile,
+    variant_idx: npt.NDArray[np.uint32],
+    allele_idx: npt.NDArray[np.uint8],
+    samples: slice | None = None,
 ) -> Genotypes:
     """The counts of allele ``allele_idx[i]`` of variant ``variant_idx[i]`` (sorted by
-    variant) for every sample of ``file``."""
+    variant) for the ``samples`` (a range of them; default all) of ``file``."""
     with open_reader(file) as reader:
-        samples = reader.read_samples().select("FID", "IID")
-        n = samples.height
-        values = np.empty((variant_idx.size, n), dtype=np.float64)
-        missing = np.zeros((variant_idx.size, n), dtype=np.bool_)
+        table = reader.read_samples().select("FID", "IID")
+        n = table.height
+        cols = samples or slice(0, n)
+        table = table[cols]
+        values = np.empty((variant_idx.size, table.height), dtype=np.float64)
+        missing = np.zeros((variant_idx.size, table.height), dtype=np.bool_)
         for block in reader.dosage_blocks(variant_idx, allele_idx, BLOCK):
             rows = block.values.shape[0]
-            values[block.start : block.start + rows] = block.values
-            flat = missing[block.start : block.start + rows].reshape(-1)
-            flat[block.missing] = True
-    return Genotypes(values, missing, samples)
+            values[block.start : block.start + rows] = block.values[:, cols]
+            mask = np.zeros(block.values.shape, dtype=np.bool_)
+            mask.reshape(-1)[block.missing] = True
+            missing[block.start : block.start + rows] = mask[:, cols]
+    return Genotypes(values, missing, table)

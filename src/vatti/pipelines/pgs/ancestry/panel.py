@@ -40,9 +40,9 @@ from vatti.pipelines.pgs.ancestry.files import (
     read_related,
     write_table,
 )
-from vatti.pipelines.pgs.ancestry.genotypes import read_genotypes
+from vatti.pipelines.pgs.ancestry.genotypes import count_samples, read_genotypes
 from vatti.pipelines.pgs.ancestry.params import AncestryParams
-from vatti.pipelines.pgs.ancestry.projection import project, reference_pca
+from vatti.pipelines.pgs.ancestry.projection import ReferencePca, project, reference_pca
 from vatti.pipelines.pgs.ancestry.run import write_result
 from vatti.pipelines.pgs.orchestration import (
     TIMINGS_NAME,
@@ -184,13 +184,19 @@ def _pcs_table(samples: pl.DataFrame, pcs: np.ndarray) -> pl.DataFrame:
     )
 
 
+#: Target samples projected at a time: each chunk's genotypes (pruned variants x samples, 9
+#: bytes a call) are read in one pass over the target's files and held together.
+CHUNK_BYTES = 256 * 2**20
+
+
 def _target_genotypes(
-    sampleset: Sampleset, pruned: pl.DataFrame
+    sampleset: Sampleset, pruned: pl.DataFrame, samples: slice
 ) -> tuple[np.ndarray, np.ndarray, pl.DataFrame]:
-    """The target's counts of the reference's ALT allele at the pruned variants, in their order."""
+    """The target's counts of the reference's ALT allele at the pruned variants, in their
+    order, for a range of its samples."""
     values: np.ndarray | None = None
     missing: np.ndarray | None = None
-    samples: pl.DataFrame | None = None
+    table: pl.DataFrame | None = None
     order = pruned.with_row_index("_row")
     for file_idx, file in enumerate(sampleset.files):
         part = order.filter(pl.col("t_file_idx") == file_idx).sort("t_variant_idx")
@@ -198,20 +204,39 @@ def _target_genotypes(
             continue
         allele = (part["t_alt"] == part["r_alt"]).cast(pl.UInt8).to_numpy()
         found = read_genotypes(
-            file, part["t_variant_idx"].to_numpy().astype(np.uint32), allele.astype(np.uint8)
+            file,
+            part["t_variant_idx"].to_numpy().astype(np.uint32),
+            allele.astype(np.uint8),
+            samples,
         )
         if values is None:
             values = np.empty((pruned.height, found.values.shape[1]))
             missing = np.zeros((pruned.height, found.values.shape[1]), dtype=np.bool_)
-            samples = found.samples
+            table = found.samples
         assert missing is not None
         rows = part["_row"].to_numpy()
         values[rows] = found.values
         missing[rows] = found.missing
     assert values is not None
     assert missing is not None
-    assert samples is not None
-    return values, missing, samples
+    assert table is not None
+    return values, missing, table
+
+
+def project_target(
+    sampleset: Sampleset, pruned: pl.DataFrame, pca: ReferencePca, chunk: int | None = None
+) -> pl.DataFrame:
+    """The target's PCs (``FID IID PC1...``), ``chunk`` samples at a time (default: as many
+    as fit :data:`CHUNK_BYTES`)."""
+    n = count_samples(sampleset.files[0])
+    step = chunk or max(1, CHUNK_BYTES // (9 * max(pruned.height, 1)))
+    parts = []
+    for start in range(0, n, step):
+        values, missing, samples = _target_genotypes(
+            sampleset, pruned, slice(start, min(start + step, n))
+        )
+        parts.append(_pcs_table(samples, project(pca, values, missing)))
+    return pl.concat(parts)
 
 
 def calculate_with_ancestry(
@@ -273,8 +298,7 @@ def calculate_with_ancestry(
         ref_pcs = _pcs_table(ref.samples[columns], pca.pcs)
         del ref
     with timer.step("ancestry_projection"):
-        values, missing, target_samples = _target_genotypes(target, pruned)
-        target_pcs = _pcs_table(target_samples, project(pca, values, missing))
+        target_pcs = project_target(target, pruned, pca)
         write_table(ref_pcs, out_dir / "reference.pcs.gz")
         write_table(target_pcs, out_dir / f"{target.name}.pcs.gz")
     with timer.step("ancestry_adjust"):
