@@ -44,6 +44,7 @@ from vatti.pipelines.pgs.ancestry.genotypes import count_samples, read_genotypes
 from vatti.pipelines.pgs.ancestry.params import AncestryParams
 from vatti.pipelines.pgs.ancestry.projection import ReferencePca, project, reference_pca
 from vatti.pipelines.pgs.ancestry.run import write_result
+from vatti.pipelines.pgs.freqs import read_afreq
 from vatti.pipelines.pgs.orchestration import (
     TIMINGS_NAME,
     CalcOptions,
@@ -156,12 +157,13 @@ def qc_and_prune(
     panel: ReferencePanel, ids: Sequence[str], work: Path, threads: int = 2
 ) -> tuple[set[str], set[str]]:
     """The variant IDs (of ``ids``) and sample IIDs left after pgsc_calc's reference QC and
-    LD pruning (plink2, :data:`PLINK2_QC`), the related samples removed."""
+    LD pruning (plink2, :data:`PLINK2_QC`), the related samples removed; the QC'd variants'
+    frequencies in ``work/reference.afreq``."""
     (work / "shared.txt").write_text("".join(f"{i}\n" for i in ids))
     remove = ["--remove", str(panel.related)] if panel.related is not None else []
     argv = [
         _plink2(), "--threads", str(threads), *_plink2_input(panel.file), *remove,
-        "--extract", str(work / "shared.txt"), *PLINK2_QC, "--write-samples",
+        "--extract", str(work / "shared.txt"), *PLINK2_QC, "--freq", "--write-samples",
         "--out", str(work / "reference"),
     ]  # fmt: skip
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
@@ -176,6 +178,34 @@ def qc_and_prune(
     at = header.index("IID") if "IID" in header else (header.index("#IID") if header else 0)
     samples = {line.split()[at] for line in lines[1:] if line.strip()}
     return kept, samples
+
+
+def panel_freqs(afreq: Path, shared: pl.DataFrame, out: Path) -> Path:
+    """The panel's ALT frequencies (plink2's ``.afreq`` of the QC'd panel) under the IDs and
+    alleles of both sides, for :func:`~vatti.pipelines.pgs.freqs.with_reference_freqs`: a target
+    variant whose ID is ``.`` or not unique is left out (it falls back to its own frequency)."""
+    freqs = read_afreq(afreq).select(
+        pl.col("id").alias("r_id"), pl.col("alt_freqs").list.first().alias("f")
+    )
+    joined = shared.join(freqs, on="r_id", how="inner")
+    unique_target = ~pl.col("t_id").is_in([".", ""]) & ~pl.col("t_id").is_duplicated()
+    target_side = joined.filter(unique_target).select(
+        pl.col("t_id").alias("ID"),
+        pl.col("t_ref").alias("REF"),
+        pl.col("t_alt").alias("ALT"),
+        pl.when(pl.col("t_alt") == pl.col("r_alt"))
+        .then(pl.col("f"))
+        .otherwise(1 - pl.col("f"))
+        .alias("ALT_FREQS"),
+    )
+    panel_side = joined.select(
+        pl.col("r_id").alias("ID"),
+        pl.col("r_ref").alias("REF"),
+        pl.col("r_alt").alias("ALT"),
+        pl.col("f").alias("ALT_FREQS"),
+    )
+    pl.concat([panel_side, target_side]).write_csv(out, separator="\t")
+    return out
 
 
 def _pcs_table(samples: pl.DataFrame, pcs: np.ndarray) -> pl.DataFrame:
@@ -271,16 +301,22 @@ def calculate_with_ancestry(
     def only_shared(name: str, table: pl.DataFrame) -> pl.DataFrame:
         return _keep(table, shared, "r_" if name == REFERENCE_NAME else "t_")
 
-    result = calculate(
-        scorefiles,
-        [target, reference],
-        dataclasses.replace(options, variant_filter=only_shared),
-        out_dir,
-    )
     timer = Timer()
     begin = time.perf_counter()
-    with timer.step("ancestry_qc"), tempfile.TemporaryDirectory(prefix="vatti-ancestry-") as work:
-        kept_ids, kept_samples = qc_and_prune(panel, shared["r_id"].to_list(), Path(work))
+    with tempfile.TemporaryDirectory(prefix="vatti-ancestry-") as tmp:
+        work = Path(tmp)
+        with timer.step("ancestry_qc"):
+            kept_ids, kept_samples = qc_and_prune(panel, shared["r_id"].to_list(), work)
+        if options.reference_freqs is None:
+            # pgsc_calc imputes with the QC'd panel's frequencies (plink2 --read-freq)
+            freqs = panel_freqs(work / "reference.afreq", shared, work / "relabelled.afreq")
+            options = dataclasses.replace(options, reference_freqs=freqs)
+        result = calculate(
+            scorefiles,
+            [target, reference],
+            dataclasses.replace(options, variant_filter=only_shared),
+            out_dir,
+        )
     pruned = shared.filter(pl.col("r_id").is_in(sorted(kept_ids)))
     if pruned.height < 4 * DIM_REF:
         raise AncestryInputError(
@@ -306,7 +342,7 @@ def calculate_with_ancestry(
         adjusted = adjust(ref_pcs, labels, related, target_pcs, target.name, scores, ancestry)
         written = write_result(adjusted, out_dir)
     result.timings.update(timer.timings)
-    result.timings["total"] = round(result.timings["total"] + time.perf_counter() - begin, 4)
+    result.timings["total"] = round(time.perf_counter() - begin, 4)
     (out_dir / TIMINGS_NAME).write_text(json.dumps(result.timings, indent=2) + "\n")
     result.outputs.extend(["reference.pcs.gz", f"{target.name}.pcs.gz", *(p.name for p in written)])
     return result
