@@ -9,7 +9,8 @@ change that must change nothing. A field added to the model without being listed
 :func:`test_every_field_is_listed`; a listed field that stops mattering fails its own test.
 
 The data: a synthetic PLINK 2 cohort (20 samples, 300 variants on chromosome 22) and a second
-one for the file fields; two tiny hand-written VCFs (GT and DS; ambiguous and multiallelic
+one for the file fields; a reference panel of the first one's variants (150 samples, labelled)
+for the ancestry fields; two tiny hand-written VCFs (GT and DS; ambiguous and multiallelic
 sites); a scoring file at shifted "GRCh38" positions and two chain files back to GRCh37;
 Catalog scores in an offline cache, and a local stand-in of the Catalog's REST API for
 the publication and trait ids.
@@ -18,6 +19,7 @@ the publication and trait ids.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import gzip
 import itertools
 import logging
@@ -122,6 +124,7 @@ def shared(tmp_path_factory: pytest.TempPathFactory, fake_catalog: FakeCatalog) 
     (root / "sites.vcf").write_text(SITES_VCF)
     (root / "vcf_score.txt").write_text(VCF_SCORE)
     write_lifted(root, variants)
+    write_panel(root)
     return Shared(root, cache, f"{fake_catalog.url}/rest/", base / "runs")
 
 
@@ -149,6 +152,29 @@ def write_lifted(root: Path, variants: syn.Variants) -> None:
             f"chain 1 chr22 {SIZE38} + 1000 {SIZE38} chr22 {SIZE37} + {target} "
             f"{target + size} 1\n{size}\n"
         )
+
+
+#: the ancestry reference panel: the cohort's variants, 150 other samples with two labels
+PANEL = syn.CohortSpec(n_samples=150, n_variants=300, seed=951, missing_rate=0.05)
+
+
+def write_panel(root: Path) -> None:
+    """``panel.*``; ``panel2.pgen`` (other genotypes), ``panel_swapped.pvar`` (REF/ALT swapped
+    at 100 variants), ``panel_other.psam`` (other labels), ``related.txt`` (10 of its samples)."""
+    syn.write_pfile(root / "panel", PANEL)
+    syn.write_pfile(root / "panel2", dataclasses.replace(PANEL, missing_rate=0.02))
+    iids = [f"P{k:03d}" for k in range(PANEL.n_samples)]
+    rows = [f"{i}\t{'ABC'[k % 3]}\t{'VWXYZ'[k % 5]}" for k, i in enumerate(iids)]
+    (root / "panel.psam").write_text("#IID\tSuperPop\tPopulation\n" + "\n".join(rows) + "\n")
+    other = [f"{i}\t{'AB'[k % 2]}\tV" for k, i in enumerate(iids)]
+    (root / "panel_other.psam").write_text("#IID\tSuperPop\tPopulation\n" + "\n".join(other) + "\n")
+    lines = (root / "panel.pvar").read_text().splitlines()
+    body = [line.split("\t") for line in lines[1:]]
+    for cols in body[:100]:
+        cols[3], cols[4] = cols[4], cols[3]
+    swapped = [lines[0], *("\t".join(cols) for cols in body)]
+    (root / "panel_swapped.pvar").write_text("\n".join(swapped) + "\n")
+    (root / "related.txt").write_text("#IID\n" + "".join(f"{i}\n" for i in iids[:10]))
 
 
 def pfile(prefix: str = "a") -> dict[str, Any]:
@@ -220,6 +246,20 @@ BASES: dict[str, dict[str, Any]] = {
             "min_overlap": 0.5,
         },
     },
+    "ancestry": {
+        "pipeline": "pgs",
+        "params": {
+            "target_genomes": [pfile()],
+            "pgs_id": ["PGS999901"],
+            "target_build": "GRCh37",
+            "ancestry": {
+                "geno": "panel.pgen",
+                "pheno": "panel.psam",
+                "variants": "panel.pvar",
+                "format": "pfile",
+            },
+        },
+    },
     "sites": {
         "pipeline": "pgs",
         "params": {
@@ -270,6 +310,10 @@ def param(field: str, value: Any) -> Mutation:
 
 def keyed(field: str, value: Any) -> Mutation:
     return setting("params", "secret_key_details", field, value=value)
+
+
+def panel(field: str, value: Any) -> Mutation:
+    return setting("params", "ancestry", field, value=value)
 
 
 def transferred(field: str, value: Any) -> Mutation:
@@ -328,6 +372,19 @@ EFFECTS: dict[str, Effect] = {
     "params.reference_freqs": Effect("run", "flat", param("reference_freqs", "ref.afreq")),
     "params.liftover": Effect("run", "lifted", without_liftover),
     "params.chain_file": Effect("run", "lifted", param("chain_file", "wrong.chain")),
+    "params.ancestry.geno": Effect("run", "ancestry", panel("geno", "panel2.pgen")),
+    "params.ancestry.pheno": Effect("run", "ancestry", panel("pheno", "panel_other.psam")),
+    "params.ancestry.variants": Effect("run", "ancestry", panel("variants", "panel_swapped.pvar")),
+    "params.ancestry.format": Effect("run", "ancestry", panel("format", "bfile")),
+    "params.ancestry.related": Effect("run", "ancestry", panel("related", "related.txt")),
+    "params.ancestry.method": Effect("run", "ancestry", panel("method", "Mahalanobis")),
+    "params.ancestry.ref_label": Effect("run", "ancestry", panel("ref_label", "Population")),
+    "params.ancestry.n_popcomp": Effect("run", "ancestry", panel("n_popcomp", 2)),
+    "params.ancestry.n_normalization": Effect("run", "ancestry", panel("n_normalization", 2)),
+    "params.ancestry.normalization_method": Effect(
+        "run", "ancestry", panel("normalization_method", ["empirical"])
+    ),
+    "params.ancestry.pval_threshold": Effect("run", "ancestry", panel("pval_threshold", 0.99)),
     "params.nxf_params_file.pgs_id": Effect("run", "hattivatti", nested("pgs_id", "PGS999903")),
     "params.nxf_params_file.pgp_id": Effect("run", "hattivatti", nested("pgp_id", "PGP999901")),
     "params.nxf_params_file.trait_efo": Effect(

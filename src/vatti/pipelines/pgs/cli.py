@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+import polars as pl
 import typer
 from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
@@ -221,6 +222,60 @@ def score(
             "(e.g. hg19ToHg38.over.chain.gz).",
         ),
     ] = None,
+    ancestry: Annotated[
+        str | None,
+        typer.Option(
+            "--ancestry",
+            "--run_ancestry",
+            "--run-ancestry",
+            show_default=False,
+            help="Reference panel (PLINK 2/1 file or prefix; its .psam has --ref-label): "
+            "genetic-ancestry similarity and normalised scores (pgsc_calc's --run_ancestry).",
+        ),
+    ] = None,
+    ancestry_related: Annotated[
+        Path | None,
+        typer.Option(
+            help="Related panel samples to leave out (default: the panel's .king.cutoff.out.id)."
+        ),
+    ] = None,
+    ancestry_method: Annotated[
+        str,
+        typer.Option("--ancestry-method", "--ancestry_method", help="RandomForest or Mahalanobis."),
+    ] = "RandomForest",
+    ref_label: Annotated[
+        str, typer.Option("--ref-label", "--ref_label", help="The panel's population label column.")
+    ] = "SuperPop",
+    n_popcomp: Annotated[
+        int,
+        typer.Option(
+            "--n-popcomp", "--n_popcomp", min=1, max=20, help="PCs to compare populations."
+        ),
+    ] = 5,
+    n_normalization: Annotated[
+        int,
+        typer.Option(
+            "--n-normalization", "--n_normalization", min=1, max=20, help="PCs to normalise scores."
+        ),
+    ] = 4,
+    normalization_method: Annotated[
+        str,
+        typer.Option(
+            "--normalization-method",
+            "--normalization_method",
+            help="Of empirical, mean, mean+var (space or comma separated).",
+        ),
+    ] = "empirical mean mean+var",
+    pval_threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--pval-threshold",
+            "--pval_threshold",
+            show_default=False,
+            help="p under which a population similarity has low confidence "
+            "(default: 0.5 RandomForest, 1e-10 Mahalanobis).",
+        ),
+    ] = None,
 ) -> None:
     """Score the target genomes with the scoring files; write aggregated scores and match
     reports to OUT.
@@ -258,9 +313,30 @@ def score(
     options = CalcOptions(
         build, min_overlap, keep_ambiguous, keep_multiallelic, use_dosage, ref_freqs, chain
     )
-    result = calculate(files, sets, options, out_dir)
+    if ancestry is None:
+        result = calculate(files, sets, options, out_dir)
+    else:
+        from vatti.pipelines.pgs.ancestry.options import ancestry_options, reference_panel
+        from vatti.pipelines.pgs.ancestry.panel import calculate_with_ancestry
+
+        result = calculate_with_ancestry(
+            files,
+            sets,
+            options,
+            out_dir,
+            reference_panel(target_file(ancestry), ancestry_related),
+            ancestry_options(
+                ancestry_method,
+                ref_label,
+                n_popcomp,
+                n_normalization,
+                normalization_method,
+                pval_threshold,
+            ),
+        )
     n_scores = result.scores["PGS"].n_unique()
-    n_samples = result.scores.height // max(n_scores, 1)
+    targets = result.scores.filter(pl.col("sampleset") != "reference") if ancestry else None
+    n_samples = (result.scores if targets is None else targets).height // max(n_scores, 1)
     out.print(
         f"{n_scores} score(s) x {n_samples} sample(s) in {result.timings['total']:.2f}s; "
         f"outputs in {out_dir}: {', '.join(result.outputs)}",

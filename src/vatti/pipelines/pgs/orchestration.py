@@ -22,7 +22,7 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,6 +181,9 @@ class CalcOptions:
     #: A UCSC chain file: scoring files in the other build are lifted over (pgsc_calc's
     #: ``--liftover``, :mod:`.liftover`); ``None``: they are refused.
     liftover_chain: Path | None = None
+    #: Keeps the variants (of a sampleset, by name) that may match: the ancestry analysis
+    #: scores the target and the reference panel on the variants they share.
+    variant_filter: Callable[[str, pl.DataFrame], pl.DataFrame] | None = None
 
 
 @dataclass
@@ -265,6 +268,8 @@ def calculate(
                 file.check_exists()
             with timer.step(f"read_variants:{sampleset.name}"):
                 target = read_variants(sampleset)
+                if options.variant_filter is not None:
+                    target = options.variant_filter(sampleset.name, target)
             with timer.step(f"match:{sampleset.name}"):
                 # the log is written chunk by chunk: only its matched rows stay in memory
                 chunks = match_log_chunks(scoring, target, match_options, sampleset.name)

@@ -30,6 +30,7 @@ from pydantic import (
 
 from vatti.domain.inputs import C4GH_SUFFIX, collection_path
 from vatti.domain.requests import integral
+from vatti.pipelines.pgs.ancestry.params import AncestryParams
 from vatti.pipelines.pgs.catalog import PGP_ID, PGS_ID, TRAIT_ID
 from vatti.pipelines.pgs.vocabulary import TARGET_BUILDS, TargetFormat, normalise_chrom_name
 
@@ -527,6 +528,11 @@ class PgsParams(BaseModel):
             "to target_build (e.g. hg19ToHg38.over.chain.gz); only with liftover.",
         ),
     ]
+    ancestry: AncestryParams | None = Field(
+        default=None,
+        description="Genetic-ancestry similarity to a reference panel and the scores normalised "
+        "by it (pgsc_calc's --run_ancestry); one target sampleset.",
+    )
     nxf_params_file: NxfParamsFile | None = Field(
         default=None,
         exclude=True,  # its fields are moved to the top level; format is informational
@@ -578,6 +584,12 @@ class PgsParams(BaseModel):
             raise ValueError("liftover needs chain_file (a UCSC chain file)")
         if self.chain_file is not None and not self.liftover:
             raise ValueError("chain_file is only read with liftover: true")
+        return self
+
+    @model_validator(mode="after")
+    def _ancestry_of_one_sampleset(self) -> Self:
+        if self.ancestry is not None and len({t.sampleset for t in self.target_genomes}) > 1:
+            raise ValueError("ancestry compares one target sampleset with the reference panel")
         return self
 
     @model_validator(mode="after")

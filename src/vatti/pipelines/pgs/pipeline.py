@@ -40,6 +40,8 @@ def declared_inputs(params: PgsParams) -> list[DeclaredInput]:
         paths.append(params.reference_freqs)
     if params.chain_file is not None:
         paths.append(params.chain_file)
+    if params.ancestry is not None:
+        paths += params.ancestry.files()
     remote = collection_inputs(params)
     local = [DeclaredInput(key=p, location=p) for p in dict.fromkeys(paths) if p not in remote]
     return local + list(remote.values())
@@ -157,19 +159,23 @@ class PgsPipeline:
         chain = None if params.chain_file is None else ctx.inputs[params.chain_file]
         files = scorefiles(params, ctx)
         ctx.log.info("pgs.start samplesets=%d scorefiles=%d", len(sets), len(files))
-        result = calculate(
-            files,
-            sets,
-            CalcOptions(
-                target_build=params.target_build,
-                min_overlap=params.min_overlap,
-                keep_ambiguous=params.keep_ambiguous,
-                keep_multiallelic=params.keep_multiallelic,
-                use_dosage=params.use_dosage,
-                reference_freqs=freqs,
-                liftover_chain=chain,
-            ),
-            ctx.output_dir,
+        options = CalcOptions(
+            target_build=params.target_build,
+            min_overlap=params.min_overlap,
+            keep_ambiguous=params.keep_ambiguous,
+            keep_multiallelic=params.keep_multiallelic,
+            use_dosage=params.use_dosage,
+            reference_freqs=freqs,
+            liftover_chain=chain,
         )
+        if params.ancestry is None:
+            result = calculate(files, sets, options, ctx.output_dir)
+        else:
+            from vatti.pipelines.pgs.ancestry.panel import calculate_with_ancestry, job_panel
+
+            panel = job_panel(params.ancestry, ctx.inputs)
+            result = calculate_with_ancestry(
+                files, sets, options, ctx.output_dir, panel, params.ancestry.options()
+            )
         ctx.log.info("pgs.done rows=%d seconds=%.2f", result.scores.height, result.timings["total"])
         return PipelineOutcome(result.outputs, warnings=failed_score_warnings(result.failed))
