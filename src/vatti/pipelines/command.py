@@ -2,7 +2,8 @@
 
 The command gets a clean environment (``PATH``, ``HOME`` and ``TMPDIR`` inside the work area, the
 locale, plus the request's ``env``): nothing of the service's own settings, so no secret of the
-service leaks into user code.
+service leaks into user code. It runs through the job's sandbox: under the job's own uid when
+the service runs as root (:mod:`vatti.isolation.sandbox`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
 from pathlib import Path
 from typing import Annotated
 
@@ -69,11 +69,11 @@ class CommandPipeline:
         }
         ctx.log.info("command.start argv0=%s", params.argv[0])
         try:
-            proc = subprocess.run(params.argv, cwd=ctx.work_dir, env=env, check=False)
+            returncode = ctx.sandbox.run(params.argv, cwd=ctx.work_dir, env=env)
         except OSError as exc:
             raise StepFailed("command", f"cannot start {params.argv[0]!r}: {exc.strerror}") from exc
-        if proc.returncode != 0:
-            status, how = exit_status(proc.returncode)
+        if returncode != 0:
+            status, how = exit_status(returncode)
             raise StepFailed("command", f"command {params.argv[0]!r} {how}", step_exit=status)
         return PipelineOutcome(
             outputs=collect_outputs(ctx.work_dir, ctx.output_dir, params.outputs)
