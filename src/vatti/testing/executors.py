@@ -12,8 +12,11 @@ launch's ``VATTI_TEST_JOB`` scripts the job)::
 The suite covers submit → pending/running → exited with the runtime's real exit, non-zero
 exits, termination within the grace (and SIGKILL after it), cleanup (idempotent, deletes the
 scratch), polling from the handle alone after a restart, following a running job's log and
-reading a finished one, the memory limit, the secrets' delivery and invisibility, and the
-executor's own wall-time limit (vatti's deadline plus a margin).
+reading a finished one, the memory limit, the secrets' delivery and invisibility, the
+executor's own wall-time limit (vatti's deadline plus a margin), and, when the service runs as
+root, the isolation of a job's command (its own uid: it cannot read the database, another
+running job's scratch, or the environment of the service or of its runtime; nothing of it
+outlives the job).
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import re
 import secrets as random_secrets
+import stat
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -42,6 +47,7 @@ from vatti.executors.base import (
     Running,
 )
 from vatti.executors.errors import BadHandle
+from vatti.isolation.hardening import jobs_get_own_uids, private_data_dir
 from vatti.staging.areas import ObjectOutcomes, ObjectWorkAreas
 from vatti.staging.objects import ObjectStore
 from vatti.testing.job_scripts import TEST_JOB_VAR
@@ -58,7 +64,9 @@ class ExecutorRig:
     ``env`` is the runtime's settings for real runtime jobs, whose work areas live in the object
     store at ``objects_url``; ``shared_dir`` is a directory the tests and the jobs both see;
     ``wall_time_margin_s`` is the margin the executor adds to vatti's wall time (keep it small
-    for the tests); ``local_processes``: the jobs run on this machine (``/proc`` is checked).
+    for the tests); ``local_processes``: the jobs run on this machine (``/proc`` is checked);
+    ``data_dir``: the data dir of the machine the jobs run on (their scratch root is its
+    ``scratch``), whose parents others may traverse (:func:`reachable_by_jobs`).
     """
 
     new_executor: Callable[[], Executor]
@@ -67,6 +75,7 @@ class ExecutorRig:
     shared_dir: Path
     wall_time_margin_s: float
     local_processes: bool = True
+    data_dir: Path | None = None
     executors: list[Executor] = field(default_factory=list)
 
     def executor(self) -> Executor:
@@ -135,6 +144,45 @@ def pid_gone(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return True
     return stat.rpartition(")")[2].split()[0] in {"Z", "X"}
+
+
+def reachable_by_jobs(path: Path) -> Path:
+    """Let others traverse (``o+x``, not list) the directories above ``path``, as the parents
+    of a real data dir allow (pytest's temporary dirs are 0700): a job under its own uid reaches
+    its scratch by its path, and a read it is refused is refused by vatti's modes."""
+    for parent in path.resolve().parents:
+        mode = parent.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            os.chmod(parent, stat.S_IMODE(mode) | stat.S_IXOTH)
+    return path
+
+
+#: A job's command (``sh -c PROBE probe PATH...``, plain sh: any uid can run it) that tries to
+#: read what it must not and says what each attempt gave: ``probe uid=U gid=G groups=G...``,
+#: ``probe parent=PID uid=U`` (its runtime, from the world-readable ``/proc/PID/status``), then
+#: ``probe read PATH ok`` or ``probe read PATH denied: ERROR`` for each PATH (a directory is
+#: listed, anything else read; ``runtime`` stands for ``/proc/<parent>/environ``), after two
+#: reads that must work: a file it writes in its work dir, read back by its absolute path (so
+#: the paths resolve through the data dir and the scratch root), and ``/proc/self/environ``.
+PROBE = r"""
+echo "probe uid=$(id -u) gid=$(id -g) groups=$(id -G | tr ' ' ,)"
+parent=$PPID
+echo "probe parent=$parent uid=$(awk '/^Uid:/ {print $2}' /proc/$parent/status)"
+echo mine > mine.txt
+for target in "$PWD/mine.txt" /proc/self/environ "$@"; do
+    if [ "$target" = runtime ]; then target=/proc/$parent/environ; fi
+    if [ -d "$target" ]; then error=$(ls "$target" 2>&1 >/dev/null)
+    else error=$(cat "$target" 2>&1 >/dev/null); fi
+    if [ -z "$error" ]; then echo "probe read $target ok"
+    else echo "probe read $target denied: ${error##*: }"; fi
+done
+"""
+
+
+def probe_lines(log: bytes) -> dict[str, str]:
+    """The ``probe read PATH RESULT`` lines of :data:`PROBE`, by path."""
+    found = re.findall(rb"^probe read (\S+) (ok|denied: .*)$", log, re.MULTILINE)
+    return {path.decode(): result.decode() for path, result in found}
 
 
 def new_job_id() -> str:
@@ -342,6 +390,87 @@ class ExecutorContract:
         assert final(ex, handle) == Exited(0)
         assert secret not in handle
         assert secret.encode() not in whole_log(ex, handle)
+
+    # -- isolation (the service runs as root) ------------------------------------------------
+
+    def isolated_rig(self, rig: ExecutorRig) -> Path:
+        if not jobs_get_own_uids():
+            pytest.skip("jobs run under a uid of their own only when the service runs as root")
+        assert rig.data_dir is not None, "the rig must name the data dir its jobs run in"
+        assert rig.local_processes, "the isolation tests look at the jobs' files and processes"
+        private_data_dir(rig.data_dir, rig.data_dir / "scratch")
+        return rig.data_dir
+
+    def test_a_jobs_command_cannot_read_the_database_another_job_or_the_services_environ(
+        self, rig: ExecutorRig
+    ) -> None:
+        data_dir = self.isolated_rig(rig)
+        from vatti.store.connect import create_db_engine, sqlite_url
+
+        database = data_dir / "vatti.db"
+        engine = create_db_engine(sqlite_url(data_dir))
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS t (secret TEXT)")
+        engine.dispose()
+        ex = rig.executor()
+        neighbour = new_job_id()
+        hold = (
+            "echo neighbour-secret > secret.txt && mkfifo hold && "
+            'echo "ready $(id -u) $PWD" && cat hold > /dev/null'
+        )
+        self.provision(rig, neighbour, ["sh", "-c", hold], [])
+        neighbour_handle = ex.submit(Launch(job_id=neighbour, env=dict(rig.env)))
+        ready = wait_for_log(ex, neighbour_handle, r"ready (\d+) (\S+)\n")
+        neighbour_uid, neighbour_work = int(ready[1]), Path(ready[2].decode())
+        owner = neighbour_work.stat()
+        assert (owner.st_uid, stat.S_IMODE(owner.st_mode)) == (neighbour_uid, 0o700)
+        scratch_root = neighbour_work.parent.parent
+        targets = [
+            str(database),
+            str(neighbour_work / "secret.txt"),
+            str(neighbour_work),
+            str(scratch_root),
+            str(data_dir),
+            f"/proc/{os.getpid()}/environ",
+            "runtime",
+        ]
+        probe = new_job_id()
+        self.provision(rig, probe, ["sh", "-c", PROBE, "probe", *targets], [])
+        probe_handle = ex.submit(Launch(job_id=probe, env=dict(rig.env)))
+        assert final(ex, probe_handle) == Exited(0), whole_log(ex, probe_handle)
+        (neighbour_work / "hold").write_text("")  # the neighbour ends once the probe has
+        assert final(ex, neighbour_handle) == Exited(0), whole_log(ex, neighbour_handle)
+        log = whole_log(ex, probe_handle)
+        who = re.search(rb"^probe uid=(\d+) gid=(\d+) groups=(\S*)$", log, re.MULTILINE)
+        parent = re.search(rb"^probe parent=(\d+) uid=(\d+)$", log, re.MULTILINE)
+        assert who is not None, log
+        assert parent is not None, log
+        uid = int(who[1])
+        assert uid not in (0, os.geteuid(), neighbour_uid), log
+        assert (int(who[2]), who[3]) == (uid, str(uid).encode()), log  # its own group only
+        assert int(parent[2]) == os.geteuid()  # its runtime keeps the service's uid
+        reads = probe_lines(log)
+        assert reads.pop("/proc/self/environ") == "ok", log
+        assert [r for p, r in reads.items() if p.endswith("/mine.txt")] == ["ok"], log
+        runtime_environ = f"/proc/{int(parent[1])}/environ"
+        expected = [*targets[:-1], runtime_environ]
+        denied = "denied: Permission denied"
+        assert {p: reads.get(p) for p in expected} == dict.fromkeys(expected, denied), log
+        assert not neighbour_work.exists()  # the runtime removed the scratch of another uid
+
+    def test_nothing_of_a_jobs_command_outlives_the_job(self, rig: ExecutorRig) -> None:
+        self.isolated_rig(rig)
+        ex, job_id = rig.executor(), new_job_id()
+        # out of the job's process group and session: only its uid gives it away
+        script = 'setsid sleep 1000 & echo "background $!"'
+        self.provision(rig, job_id, ["sh", "-c", script], [])
+        handle = ex.submit(Launch(job_id=job_id, env=dict(rig.env)))
+        assert final(ex, handle) == Exited(0), whole_log(ex, handle)
+        log = whole_log(ex, handle)
+        background = re.search(rb"^background (\d+)$", log, re.MULTILINE)
+        assert background is not None, log
+        assert pid_gone(int(background[1]))
+        ex.cleanup(handle)
 
     # -- handles --------------------------------------------------------------------------------
 

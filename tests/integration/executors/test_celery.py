@@ -30,6 +30,7 @@ from vatti.testing.executors import (
     closing_all,
     final,
     new_job_id,
+    reachable_by_jobs,
     scripted,
     wait_for_log,
     wait_until,
@@ -50,7 +51,8 @@ def executor(world: CeleryWorld, **overrides: str) -> CeleryExecutor:
 @pytest.fixture(scope="session")
 def redis_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryWorld]:
     """One worker (three jobs at once) on Redis for the whole session."""
-    world = CeleryWorld(redis_broker(), tmp_path_factory.mktemp("celery-redis"))
+    data_dir = reachable_by_jobs(tmp_path_factory.mktemp("celery-redis"))
+    world = CeleryWorld(redis_broker(), data_dir)
     with running_workers(world, "contract", concurrency=3):
         yield world
     world.delete_queue()
@@ -68,7 +70,12 @@ class TestCeleryExecutor(ExecutorContract):
             "VATTI_PGS_OFFLINE": "1",
         }
         built = ExecutorRig(
-            lambda: executor(redis_world), objects.as_uri(), env, tmp_path, MARGIN_S
+            lambda: executor(redis_world),
+            objects.as_uri(),
+            env,
+            tmp_path,
+            MARGIN_S,
+            data_dir=redis_world.data_dir,
         )
         with closing_all(built) as rig:
             yield rig

@@ -23,6 +23,7 @@ from vatti.testing.executors import (
     final,
     new_job_id,
     pid_gone,
+    reachable_by_jobs,
     scripted,
     wait_for_log,
     wait_until,
@@ -34,7 +35,7 @@ pytestmark = pytest.mark.integration
 
 
 def local_rig(tmp_path: Path) -> ExecutorRig:
-    data, objects = tmp_path / "data", tmp_path / "objects"
+    data, objects = reachable_by_jobs(tmp_path / "data"), tmp_path / "objects"
     objects.mkdir()
 
     def build() -> LocalExecutor:
@@ -45,7 +46,9 @@ def local_rig(tmp_path: Path) -> ExecutorRig:
         "VATTI_OBJECT_STORE_URL": objects.as_uri(),
         "VATTI_PGS_OFFLINE": "1",
     }
-    return ExecutorRig(build, objects.as_uri(), env, tmp_path, wall_time_margin_s=1.0)
+    return ExecutorRig(
+        build, objects.as_uri(), env, tmp_path, wall_time_margin_s=1.0, data_dir=data
+    )
 
 
 class TestLocalExecutor(ExecutorContract):
