@@ -40,6 +40,7 @@ import redis
 from vatti.executors import launcher, processes
 from vatti.executors.base import WALL_TIME
 from vatti.executors.celery_records import HEARTBEAT_EVERY_S, RunRecords
+from vatti.isolation.hardening import protect_process
 
 #: exit status reported when the executor's wall-time limit stopped a job (as timeout(1))
 TIMEOUT_EXIT = 124
@@ -261,6 +262,7 @@ def persist(write: Callable[[], object], what: str) -> None:
 
 
 def main() -> int:
+    protect_process()  # it holds the job's secrets until the job has read them
     request = json.loads(sys.stdin.buffer.read())
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)

@@ -22,7 +22,6 @@ import grp
 import os
 import pwd
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,9 +37,9 @@ SUBORDINATE_FILES = (Path("/etc/subuid"), Path("/etc/subgid"))
 LEASE_DIR = Path("/run/vatti/job-uids")
 #: kill(-1) rounds before giving up on a job's leftovers (a fork bomb may race one round)
 KILL_ROUNDS = 20
-_KILL_ALL = (
-    "import os, signal\ntry:\n    os.kill(-1, signal.SIGKILL)\nexcept ProcessLookupError:\n    pass"
-)
+#: run as the job's uid: the shell's ``kill`` calls kill(-1, SIGKILL) (every process of the
+#: uid but the shell); /bin/sh is on every POSIX system and any uid may run it
+KILL_ALL = ("/bin/sh", "-c", "kill -9 -1")
 
 
 class NoJobUid(VattiError):
@@ -112,17 +111,20 @@ def kill_processes_of(user: JobUser) -> None:
     for _ in range(KILL_ROUNDS):
         if not processes_of(user.uid):
             return
-        subprocess.run(
-            [sys.executable, "-I", "-S", "-c", _KILL_ALL],
-            user=user.uid,
-            group=user.gid,
-            extra_groups=[],
-            env={},
-            cwd="/",
-            stdin=subprocess.DEVNULL,
-            close_fds=True,
-            check=False,
-        )
+        try:
+            subprocess.run(
+                KILL_ALL,
+                user=user.uid,
+                group=user.gid,
+                extra_groups=[],
+                env={},
+                cwd="/",
+                stdin=subprocess.DEVNULL,
+                close_fds=True,
+                check=False,
+            )
+        except OSError as exc:
+            raise VattiError(f"cannot stop the processes of job uid {user.uid}: {exc}") from None
     left = processes_of(user.uid)
     if left:
         raise VattiError(f"processes of job uid {user.uid} survive SIGKILL: {left[:10]}")

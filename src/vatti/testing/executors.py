@@ -27,7 +27,10 @@ import json
 import os
 import re
 import secrets as random_secrets
+import shutil
 import stat
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -47,7 +50,7 @@ from vatti.executors.base import (
     Running,
 )
 from vatti.executors.errors import BadHandle
-from vatti.isolation.hardening import jobs_get_own_uids, private_data_dir
+from vatti.isolation.hardening import jobs_get_own_uids, private_data_dir, unreachable_ancestor
 from vatti.staging.areas import ObjectOutcomes, ObjectWorkAreas
 from vatti.staging.objects import ObjectStore
 from vatti.testing.job_scripts import TEST_JOB_VAR
@@ -66,7 +69,7 @@ class ExecutorRig:
     ``wall_time_margin_s`` is the margin the executor adds to vatti's wall time (keep it small
     for the tests); ``local_processes``: the jobs run on this machine (``/proc`` is checked);
     ``data_dir``: the data dir of the machine the jobs run on (their scratch root is its
-    ``scratch``), whose parents others may traverse (:func:`reachable_by_jobs`).
+    ``scratch``), whose parents others may traverse (:func:`data_dir_for_jobs`).
     """
 
     new_executor: Callable[[], Executor]
@@ -146,15 +149,35 @@ def pid_gone(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] in {"Z", "X"}
 
 
-def reachable_by_jobs(path: Path) -> Path:
-    """Let others traverse (``o+x``, not list) the directories above ``path``, as the parents
-    of a real data dir allow (pytest's temporary dirs are 0700): a job under its own uid reaches
-    its scratch by its path, and a read it is refused is refused by vatti's modes."""
-    for parent in path.resolve().parents:
-        mode = parent.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            os.chmod(parent, stat.S_IMODE(mode) | stat.S_IXOTH)
-    return path
+@contextlib.contextmanager
+def data_dir_for_jobs() -> Iterator[Path]:
+    """A fresh data dir in the system's temporary dir, deleted afterwards.
+
+    Not under pytest's temporary dirs: their root is 0700 (and made so again by every pytest
+    session that starts), so a job under its own uid could not reach its scratch by its path,
+    and a read it is refused would not be refused by vatti's modes. The parents of this one are
+    traversable, as those of a real data dir are.
+    """
+    path = Path(tempfile.mkdtemp(prefix="vatti-data-"))
+    try:
+        blocked = unreachable_ancestor(path)
+        assert blocked is None, f"jobs cannot pass through {blocked} to {path}"
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def python_for_jobs() -> str:
+    """A Python interpreter a job's command may run under its own uid: this one when others may
+    reach and run it (a virtualenv's link counts by its target), else the system's ``python3``.
+    The command gets the standard library only."""
+    candidates = [sys.executable, shutil.which("python3"), "/usr/bin/python3"]
+    for candidate in (c for c in candidates if c):
+        target = Path(candidate).resolve()
+        runnable = target.is_file() and target.stat().st_mode & stat.S_IXOTH
+        if runnable and unreachable_ancestor(target) is None:
+            return str(target) if target != Path(sys.executable).resolve() else sys.executable
+    raise AssertionError(f"no Python that others may run among {candidates}")
 
 
 #: A job's command (``sh -c PROBE probe PATH...``, plain sh: any uid can run it) that tries to

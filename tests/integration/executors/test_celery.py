@@ -28,9 +28,9 @@ from vatti.testing.executors import (
     ExecutorContract,
     ExecutorRig,
     closing_all,
+    data_dir_for_jobs,
     final,
     new_job_id,
-    reachable_by_jobs,
     scripted,
     wait_for_log,
     wait_until,
@@ -49,13 +49,13 @@ def executor(world: CeleryWorld, **overrides: str) -> CeleryExecutor:
 
 
 @pytest.fixture(scope="session")
-def redis_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryWorld]:
+def redis_world() -> Iterator[CeleryWorld]:
     """One worker (three jobs at once) on Redis for the whole session."""
-    data_dir = reachable_by_jobs(tmp_path_factory.mktemp("celery-redis"))
-    world = CeleryWorld(redis_broker(), data_dir)
-    with running_workers(world, "contract", concurrency=3):
-        yield world
-    world.delete_queue()
+    with data_dir_for_jobs() as data_dir:
+        world = CeleryWorld(redis_broker(), data_dir)
+        with running_workers(world, "contract", concurrency=3):
+            yield world
+        world.delete_queue()
 
 
 class TestCeleryExecutor(ExecutorContract):

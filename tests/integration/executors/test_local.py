@@ -20,10 +20,10 @@ from vatti.testing.executors import (
     ExecutorContract,
     ExecutorRig,
     closing_all,
+    data_dir_for_jobs,
     final,
     new_job_id,
     pid_gone,
-    reachable_by_jobs,
     scripted,
     wait_for_log,
     wait_until,
@@ -34,8 +34,8 @@ from vatti.testing.job_scripts import ENTRY
 pytestmark = pytest.mark.integration
 
 
-def local_rig(tmp_path: Path) -> ExecutorRig:
-    data, objects = reachable_by_jobs(tmp_path / "data"), tmp_path / "objects"
+def local_rig(tmp_path: Path, data: Path) -> ExecutorRig:
+    objects = tmp_path / "objects"
     objects.mkdir()
 
     def build() -> LocalExecutor:
@@ -54,13 +54,13 @@ def local_rig(tmp_path: Path) -> ExecutorRig:
 class TestLocalExecutor(ExecutorContract):
     @pytest.fixture
     def rig(self, tmp_path: Path) -> Iterator[ExecutorRig]:
-        with closing_all(local_rig(tmp_path)) as rig:
+        with data_dir_for_jobs() as data, closing_all(local_rig(tmp_path, data)) as rig:
             yield rig
 
 
 @pytest.fixture
 def rig(tmp_path: Path) -> Iterator[ExecutorRig]:
-    with closing_all(local_rig(tmp_path)) as built:
+    with data_dir_for_jobs() as data, closing_all(local_rig(tmp_path, data)) as built:
         yield built
 
 
