@@ -167,6 +167,15 @@ def data_dir_for_jobs() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def shared_with_jobs() -> Iterator[Path]:
+    """A fresh directory (deleted afterwards) that tests and jobs' commands, under any uid, may
+    read and write (1777, as ``/tmp``): where a test and a job signal each other."""
+    with data_dir_for_jobs() as path:
+        os.chmod(path, 0o1777)  # noqa: S103 -- a test-only exchange, sticky as /tmp
+        yield path
+
+
 def python_for_jobs() -> str:
     """A Python interpreter a job's command may run under its own uid: this one when others may
     reach and run it (a virtualenv's link counts by its target), else the system's ``python3``.

@@ -8,7 +8,6 @@ and the job's processes during it.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -19,11 +18,11 @@ from vatti.staging.areas import ObjectWorkAreas
 from vatti.staging.objects import ObjectStore
 from vatti.testing.celery import CeleryWorld, redis_broker, running_workers
 from vatti.testing.executors import (
-    data_dir_for_jobs,
     final,
     new_job_id,
     python_for_jobs,
     scripted,
+    shared_with_jobs,
     wait_until,
 )
 
@@ -45,8 +44,7 @@ while not go.exists():
 
 
 def test_a_2_gib_job_leaves_no_memory_in_the_worker(tmp_path: Path) -> None:
-    with data_dir_for_jobs() as exchange:  # the job, under its own uid as root, writes there
-        os.chmod(exchange, 0o1777)
+    with shared_with_jobs() as exchange:  # the job, under its own uid as root, writes there
         measure(tmp_path, exchange)
 
 
