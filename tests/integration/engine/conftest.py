@@ -39,7 +39,6 @@ from vatti.engine.service import Engine
 from vatti.executors.local import LocalExecutor
 from vatti.store.sql import SqlJobStore, open_store
 from vatti.testing.config import engine_config
-from vatti.testing.executors import shared_with_jobs
 
 
 @dataclass
@@ -235,14 +234,6 @@ class Rig:
 
     def engine(self, **config: object) -> Engine:
         return Engine(self.context(**config))
-
-
-@pytest.fixture
-def shared() -> Iterator[Path]:
-    """Where a test and its jobs' commands signal each other (the commands run under uids of
-    their own when the tests run as root)."""
-    with shared_with_jobs() as path:
-        yield path
 
 
 @pytest.fixture(params=EXECUTOR_KINDS)
