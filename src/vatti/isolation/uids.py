@@ -28,7 +28,7 @@ from pathlib import Path
 
 import psutil
 
-from vatti.errors import VattiError
+from vatti.isolation.errors import NoJobUid, StrayProcesses
 from vatti.isolation.uid_range import UidRange
 
 SUBORDINATE_FILES = (Path("/etc/subuid"), Path("/etc/subgid"))
@@ -40,13 +40,6 @@ KILL_ROUNDS = 20
 #: run as the job's uid: the shell's ``kill`` calls kill(-1, SIGKILL) (every process of the
 #: uid but the shell); /bin/sh is on every POSIX system and any uid may run it
 KILL_ALL = ("/bin/sh", "-c", "kill -9 -1")
-
-
-class NoJobUid(VattiError):
-    """Every uid of the range is leased (or reserved) on this machine."""
-
-    code = "no_job_uid"
-    exit_code = 75
 
 
 @dataclass(frozen=True)
@@ -124,10 +117,12 @@ def kill_processes_of(user: JobUser) -> None:
                 check=False,
             )
         except OSError as exc:
-            raise VattiError(f"cannot stop the processes of job uid {user.uid}: {exc}") from None
+            raise StrayProcesses(
+                f"cannot stop the processes of job uid {user.uid}: {exc}"
+            ) from None
     left = processes_of(user.uid)
     if left:
-        raise VattiError(f"processes of job uid {user.uid} survive SIGKILL: {left[:10]}")
+        raise StrayProcesses(f"processes of job uid {user.uid} survive SIGKILL: {left[:10]}")
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from vatti.isolation.errors import NoJobUid
 from vatti.isolation.hardening import jobs_get_own_uids
 from vatti.isolation.uid_range import UidRange
-from vatti.isolation.uids import NoJobUid, UidLeases, processes_of
+from vatti.isolation.uids import UidLeases, processes_of
 
 pytestmark = [
     pytest.mark.integration,
