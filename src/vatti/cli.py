@@ -616,6 +616,7 @@ def run(
     if url:
         _run_remote(raw, url, token)
         return
+    protect_process()  # the engine runs here
     from rich.live import Live
 
     from vatti.assembly import open_service
