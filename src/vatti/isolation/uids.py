@@ -26,8 +26,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 from vatti.isolation.errors import NoJobUid, StrayProcesses
 from vatti.isolation.uid_range import UidRange
 
@@ -80,19 +78,36 @@ def is_reserved(uid: int, subordinate: list[tuple[int, int]]) -> bool:
     return False
 
 
-def processes_of(uid: int) -> list[int]:
-    """The pids of the live processes whose real or effective uid is ``uid``."""
+def processes_of(uid: int, proc: Path = Path("/proc")) -> list[int]:
+    """The pids of the live (not zombie) processes whose real, effective or saved uid is ``uid``.
+
+    Read from each ``/proc/PID/status`` (its ``Uid:`` line is the truth; the owner of
+    ``/proc/PID`` is root for a process that made itself undumpable).
+    """
     found = []
-    for proc in psutil.process_iter(["uids", "status"]):
-        try:
-            uids = proc.info["uids"]
-            if uids is None or proc.info["status"] == psutil.STATUS_ZOMBIE:
-                continue
-            if uid in (uids.real, uids.effective):
-                found.append(proc.pid)
-        except psutil.Error:
+    for entry in os.scandir(proc):
+        if not entry.name.isdigit():
             continue
+        try:
+            with open(f"{entry.path}/status", "rb") as fh:
+                status = fh.read(2048)
+        except OSError:
+            continue  # gone meanwhile
+        status = status[status.find(b"\n") :]  # past Name:, which the process chooses
+        state = _field(status, b"State:")
+        uids = _field(status, b"Uid:").split()
+        if state[:1] != b"Z" and str(uid).encode() in uids[:3]:
+            found.append(int(entry.name))
     return found
+
+
+def _field(status: bytes, name: bytes) -> bytes:
+    start = status.find(b"\n" + name)
+    if start < 0:
+        return b""
+    start += len(name) + 1
+    end = status.find(b"\n", start)
+    return status[start : end if end >= 0 else len(status)].strip()
 
 
 def kill_processes_of(user: JobUser) -> None:
