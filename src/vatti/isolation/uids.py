@@ -165,6 +165,10 @@ class UidLeases:
             user = JobUser(uid, uid)
             try:
                 kill_processes_of(user)  # an earlier job's, whose runtime was killed
+            except StrayProcesses:
+                os.close(fd)
+                continue  # they hold on: this uid is not clean, take another
+            try:
                 yield user
                 kill_processes_of(user)
             finally:

@@ -14,6 +14,11 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vatti.domain.failure import Failure
+from vatti.domain.layout import outcome_key
+from vatti.domain.outcome import Outcome
+from vatti.domain.times import utcnow
+from vatti.isolation.errors import IsolationError
 from vatti.isolation.hardening import jobs_get_own_uids
 from vatti.isolation.uid_range import UidRange
 from vatti.isolation.uids import JobUser, UidLeases
@@ -74,6 +79,11 @@ def run_job_in(
     except Terminated as exc:  # arrived after the outcome was written, or during cleanup
         log.warning("runtime.terminated signal=%d", exc.signum)
         return exc.exit_code
+    except IsolationError as exc:  # no uid to run the job under: it never started
+        log.error("runtime.failed code=%s: %s", exc.code, exc.message)
+        failure = Failure(exc.code, exc.message)
+        objects.put_bytes(outcome_key(job_id), Outcome(utcnow(), failure=failure).to_json())
+        return EXIT_FAILED
     log.info("runtime.done ok=%s", outcome.ok)
     return 0 if outcome.ok else EXIT_FAILED
 

@@ -6,6 +6,7 @@ jobs other test runs start on this machine are not disturbed); root only, as the
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,10 +15,15 @@ from pathlib import Path
 
 import pytest
 
+from vatti.domain.layout import outcome_key, spec_key
+from vatti.domain.outcome import Outcome
 from vatti.isolation.errors import NoJobUid
 from vatti.isolation.hardening import jobs_get_own_uids
 from vatti.isolation.uid_range import UidRange
 from vatti.isolation.uids import UidLeases, processes_of
+from vatti.pipelines.base import default_registry
+from vatti.runtime.job import run_job_in
+from vatti.staging.objects import ObjectStore
 
 pytestmark = [
     pytest.mark.integration,
@@ -88,3 +94,18 @@ def test_uids_of_known_users_and_groups_are_never_leased(tmp_path: Path) -> None
     with pytest.raises(NoJobUid), UidLeases(UidRange(nobody, nobody), tmp_path).lease("j"):
         pass
     assert not os.listdir(tmp_path)  # not even tried
+
+
+def test_a_job_without_a_free_uid_fails_with_its_reason_and_never_runs(tmp_path: Path) -> None:
+    objects = ObjectStore.from_url((tmp_path / "objects").as_uri())
+    marker = tmp_path / "ran"
+    spec = {"pipeline": "command", "params": {"argv": ["touch", str(marker)]}}
+    objects.put_bytes(spec_key("j1"), json.dumps(spec).encode())
+    nobody = UidRange(65534, 65534)  # the one uid there is belongs to a user
+    code = run_job_in("j1", objects, default_registry(), tmp_path / "scratch", job_uids=nobody)
+    assert code == 1
+    failure = Outcome.from_json(objects.get_bytes(outcome_key("j1"))).failure
+    assert failure is not None
+    assert failure.code == "no_job_uid"
+    assert "65534-65534" in failure.message
+    assert not marker.exists()
