@@ -69,7 +69,9 @@ class ExecutorRig:
     ``wall_time_margin_s`` is the margin the executor adds to vatti's wall time (keep it small
     for the tests); ``local_processes``: the jobs run on this machine (``/proc`` is checked);
     ``data_dir``: the data dir of the machine the jobs run on (their scratch root is its
-    ``scratch``), whose parents others may traverse (:func:`data_dir_for_jobs`).
+    ``scratch``), whose parents others may traverse (:func:`data_dir_for_jobs`);
+    ``service_pids``: the service's processes beside this one (a worker's), whose environment a
+    job must not read.
     """
 
     new_executor: Callable[[], Executor]
@@ -79,6 +81,7 @@ class ExecutorRig:
     wall_time_margin_s: float
     local_processes: bool = True
     data_dir: Path | None = None
+    service_pids: tuple[int, ...] = ()
     executors: list[Executor] = field(default_factory=list)
 
     def executor(self) -> Executor:
@@ -463,7 +466,7 @@ class ExecutorContract:
             str(neighbour_work),
             str(scratch_root),
             str(data_dir),
-            f"/proc/{os.getpid()}/environ",
+            *(f"/proc/{pid}/environ" for pid in (os.getpid(), *rig.service_pids)),
             "runtime",
         ]
         probe = new_job_id()

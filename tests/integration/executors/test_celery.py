@@ -49,18 +49,26 @@ def executor(world: CeleryWorld, **overrides: str) -> CeleryExecutor:
 
 
 @pytest.fixture(scope="session")
-def redis_world() -> Iterator[CeleryWorld]:
+def redis_pool() -> Iterator[tuple[CeleryWorld, list[WorkerProcess]]]:
     """One worker (three jobs at once) on Redis for the whole session."""
     with data_dir_for_jobs() as data_dir:
         world = CeleryWorld(redis_broker(), data_dir)
-        with running_workers(world, "contract", concurrency=3):
-            yield world
+        with running_workers(world, "contract", concurrency=3) as workers:
+            yield world, workers
         world.delete_queue()
+
+
+@pytest.fixture(scope="session")
+def redis_world(redis_pool: tuple[CeleryWorld, list[WorkerProcess]]) -> CeleryWorld:
+    return redis_pool[0]
 
 
 class TestCeleryExecutor(ExecutorContract):
     @pytest.fixture
-    def rig(self, redis_world: CeleryWorld, tmp_path: Path) -> Iterator[ExecutorRig]:
+    def rig(
+        self, redis_pool: tuple[CeleryWorld, list[WorkerProcess]], tmp_path: Path
+    ) -> Iterator[ExecutorRig]:
+        redis_world, workers = redis_pool
         redis_world.flush_state()
         objects = tmp_path / "objects"
         objects.mkdir()
@@ -76,6 +84,7 @@ class TestCeleryExecutor(ExecutorContract):
             tmp_path,
             MARGIN_S,
             data_dir=redis_world.data_dir,
+            service_pids=tuple(w.process.pid for w in workers),
         )
         with closing_all(built) as rig:
             yield rig
