@@ -21,14 +21,6 @@ from vatti.secretbox import new_key
 pytestmark = pytest.mark.unit
 
 
-@pytest.fixture(autouse=True)
-def no_vatti_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No VATTI_* variable of the developer's environment."""
-    for name in list(os.environ):
-        if name.upper().startswith("VATTI_"):
-            monkeypatch.delenv(name)
-
-
 def set_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
     for name in list(os.environ):
         if name.upper().startswith("VATTI_"):

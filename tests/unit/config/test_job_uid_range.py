@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from vatti.config import Settings
@@ -11,13 +9,6 @@ from vatti.errors import ConfigError
 from vatti.isolation.uid_range import DEFAULT_JOB_UID_RANGE, UidRange
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture(autouse=True)
-def no_vatti_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.upper().startswith("VATTI_"):
-            monkeypatch.delenv(name)
 
 
 def test_the_default_range_holds_no_system_user_and_no_subordinate_range_useradd_gives() -> None:
