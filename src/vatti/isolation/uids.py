@@ -116,6 +116,8 @@ def kill_processes_of(user: JobUser) -> None:
     A process of that uid calls ``kill(-1, SIGKILL)``, which the kernel delivers to every
     process the caller may signal: those of the same uid, and only those.
     """
+    if user.uid == 0 or user.gid == 0:
+        raise StrayProcesses("refusing to kill every process of uid or gid 0")
     for _ in range(KILL_ROUNDS):
         if not processes_of(user.uid):
             return
