@@ -10,6 +10,8 @@
   (``vatti.testing.s3``).
 - ``slurm_cluster``: the single-node SLURM cluster of ``scripts/slurm-up``, started once per
   session (stopped at its end when the session started it; ``vatti.testing.slurm``).
+- ``shared``: a directory where a test and its jobs' commands signal each other (as root the
+  commands run under uids of their own, which cannot reach the test's 0700 tmp dirs).
 - ``standins``: the loopback stand-ins of the transfer collection, its OAuth2 token endpoint and
   the key handler (one server per session, its state reset for each test).
 """
@@ -26,11 +28,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from vatti.store.migrate import migrate
+from vatti.testing.executors import shared_with_jobs
 from vatti.testing.s3 import S3Server, start_s3_server
 from vatti.testing.services import postgres_url
 from vatti.testing.slurm import Cluster
 from vatti.testing.slurm import slurm_cluster as start_slurm_cluster
 from vatti.testing.standins import StandIns
+
+
+@pytest.fixture
+def shared() -> Iterator[Path]:
+    with shared_with_jobs() as path:
+        yield path
 
 
 @pytest.fixture(scope="session")

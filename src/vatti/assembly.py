@@ -190,8 +190,10 @@ def set_results_expiry(settings: Settings, ttl_s: float) -> None:
 
 
 def open_service(settings: Settings, *, input_root: Path | None = None) -> Service:
-    """Build the service; the database is migrated to head first."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    """Build the service; the data dir is made private and the database migrated first."""
+    from vatti.isolation.hardening import private_data_dir
+
+    private_data_dir(settings.data_dir, settings.scratch_dir())
     url = database_url(settings)
     migrate(url)
     store = open_store(url, secrets=service_secrets(settings))

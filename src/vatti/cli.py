@@ -125,6 +125,14 @@ TokenOption = Annotated[
 ]
 
 
+def protect_process() -> None:
+    """A service process: its environment and memory unreadable through ``/proc`` by a job's
+    command of the same uid (:func:`vatti.isolation.hardening.protect_process`)."""
+    from vatti.isolation.hardening import protect_process as undumpable
+
+    undumpable()
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     err.print(text(f"vatti: {message}"), style="red", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
@@ -399,6 +407,7 @@ def serve(
     ] = True,
 ) -> None:
     """Run the HTTP API (and the engine, unless --no-engine) until SIGTERM or Ctrl-C."""
+    protect_process()
     import uvicorn
 
     from vatti.api.auth import check_auth_mode
@@ -479,6 +488,7 @@ def engine_command() -> None:
 
     Several engines may share one PostgreSQL database (VATTI_DATABASE_URL); SQLite keeps one.
     """
+    protect_process()
     import asyncio
 
     from vatti.assembly import open_service
@@ -538,6 +548,7 @@ def worker_command(
 ) -> None:
     """Run a Celery worker for VATTI_EXECUTOR=celery: each job in a child process that exits
     with it. SIGTERM waits for the running jobs (warm shutdown)."""
+    protect_process()
     settings = load_settings("worker")
     configure_logging(settings.common.log_level)
     if pool is not None and pool not in ("prefork", "solo"):
@@ -638,6 +649,7 @@ def run(
     if url:
         _run_remote(raw, url, token)
         return
+    protect_process()  # the engine runs here
     from rich.live import Live
 
     from vatti.assembly import open_service

@@ -37,6 +37,7 @@ from pydantic import (
 
 from vatti.errors import ConfigError
 from vatti.executors.registry import DEFAULT_EXECUTOR, EXECUTORS
+from vatti.isolation.uid_range import DEFAULT_JOB_UID_RANGE, UidRange
 
 if TYPE_CHECKING:
     from vatti.tokens import ConfiguredToken
@@ -443,6 +444,22 @@ class RuntimeSettings(_Settings):
     pgs_offline: bool = Field(
         False, description="Never download from the PGS Catalog; use the cache only."
     )
+    job_uid_range: str = Field(
+        DEFAULT_JOB_UID_RANGE,
+        description="When the service runs as root, each job's commands run under a uid of "
+        "their own from this range FIRST-LAST (gid = uid), leased per running job on this "
+        "machine; uids with a user, group or /etc/subuid entry are skipped. Not root: jobs run "
+        "as the service's user.",
+    )
+
+    @field_validator("job_uid_range")
+    @classmethod
+    def _uid_range(cls, value: str) -> str:
+        return str(UidRange.parse(value))
+
+    def job_uids(self) -> UidRange:
+        """The validated ``job_uid_range``."""
+        return UidRange.parse(self.job_uid_range)
 
 
 class CommandSettings(_Settings):

@@ -187,9 +187,9 @@ def test_deduplication_and_retry_from_the_command_line(served: Server, workdir: 
     assert [e["attempt"] for e in events if e["event"] == "start"] == [1, 2]
 
 
-def test_cancel_from_the_command_line(served: Server, workdir: Path, tmp_path: Path) -> None:
+def test_cancel_from_the_command_line(served: Server, workdir: Path, shared: Path) -> None:
     env = server_env(served)
-    pid_file = tmp_path / "pid"
+    pid_file = shared / "pid"
     body = {
         "pipeline": "command",
         "params": {"argv": ["sh", "-c", f"echo $$ > {pid_file}; exec sleep 600"]},

@@ -176,9 +176,13 @@ def holder_pid(holder: str) -> int:
     return int(holder.split(":")[1])
 
 
-def sleepers(tmp: Path, tag: str, n: int, seconds: int) -> tuple[list[dict[str, Any]], Path]:
-    """Jobs that append their number to a file, then sleep: a job run twice shows twice."""
-    ran = tmp / f"ran-{tag}.txt"
+def sleepers(shared: Path, tag: str, n: int, seconds: int) -> tuple[list[dict[str, Any]], Path]:
+    """Jobs that append their number to a file, then sleep: a job run twice shows twice.
+
+    The file is made before, writable by every job (each under its own uid when run as root)."""
+    ran = shared / f"ran-{tag}.txt"
+    ran.touch()
+    os.chmod(ran, 0o666)
     bodies = [
         {
             "pipeline": "command",
@@ -200,11 +204,11 @@ def wait_all(db: sa.Engine, ids: list[str], state: str | tuple[str, ...], what: 
 
 
 def takeover(
-    db: sa.Engine, cluster: Cluster, engines: list[Proc], sig: int, tag: str
+    db: sa.Engine, cluster: Cluster, engines: list[Proc], sig: int, tag: str, shared: Path
 ) -> tuple[float, list[str], Proc]:
     """Submit sleepers; when they run, hit the engine that owns most of them with ``sig``;
     return the takeover delay, the victim's jobs and the victim, once the others own them."""
-    bodies, ran = sleepers(cluster.tmp, tag, LIMIT, 3)
+    bodies, ran = sleepers(shared, tag, LIMIT, 3)
     ids = submit_all(cluster, bodies)
     wait_all(db, ids, "running", f"{tag}: all sleepers running")
     held = Counter(holder_pid(o) for o in owners(db, ids).values())
@@ -234,7 +238,7 @@ def takeover(
 
 
 def test_two_engines_share_the_queue_and_take_over_a_dead_ones_jobs(
-    cluster: Cluster, db: sa.Engine
+    cluster: Cluster, db: sa.Engine, shared: Path
 ) -> None:
     cluster.api()
     first, second = cluster.engine("engine-1"), cluster.engine("engine-2")
@@ -255,10 +259,12 @@ def test_two_engines_share_the_queue_and_take_over_a_dead_ones_jobs(
 
     # an engine killed while it holds running jobs: the other one takes them over
     engines = [first, second]
-    killed_delay, killed_jobs, killed = takeover(db, cluster, engines, signal.SIGKILL, "sigkill")
+    killed_delay, killed_jobs, killed = takeover(
+        db, cluster, engines, signal.SIGKILL, "sigkill", shared
+    )
     # an engine frozen (a vanished host): its lease lapses, then its jobs move
     engines = [e for e in engines if e is not killed] + [cluster.engine("engine-3")]
-    frozen_delay, frozen_jobs, _ = takeover(db, cluster, engines, signal.SIGSTOP, "sigstop")
+    frozen_delay, frozen_jobs, _ = takeover(db, cluster, engines, signal.SIGSTOP, "sigstop", shared)
 
     print(
         f"\n[two engines] {JOBS_TOTAL} no-op jobs drained in {drained:.1f} s "

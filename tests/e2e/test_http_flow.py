@@ -68,8 +68,8 @@ def test_failing_command_reports_step_and_exit_status(served: Server) -> None:
     assert served.http.get(f"{JOBS}/{job['id']}/outputs").status_code == 404
 
 
-def test_cancel_stops_the_whole_process_group(served: Server, tmp_path: Path) -> None:
-    pid_file = tmp_path / f"pid-{uuid.uuid4().hex}"
+def test_cancel_stops_the_whole_process_group(served: Server, shared: Path) -> None:
+    pid_file = shared / f"pid-{uuid.uuid4().hex}"
     job = served.submit(command("sh", "-c", f"echo $$ > {pid_file}; exec sleep 600"))
     served.wait_state(job["id"], frozenset({"running"}))
     wait_for(lambda: pid_file.exists() and pid_file.read_text().strip() != "", 15, "the pid")

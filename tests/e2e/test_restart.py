@@ -31,9 +31,10 @@ ONE_AT_A_TIME = {"VATTI_MAX_CONCURRENT_JOBS": "1"}
 QUEUED_AFTER_KILL_S = 20.0
 
 
-def gated_job(tmp_path: Path) -> tuple[dict[str, Any], Path, Path]:
-    """A job that records its pid, then waits for a gate file before writing its output."""
-    pid_file, gate = tmp_path / "pid", tmp_path / "gate"
+def gated_job(shared: Path) -> tuple[dict[str, Any], Path, Path]:
+    """A job that records its pid, then waits for a gate file before writing its output (both in
+    ``shared``, which the job reaches under its own uid)."""
+    pid_file, gate = shared / "pid", shared / "gate"
     script = (
         f"echo $$ > {pid_file}; while [ ! -e {gate} ]; do sleep 0.05; done; echo finished > out.txt"
     )
@@ -41,11 +42,11 @@ def gated_job(tmp_path: Path) -> tuple[dict[str, Any], Path, Path]:
 
 
 def start_and_kill(
-    launcher: Launcher, data: Path, tmp_path: Path, env: dict[str, str] | None = None
+    launcher: Launcher, data: Path, shared: Path, env: dict[str, str] | None = None
 ) -> tuple[str, str, int, Path]:
     """Run the gated job, queue a hello job behind it, SIGKILL the server; return their ids."""
     server = launcher.start(data, {**ONE_AT_A_TIME, **(env or {})})
-    body, pid_file, gate = gated_job(tmp_path)
+    body, pid_file, gate = gated_job(shared)
     running = server.submit(body)
     server.wait_state(running["id"], frozenset({"running"}))
     wait_for(lambda: pid_file.exists() and pid_file.read_text().strip() != "", 15, "the pid")
@@ -68,10 +69,10 @@ def assert_settled(server: Server, *job_ids: str) -> None:
 
 
 def test_job_finishing_while_the_server_is_down_succeeds_after_restart(
-    launcher: Launcher, tmp_path: Path, db_env: dict[str, str]
+    launcher: Launcher, tmp_path: Path, db_env: dict[str, str], shared: Path
 ) -> None:
     data = tmp_path / "data"
-    running_id, queued_id, pid, gate = start_and_kill(launcher, data, tmp_path, db_env)
+    running_id, queued_id, pid, gate = start_and_kill(launcher, data, shared, db_env)
     gate.touch()
     wait_for(lambda: not pid_alive(pid), 15, "the job to finish")
 
@@ -88,10 +89,10 @@ def test_job_finishing_while_the_server_is_down_succeeds_after_restart(
 
 
 def test_job_killed_while_the_server_is_down_fails_with_a_reason(
-    launcher: Launcher, tmp_path: Path
+    launcher: Launcher, tmp_path: Path, shared: Path
 ) -> None:
     data = tmp_path / "data"
-    running_id, queued_id, pid, _ = start_and_kill(launcher, data, tmp_path)
+    running_id, queued_id, pid, _ = start_and_kill(launcher, data, shared)
     os.killpg(os.getpgid(pid), signal.SIGKILL)
     wait_for(lambda: not pid_alive(pid), 10, "the job's group to die")
 
@@ -107,10 +108,10 @@ def test_job_killed_while_the_server_is_down_fails_with_a_reason(
 
 
 def test_job_still_running_at_restart_is_followed_to_the_end(
-    launcher: Launcher, tmp_path: Path
+    launcher: Launcher, tmp_path: Path, shared: Path
 ) -> None:
     data = tmp_path / "data"
-    running_id, queued_id, pid, gate = start_and_kill(launcher, data, tmp_path)
+    running_id, queued_id, pid, gate = start_and_kill(launcher, data, shared)
 
     server = launcher.start(data, ONE_AT_A_TIME)
     assert server.job(running_id)["state"] == "running"

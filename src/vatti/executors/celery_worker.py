@@ -32,6 +32,7 @@ from vatti.executors.celery_records import RunRecords
 from vatti.executors.celery_task import WorkerContext, run_task
 from vatti.executors.errors import ExecutorError
 from vatti.executors.local import RUNTIME_ENTRY
+from vatti.isolation.hardening import private_data_dir
 
 if TYPE_CHECKING:
     from vatti.config import CelerySettings, Settings
@@ -116,7 +117,7 @@ def run_worker(
     if celery is None or own is None:
         raise ExecutorError("the celery worker's settings were not loaded")
     ctx = worker_context(settings, entry=entry)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_data_dir(settings.data_dir, ctx.scratch_root)
     try:
         swept = sweep_leftovers(ctx)
     except redis.RedisError as exc:  # the worker starts anyway; the next start sweeps

@@ -41,6 +41,7 @@ import redis
 from vatti.executors import launcher, processes
 from vatti.executors.base import WALL_TIME
 from vatti.executors.celery_records import HEARTBEAT_EVERY_S, RunRecords
+from vatti.isolation.hardening import protect_process
 
 #: exit status reported when the executor's wall-time limit stopped a job (as timeout(1))
 TIMEOUT_EXIT = 124
@@ -245,6 +246,7 @@ def persist(write: Callable[[], object], what: str) -> None:
 def forked(request: dict[str, Any]) -> int:
     """The wrapper as the worker's launcher forks it (:mod:`.launcher`): a session of its own,
     deaf to the stop signals its job's group gets, then :func:`run`."""
+    protect_process()  # it holds the job's secrets until the job has read them
     os.setsid()
     for signum in launcher.STOP_SIGNALS:
         signal.signal(signum, signal.SIG_IGN)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from vatti.domain.inputs import DeclaredInput
 from vatti.domain.outcome import JobWarning
 from vatti.domain.requests import Resources
+from vatti.isolation.sandbox import Sandbox
 from vatti.pipelines.errors import InvalidParams, UnknownPipeline
 
 if TYPE_CHECKING:
@@ -71,7 +72,8 @@ class RunContext:
     ``output_dir`` is where the pipeline leaves the files to upload to the results area;
     ``settings`` are the runtime's settings a pipeline may need (input root, PGS Catalog);
     ``inputs`` are the local paths of the inputs the pipeline declared, staged by the runtime
-    into the job's scratch, by key.
+    into the job's scratch, by key; ``sandbox`` runs the job's commands (under the job's own
+    uid when the service runs as root): a pipeline starts every command through it.
     """
 
     job_id: str
@@ -80,6 +82,7 @@ class RunContext:
     log: logging.LoggerAdapter[logging.Logger]
     settings: JobSettings = field(default_factory=JobSettings)
     inputs: Mapping[str, Path] = field(default_factory=dict)
+    sandbox: Sandbox = field(default_factory=Sandbox)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ refused unless ``VATTI_ALLOW_RAW_ARGV`` is true.
 
 The command gets a clean environment (``PATH``, ``HOME`` and ``TMPDIR`` inside the work area, the
 locale, ``VATTI_JOB_ID``, ``VATTI_CPUS``, plus the command's ``env``): nothing of the service's
-own settings, so no secret of the service leaks into user code.
+own settings, so no secret of the service leaks into user code. It runs through the job's
+sandbox: under the job's own uid when the service runs as root (:mod:`vatti.isolation.sandbox`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
@@ -40,6 +40,7 @@ from pydantic_core import CoreSchema
 
 from vatti.domain.inputs import DeclaredInput
 from vatti.domain.requests import Resources
+from vatti.isolation.sandbox import Sandbox
 from vatti.pipelines.base import PipelineOutcome, RunContext
 from vatti.pipelines.command_catalog import Command, CommandCatalog, CommandName, EnvName
 from vatti.pipelines.errors import StepFailed
@@ -264,18 +265,19 @@ class CommandPipeline:
             env.update(extra)
             outputs = declared.outputs
             ctx.log.info("command.start command=%s argv0=%s", params.command, argv[0])
-        run_argv(argv, env, ctx.work_dir)
+        run_argv(argv, env, ctx.work_dir, ctx.sandbox)
         return PipelineOutcome(outputs=collect_outputs(ctx.work_dir, ctx.output_dir, outputs))
 
 
-def run_argv(argv: list[str], env: Mapping[str, str], work_dir: Path) -> None:
-    """Run ``argv`` in ``work_dir``, never through a shell; StepFailed unless it exits 0."""
+def run_argv(argv: list[str], env: Mapping[str, str], work_dir: Path, sandbox: Sandbox) -> None:
+    """Run ``argv`` in ``work_dir`` through the job's sandbox, never through a shell;
+    StepFailed unless it exits 0."""
     try:
-        proc = subprocess.run(argv, cwd=work_dir, env=dict(env), check=False)
+        returncode = sandbox.run(argv, cwd=work_dir, env=dict(env))
     except OSError as exc:
         raise StepFailed("command", f"cannot start {argv[0]!r}: {exc.strerror}") from exc
-    if proc.returncode != 0:
-        status, how = exit_status(proc.returncode)
+    if returncode != 0:
+        status, how = exit_status(returncode)
         raise StepFailed("command", f"command {argv[0]!r} {how}", step_exit=status)
 
 

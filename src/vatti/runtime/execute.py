@@ -21,6 +21,8 @@ from vatti.domain.outcome import Outcome
 from vatti.domain.recipients import parse_public_key
 from vatti.domain.times import utcnow
 from vatti.errors import VattiError
+from vatti.isolation.sandbox import Sandbox
+from vatti.isolation.uids import JobUser
 from vatti.pipelines.base import (
     JobSettings,
     P,
@@ -175,10 +177,12 @@ def run_pipeline(
     inputs_dir: Path,
     sources: SourceSettings | None = None,
     buckets: StoreSettings | None = None,
+    user: JobUser | None = None,
 ) -> PipelineOutcome:
     """Stage the inputs the pipeline declares into ``inputs_dir`` (in the job's scratch), from
     the input root, the ``sources`` configured (collection, secret keys) and the buckets
-    ``buckets`` reaches, then run it on their local paths."""
+    ``buckets`` reaches, then run it on their local paths, its commands in a sandbox that gives
+    ``user`` (None: this process's user) the work dir and the staged inputs."""
     ctx.log.info("runtime.staging")
     opened = Sources.from_settings(sources, ctx.settings.input_root, buckets)
     try:
@@ -186,7 +190,8 @@ def run_pipeline(
     finally:
         opened.close()
     ctx.log.info("runtime.pipeline_start pipeline=%s inputs=%d", pipeline.name, len(staged))
-    return pipeline.run(params, replace(ctx, inputs=staged))
+    sandbox = Sandbox(user, (ctx.work_dir, inputs_dir))
+    return pipeline.run(params, replace(ctx, inputs=staged, sandbox=sandbox))
 
 
 def execute(
@@ -200,13 +205,15 @@ def execute(
     results: Objects | None = None,
     sources: SourceSettings | None = None,
     buckets: StoreSettings | None = None,
+    user: JobUser | None = None,
 ) -> Outcome:
     """Run the job in ``scratch`` (which the caller creates and deletes); write the outcome.
 
     The spec is read from and the outcome written to ``objects`` (the work store); outputs and
     their manifest go to ``results`` (the results store; default: ``objects``). ``sources``
     configure where inputs beside local paths come from (their secrets included), ``buckets``
-    how ``s3://`` and ``gs://`` inputs are reached."""
+    how ``s3://`` and ``gs://`` inputs are reached; ``user`` is who the job's commands run as
+    (None: this process's user)."""
     try:
         spec = read_spec(objects, job_id)
         registered = RegisteredPipeline(registry.get(spec["pipeline"]))
@@ -222,6 +229,7 @@ def execute(
             inputs_dir=scratch / "inputs",
             sources=sources,
             buckets=buckets,
+            user=user,
         )
         entries = upload_results(
             objects if results is None else results,

@@ -16,6 +16,7 @@ from collections.abc import MutableMapping
 
 from vatti.config import PREFIX, Settings
 from vatti.errors import ConfigError, VattiError
+from vatti.isolation.hardening import forbid_new_privileges, protect_process
 from vatti.logging_setup import configure_logging
 from vatti.pipelines.base import JobSettings, settings_registry
 from vatti.runtime.job import run_job_in
@@ -59,7 +60,13 @@ def read_launch_secrets(environ: MutableMapping[str, str]) -> dict[str, str]:
 
 
 def job_run_main(job_id: str) -> int:
-    """Run job ``job_id``; the process exit status (78 for invalid settings)."""
+    """Run job ``job_id``; the process exit status (78 for invalid settings).
+
+    The process is made undumpable (its environment and memory unreadable by a job's command of
+    the same uid) and may not gain privileges, nor may the commands it starts.
+    """
+    protect_process()
+    forbid_new_privileges()
     try:
         secrets = read_launch_secrets(os.environ)
         settings = Settings.for_component("runtime", overlay=secrets)
@@ -79,4 +86,5 @@ def job_run_main(job_id: str) -> int:
         results=stores.results,
         sources=settings.sources,
         buckets=settings.store,
+        job_uids=settings.runtime.job_uids() if settings.runtime is not None else None,
     )

@@ -182,5 +182,5 @@ def _local_root(url: str) -> Path:
     root = Path(unquote(parts.path))
     if not root.is_absolute() or ".." in root.parts:
         raise ConfigError(f"file:// URL needs an absolute directory: {url!r}")
-    root.mkdir(parents=True, exist_ok=True)
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
     return root

@@ -8,6 +8,8 @@ rewritten to the psycopg 3 driver.
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,17 @@ def sqlite_url(directory: Path, name: str = "vatti.db") -> str:
     return f"sqlite:///{(directory / name).resolve()}"
 
 
+def private_file(path: Path) -> None:
+    """Create ``path`` readable and writable by this user only, or take group and others' bits
+    off it (SQLite gives its WAL and shared-memory files the database file's mode)."""
+    if not path.parent.is_dir():
+        return  # SQLite says so, in its words
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        os.chmod(path, mode & 0o700)
+
+
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own is deferred).
     dbapi_connection.isolation_level = None
@@ -69,6 +82,7 @@ def create_db_engine(database_url: str, **kwargs: Any) -> sa.Engine:
     if url.get_backend_name() == "sqlite":
         if url.database in (None, "", ":memory:"):
             raise ConfigError("vatti needs a file SQLite database (sqlite:///PATH), not :memory:")
+        private_file(Path(url.database))
         engine = sa.create_engine(
             url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},

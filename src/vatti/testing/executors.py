@@ -12,8 +12,11 @@ launch's ``VATTI_TEST_JOB`` scripts the job)::
 The suite covers submit → pending/running → exited with the runtime's real exit, non-zero
 exits, termination within the grace (and SIGKILL after it), cleanup (idempotent, deletes the
 scratch), polling from the handle alone after a restart, following a running job's log and
-reading a finished one, the memory limit, the secrets' delivery and invisibility, and the
-executor's own wall-time limit (vatti's deadline plus a margin).
+reading a finished one, the memory limit, the secrets' delivery and invisibility, the
+executor's own wall-time limit (vatti's deadline plus a margin), and, when the service runs as
+root, the isolation of a job's command (its own uid: it cannot read the database, another
+running job's scratch, or the environment of the service or of its runtime; nothing of it
+outlives the job).
 """
 
 from __future__ import annotations
@@ -21,8 +24,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import re
 import secrets as random_secrets
+import shutil
+import stat
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -42,6 +50,7 @@ from vatti.executors.base import (
     Running,
 )
 from vatti.executors.errors import BadHandle
+from vatti.isolation.hardening import jobs_get_own_uids, private_data_dir, unreachable_ancestor
 from vatti.staging.areas import ObjectOutcomes, ObjectWorkAreas
 from vatti.staging.objects import ObjectStore
 from vatti.testing.job_scripts import TEST_JOB_VAR
@@ -60,7 +69,11 @@ class ExecutorRig:
     ``env`` is the runtime's settings for real runtime jobs, whose work areas live in the object
     store at ``objects_url``; ``shared_dir`` is a directory the tests and the jobs both see;
     ``wall_time_margin_s`` is the margin the executor adds to vatti's wall time (keep it small
-    for the tests); ``local_processes``: the jobs run on this machine (``/proc`` is checked).
+    for the tests); ``local_processes``: the jobs run on this machine (``/proc`` is checked);
+    ``data_dir``: the data dir of the machine the jobs run on (their scratch root is its
+    ``scratch``), whose parents others may traverse (:func:`data_dir_for_jobs`);
+    ``service_pids``: the service's processes beside this one (a worker's), whose environment a
+    job must not read.
     """
 
     new_executor: Callable[[], Executor]
@@ -69,6 +82,8 @@ class ExecutorRig:
     shared_dir: Path
     wall_time_margin_s: float
     local_processes: bool = True
+    data_dir: Path | None = None
+    service_pids: tuple[int, ...] = ()
     executors: list[Executor] = field(default_factory=list)
 
     def executor(self) -> Executor:
@@ -137,6 +152,74 @@ def pid_gone(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return True
     return stat.rpartition(")")[2].split()[0] in {"Z", "X"}
+
+
+@contextlib.contextmanager
+def data_dir_for_jobs() -> Iterator[Path]:
+    """A fresh data dir in the system's temporary dir, deleted afterwards.
+
+    Not under pytest's temporary dirs: their root is 0700 (and made so again by every pytest
+    session that starts), so a job under its own uid could not reach its scratch by its path,
+    and a read it is refused would not be refused by vatti's modes. The parents of this one are
+    traversable, as those of a real data dir are.
+    """
+    path = Path(tempfile.mkdtemp(prefix="vatti-data-"))
+    try:
+        blocked = unreachable_ancestor(path)
+        assert blocked is None, f"jobs cannot pass through {blocked} to {path}"
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def shared_with_jobs() -> Iterator[Path]:
+    """A fresh directory (deleted afterwards) that tests and jobs' commands, under any uid, may
+    read and write (1777, as ``/tmp``): where a test and a job signal each other."""
+    with data_dir_for_jobs() as path:
+        os.chmod(path, 0o1777)  # noqa: S103 -- a test-only exchange, sticky as /tmp
+        yield path
+
+
+def python_for_jobs() -> str:
+    """A Python interpreter a job's command may run under its own uid: this one when others may
+    reach and run it (a virtualenv's link counts by its target), else the system's ``python3``.
+    The command gets the standard library only."""
+    candidates = [sys.executable, shutil.which("python3"), "/usr/bin/python3"]
+    for candidate in (c for c in candidates if c):
+        target = Path(candidate).resolve()
+        runnable = target.is_file() and target.stat().st_mode & stat.S_IXOTH
+        if runnable and unreachable_ancestor(target) is None:
+            return str(target) if target != Path(sys.executable).resolve() else sys.executable
+    raise AssertionError(f"no Python that others may run among {candidates}")
+
+
+#: A job's command (``sh -c PROBE probe PATH...``, plain sh: any uid can run it) that tries to
+#: read what it must not and says what each attempt gave: ``probe uid=U gid=G groups=G...``,
+#: ``probe parent=PID uid=U`` (its runtime, from the world-readable ``/proc/PID/status``), then
+#: ``probe read PATH ok`` or ``probe read PATH denied: ERROR`` for each PATH (a directory is
+#: listed, anything else read; ``runtime`` stands for ``/proc/<parent>/environ``), after two
+#: reads that must work: a file it writes in its work dir, read back by its absolute path (so
+#: the paths resolve through the data dir and the scratch root), and ``/proc/self/environ``.
+PROBE = r"""
+echo "probe uid=$(id -u) gid=$(id -g) groups=$(id -G | tr ' ' ,)"
+parent=$PPID
+echo "probe parent=$parent uid=$(awk '/^Uid:/ {print $2}' /proc/$parent/status)"
+echo mine > mine.txt
+for target in "$PWD/mine.txt" /proc/self/environ "$@"; do
+    if [ "$target" = runtime ]; then target=/proc/$parent/environ; fi
+    if [ -d "$target" ]; then error=$(ls "$target" 2>&1 >/dev/null)
+    else error=$(cat "$target" 2>&1 >/dev/null); fi
+    if [ -z "$error" ]; then echo "probe read $target ok"
+    else echo "probe read $target denied: ${error##*: }"; fi
+done
+"""
+
+
+def probe_lines(log: bytes) -> dict[str, str]:
+    """The ``probe read PATH RESULT`` lines of :data:`PROBE`, by path."""
+    found = re.findall(rb"^probe read (\S+) (ok|denied: .*)$", log, re.MULTILINE)
+    return {path.decode(): result.decode() for path, result in found}
 
 
 def new_job_id() -> str:
@@ -340,6 +423,89 @@ class ExecutorContract:
         assert final(ex, handle) == Exited(0)
         assert secret not in handle
         assert secret.encode() not in whole_log(ex, handle)
+
+    # -- isolation (the service runs as root) ------------------------------------------------
+
+    def isolated_rig(self, rig: ExecutorRig) -> Path:
+        if not jobs_get_own_uids():
+            pytest.skip("jobs run under a uid of their own only when the service runs as root")
+        assert rig.data_dir is not None, "the rig must name the data dir its jobs run in"
+        assert rig.local_processes, "the isolation tests look at the jobs' files and processes"
+        private_data_dir(rig.data_dir, rig.data_dir / "scratch")
+        return rig.data_dir
+
+    def test_a_jobs_command_cannot_read_the_database_another_job_or_the_services_environ(
+        self, rig: ExecutorRig
+    ) -> None:
+        data_dir = self.isolated_rig(rig)
+        from vatti.store.connect import create_db_engine, sqlite_url
+
+        database = data_dir / "vatti.db"
+        engine = create_db_engine(sqlite_url(data_dir))
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS t (secret TEXT)")
+        engine.dispose()
+        ex = rig.executor()
+        neighbour = new_job_id()
+        raw_env = {**rig.env, RAW_ARGV: "1"}  # the probes are scripts of the test's own
+        hold = (
+            "echo neighbour-secret > secret.txt && mkfifo hold && "
+            'echo "ready $(id -u) $PWD" && cat hold > /dev/null'
+        )
+        self.provision(rig, neighbour, {"argv": ["sh", "-c", hold], "outputs": []})
+        neighbour_handle = ex.submit(Launch(job_id=neighbour, env=raw_env))
+        ready = wait_for_log(ex, neighbour_handle, r"ready (\d+) (\S+)\n")
+        neighbour_uid, neighbour_work = int(ready[1]), Path(ready[2].decode())
+        owner = neighbour_work.stat()
+        assert (owner.st_uid, stat.S_IMODE(owner.st_mode)) == (neighbour_uid, 0o700)
+        scratch_root = neighbour_work.parent.parent
+        targets = [
+            str(database),
+            str(neighbour_work / "secret.txt"),
+            str(neighbour_work),
+            str(scratch_root),
+            str(data_dir),
+            *(f"/proc/{pid}/environ" for pid in (os.getpid(), *rig.service_pids)),
+            "runtime",
+        ]
+        probe = new_job_id()
+        self.provision(rig, probe, {"argv": ["sh", "-c", PROBE, "probe", *targets], "outputs": []})
+        probe_handle = ex.submit(Launch(job_id=probe, env=raw_env))
+        assert final(ex, probe_handle) == Exited(0), whole_log(ex, probe_handle)
+        (neighbour_work / "hold").write_text("")  # the neighbour ends once the probe has
+        assert final(ex, neighbour_handle) == Exited(0), whole_log(ex, neighbour_handle)
+        log = whole_log(ex, probe_handle)
+        who = re.search(rb"^probe uid=(\d+) gid=(\d+) groups=(\S*)$", log, re.MULTILINE)
+        parent = re.search(rb"^probe parent=(\d+) uid=(\d+)$", log, re.MULTILINE)
+        assert who is not None, log
+        assert parent is not None, log
+        uid = int(who[1])
+        assert uid not in (0, os.geteuid(), neighbour_uid), log
+        assert (int(who[2]), who[3]) == (uid, str(uid).encode()), log  # its own group only
+        assert int(parent[2]) == os.geteuid()  # its runtime keeps the service's uid
+        reads = probe_lines(log)
+        assert reads.pop("/proc/self/environ") == "ok", log
+        assert [r for p, r in reads.items() if p.endswith("/mine.txt")] == ["ok"], log
+        runtime_environ = f"/proc/{int(parent[1])}/environ"
+        expected = [*targets[:-1], runtime_environ]
+        denied = "denied: Permission denied"
+        assert {p: reads.get(p) for p in expected} == dict.fromkeys(expected, denied), log
+        assert not neighbour_work.exists()  # the runtime removed the scratch of another uid
+
+    def test_nothing_of_a_jobs_command_outlives_the_job(self, rig: ExecutorRig) -> None:
+        self.isolated_rig(rig)
+        ex, job_id = rig.executor(), new_job_id()
+        # out of the job's process group and session: only its uid gives it away
+        script = 'setsid sleep 1000 & echo "background $!"'
+        raw_env = {**rig.env, RAW_ARGV: "1"}
+        self.provision(rig, job_id, {"argv": ["sh", "-c", script], "outputs": []})
+        handle = ex.submit(Launch(job_id=job_id, env=raw_env))
+        assert final(ex, handle) == Exited(0), whole_log(ex, handle)
+        log = whole_log(ex, handle)
+        background = re.search(rb"^background (\d+)$", log, re.MULTILINE)
+        assert background is not None, log
+        assert pid_gone(int(background[1]))
+        ex.cleanup(handle)
 
     # -- handles --------------------------------------------------------------------------------
 

@@ -135,17 +135,24 @@ def forking_job(fifo: Path) -> NewJob:
     return new_job(["sh", "-c", script])
 
 
+def job_fifo(shared: Path) -> Path:
+    """A FIFO the job's command (whatever its uid) writes ``up`` to once it has started."""
+    fifo = shared / "up"
+    os.mkfifo(fifo)
+    os.chmod(fifo, 0o666)
+    return fifo
+
+
 async def started_child(rig: Any, job_id: str, fifo: Path) -> int:
     assert await asyncio.to_thread(fifo.read_text) == "up\n"
     return int((rig.scratch / job_id / "work" / "child.pid").read_text())
 
 
 async def test_cancel_kills_the_whole_process_group(
-    rig: Any, running: tuple[Engine, Watcher], tmp_path: Path
+    rig: Any, running: tuple[Engine, Watcher], shared: Path
 ) -> None:
     engine, watcher = running
-    fifo = tmp_path / "up"
-    os.mkfifo(fifo)
+    fifo = job_fifo(shared)
     job = (await asyncio.to_thread(service_for(engine).submit_new, forking_job(fifo))).job
     child = await started_child(rig, job.id, fifo)
     running_job = await watcher.until(job.id, lambda j: j.state is JobState.RUNNING)
@@ -163,10 +170,10 @@ async def test_cancel_kills_the_whole_process_group(
 
 
 async def test_wall_time_exceeded_fails_with_timeout(
-    rig: Any, running: tuple[Engine, Watcher], tmp_path: Path
+    rig: Any, running: tuple[Engine, Watcher], shared: Path
 ) -> None:
     engine, watcher = running
-    pid_file = tmp_path / "child.pid"
+    pid_file = shared / "child.pid"
     new = new_job(
         ["sh", "-c", f"sleep 1000 & echo $! > {pid_file}.tmp; mv {pid_file}.tmp {pid_file}; wait"],
         resources={"wall_time_s": 1},
@@ -181,9 +188,8 @@ async def test_wall_time_exceeded_fails_with_timeout(
         assert pid_gone(int(pid_file.read_text()))
 
 
-async def test_restart_finds_the_vanished_job_and_cleans_up(rig: Any, tmp_path: Path) -> None:
-    fifo = tmp_path / "up"
-    os.mkfifo(fifo)
+async def test_restart_finds_the_vanished_job_and_cleans_up(rig: Any, shared: Path) -> None:
+    fifo = job_fifo(shared)
     first = rig.engine()
     watcher = Watcher(first)
     task = asyncio.create_task(first.run())

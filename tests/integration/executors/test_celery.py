@@ -28,6 +28,7 @@ from vatti.testing.executors import (
     ExecutorContract,
     ExecutorRig,
     closing_all,
+    data_dir_for_jobs,
     final,
     new_job_id,
     scripted,
@@ -48,17 +49,26 @@ def executor(world: CeleryWorld, **overrides: str) -> CeleryExecutor:
 
 
 @pytest.fixture(scope="session")
-def redis_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryWorld]:
+def redis_pool() -> Iterator[tuple[CeleryWorld, list[WorkerProcess]]]:
     """One worker (three jobs at once) on Redis for the whole session."""
-    world = CeleryWorld(redis_broker(), tmp_path_factory.mktemp("celery-redis"))
-    with running_workers(world, "contract", concurrency=3):
-        yield world
-    world.delete_queue()
+    with data_dir_for_jobs() as data_dir:
+        world = CeleryWorld(redis_broker(), data_dir)
+        with running_workers(world, "contract", concurrency=3) as workers:
+            yield world, workers
+        world.delete_queue()
+
+
+@pytest.fixture(scope="session")
+def redis_world(redis_pool: tuple[CeleryWorld, list[WorkerProcess]]) -> CeleryWorld:
+    return redis_pool[0]
 
 
 class TestCeleryExecutor(ExecutorContract):
     @pytest.fixture
-    def rig(self, redis_world: CeleryWorld, tmp_path: Path) -> Iterator[ExecutorRig]:
+    def rig(
+        self, redis_pool: tuple[CeleryWorld, list[WorkerProcess]], tmp_path: Path
+    ) -> Iterator[ExecutorRig]:
+        redis_world, workers = redis_pool
         redis_world.flush_state()
         objects = tmp_path / "objects"
         objects.mkdir()
@@ -68,7 +78,13 @@ class TestCeleryExecutor(ExecutorContract):
             "VATTI_PGS_OFFLINE": "1",
         }
         built = ExecutorRig(
-            lambda: executor(redis_world), objects.as_uri(), env, tmp_path, MARGIN_S
+            lambda: executor(redis_world),
+            objects.as_uri(),
+            env,
+            tmp_path,
+            MARGIN_S,
+            data_dir=redis_world.data_dir,
+            service_pids=tuple(w.process.pid for w in workers),
         )
         with closing_all(built) as rig:
             yield rig

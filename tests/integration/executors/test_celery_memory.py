@@ -8,7 +8,6 @@ process up), during and after it, and the job's processes during it.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,14 @@ from vatti.executors.celery import CeleryExecutor
 from vatti.staging.areas import ObjectWorkAreas
 from vatti.staging.objects import ObjectStore
 from vatti.testing.celery import CeleryWorld, redis_broker, running_workers
-from vatti.testing.executors import final, new_job_id, scripted, wait_until
+from vatti.testing.executors import (
+    final,
+    new_job_id,
+    python_for_jobs,
+    scripted,
+    shared_with_jobs,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -38,13 +44,18 @@ while not go.exists():
 
 
 def test_a_2_gib_job_leaves_no_memory_in_the_worker(tmp_path: Path) -> None:
+    with shared_with_jobs() as exchange:  # the job, under its own uid as root, writes there
+        measure(tmp_path, exchange)
+
+
+def measure(tmp_path: Path, exchange: Path) -> None:
     world = CeleryWorld(redis_broker(), tmp_path / "w")
     world.flush_state()
     objects = tmp_path / "objects"
     objects.mkdir()
-    allocated, go = tmp_path / "allocated", tmp_path / "go"
+    allocated, go = exchange / "allocated", exchange / "go"
     job_id = new_job_id()
-    argv = [sys.executable, "-c", ALLOCATE.format(mib=ALLOCATE_MIB), str(allocated), str(go)]
+    argv = [python_for_jobs(), "-c", ALLOCATE.format(mib=ALLOCATE_MIB), str(allocated), str(go)]
     ObjectWorkAreas(ObjectStore.from_url(objects.as_uri())).provision(
         job_id,
         {"job_id": job_id, "pipeline": "command", "params": {"argv": argv, "outputs": []}},

@@ -20,6 +20,7 @@ from vatti.testing.executors import (
     ExecutorContract,
     ExecutorRig,
     closing_all,
+    data_dir_for_jobs,
     final,
     new_job_id,
     pid_gone,
@@ -33,8 +34,8 @@ from vatti.testing.job_scripts import ENTRY
 pytestmark = pytest.mark.integration
 
 
-def local_rig(tmp_path: Path) -> ExecutorRig:
-    data, objects = tmp_path / "data", tmp_path / "objects"
+def local_rig(tmp_path: Path, data: Path) -> ExecutorRig:
+    objects = tmp_path / "objects"
     objects.mkdir()
 
     def build() -> LocalExecutor:
@@ -45,19 +46,21 @@ def local_rig(tmp_path: Path) -> ExecutorRig:
         "VATTI_OBJECT_STORE_URL": objects.as_uri(),
         "VATTI_PGS_OFFLINE": "1",
     }
-    return ExecutorRig(build, objects.as_uri(), env, tmp_path, wall_time_margin_s=1.0)
+    return ExecutorRig(
+        build, objects.as_uri(), env, tmp_path, wall_time_margin_s=1.0, data_dir=data
+    )
 
 
 class TestLocalExecutor(ExecutorContract):
     @pytest.fixture
     def rig(self, tmp_path: Path) -> Iterator[ExecutorRig]:
-        with closing_all(local_rig(tmp_path)) as rig:
+        with data_dir_for_jobs() as data, closing_all(local_rig(tmp_path, data)) as rig:
             yield rig
 
 
 @pytest.fixture
 def rig(tmp_path: Path) -> Iterator[ExecutorRig]:
-    with closing_all(local_rig(tmp_path)) as built:
+    with data_dir_for_jobs() as data, closing_all(local_rig(tmp_path, data)) as built:
         yield built
 
 

@@ -22,6 +22,7 @@ from vatti.testing.executors import (
     RAW_ARGV,
     ExecutorContract,
     ExecutorRig,
+    data_dir_for_jobs,
     final,
     new_job_id,
     scripted,
@@ -48,10 +49,12 @@ def executor(tmp_path: Path, **kwargs: object) -> SlurmExecutor:
 
 
 @pytest.fixture
-def slurm(slurm_cluster: Cluster, tmp_path: Path) -> Iterator[Path]:
-    """A test's own spool; its jobs are cancelled when it ends."""
-    yield tmp_path
-    slurm_cluster.cancel_all()
+def slurm(slurm_cluster: Cluster) -> Iterator[Path]:
+    """A test's own spool and data dir, which jobs under their own uids can reach (not under
+    pytest's 0700 tmp dir); its jobs are cancelled when it ends."""
+    with data_dir_for_jobs() as root:
+        yield root
+        slurm_cluster.cancel_all()
 
 
 class TestSlurmExecutor(ExecutorContract):
@@ -64,7 +67,14 @@ class TestSlurmExecutor(ExecutorContract):
             "VATTI_OBJECT_STORE_URL": objects.as_uri(),
             "VATTI_PGS_OFFLINE": "1",
         }
-        return ExecutorRig(lambda: executor(slurm), objects.as_uri(), env, slurm, MARGIN_S)
+        return ExecutorRig(
+            lambda: executor(slurm),
+            objects.as_uri(),
+            env,
+            slurm,
+            MARGIN_S,
+            data_dir=slurm / "data",
+        )
 
 
 def test_slurm_kills_a_command_job_whose_processes_together_exceed_its_memory(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from vatti.config import COMPONENTS, CelerySettings, CeleryWorkerSettings, Settings, variables
@@ -13,13 +11,6 @@ from vatti.secretbox import new_key
 pytestmark = pytest.mark.unit
 
 KEY = new_key()
-
-
-@pytest.fixture(autouse=True)
-def no_vatti_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.upper().startswith("VATTI_"):
-            monkeypatch.delenv(name)
 
 
 def problems(component: str) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import pytest
@@ -24,13 +23,6 @@ pytestmark = pytest.mark.unit
 
 DIGEST = hashlib.sha256(b"token-one").hexdigest()
 OTHER = hashlib.sha256(b"token-two").hexdigest()
-
-
-@pytest.fixture(autouse=True)
-def no_vatti_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.upper().startswith("VATTI_"):
-            monkeypatch.delenv(name)
 
 
 @pytest.mark.parametrize(

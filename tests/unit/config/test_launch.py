@@ -21,14 +21,6 @@ from vatti.secretbox import new_key
 pytestmark = pytest.mark.unit
 
 
-@pytest.fixture(autouse=True)
-def no_vatti_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No VATTI_* variable of the developer's environment."""
-    for name in list(os.environ):
-        if name.upper().startswith("VATTI_"):
-            monkeypatch.delenv(name)
-
-
 def set_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
     for name in list(os.environ):
         if name.upper().startswith("VATTI_"):
@@ -58,6 +50,7 @@ def test_the_launch_env_holds_resolved_values_and_never_the_database_url(
         "VATTI_PGS_CATALOG_DIR": str(data / "pgs-catalog"),
         "VATTI_PGS_CATALOG_URL": "https://www.pgscatalog.org/rest/",
         "VATTI_PGS_OFFLINE": "1",
+        "VATTI_JOB_UID_RANGE": "2000000000-2000065535",
         "VATTI_TRANSFER_RETRIES": "5",
         "VATTI_TRANSFER_RETRY_DELAY": "1.0",
         "VATTI_TRANSFER_TIMEOUT": "60.0",

@@ -251,7 +251,7 @@ class Catalog:
         if target.is_file():
             return target
         url = self._download_url(pgs_id, build)
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        self.cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         expected = self._remote_md5(url, pgs_id)
         self._download(url, target, expected, pgs_id)
         return target
