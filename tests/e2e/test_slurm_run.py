@@ -67,10 +67,10 @@ def test_vatti_run_runs_a_command_job_and_a_pgs_job_on_slurm(
 
 
 def test_cancelling_a_running_job_stops_its_slurm_job(
-    slurm_cluster: Cluster, launcher: Launcher, tmp_path: Path
+    slurm_cluster: Cluster, launcher: Launcher, tmp_path: Path, shared: Path
 ) -> None:
     server = launcher.start(tmp_path / "data", slurm_env(slurm_cluster, tmp_path / "spool"))
-    started = tmp_path / "started"
+    started = shared / "started"  # the job runs under a uid of its own: not in tmp_path
     job = server.submit(command("sh", "-c", f"touch {started}; sleep 600"))
     server.wait_state(job["id"], frozenset({"running"}))
     wait_for(started.exists, 30, "the job to start")
@@ -82,14 +82,14 @@ def test_cancelling_a_running_job_stops_its_slurm_job(
     assert state in {"FAILED", "CANCELLED"}, state  # ended in SLURM too, long before its sleep
 
 
-def gated(tmp_path: Path, name: str) -> tuple[dict[str, object], Path, Path]:
-    started, gate = tmp_path / f"{name}-started", tmp_path / f"{name}-gate"
+def gated(shared: Path, name: str) -> tuple[dict[str, object], Path, Path]:
+    started, gate = shared / f"{name}-started", shared / f"{name}-gate"
     script = f"touch {started}; while [ ! -e {gate} ]; do sleep 0.1; done; echo {name} > out.txt"
     return command("sh", "-c", script, params={"outputs": ["out.txt"]}), started, gate
 
 
 def test_a_server_killed_mid_job_re_attaches_after_restart(
-    slurm_cluster: Cluster, launcher: Launcher, tmp_path: Path
+    slurm_cluster: Cluster, launcher: Launcher, tmp_path: Path, shared: Path
 ) -> None:
     """Two jobs run in SLURM when the server is SIGKILLed: one ends while it is down, the other
     after it restarted; the restarted server follows both from their stored handles."""
@@ -97,7 +97,7 @@ def test_a_server_killed_mid_job_re_attaches_after_restart(
     server = launcher.start(data, slurm_env(slurm_cluster, spool))
     jobs = {}
     for name in ("early", "late"):
-        body, started, gate = gated(tmp_path, name)
+        body, started, gate = gated(shared, name)
         jobs[name] = (server.submit(body)["id"], started, gate)
     for job_id, started, _ in jobs.values():
         server.wait_state(job_id, frozenset({"running"}))

@@ -53,6 +53,7 @@ def slurm(slurm_cluster: Cluster) -> Iterator[Path]:
     """A test's own spool and data dir, which jobs under their own uids can reach (not under
     pytest's 0700 tmp dir); its jobs are cancelled when it ends."""
     with data_dir_for_jobs() as root:
+        root.chmod(0o711)  # its data dir's parent, traversable as a real one's
         yield root
         slurm_cluster.cancel_all()
 
