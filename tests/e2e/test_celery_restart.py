@@ -23,6 +23,7 @@ from tests.e2e.test_restart import ONE_AT_A_TIME, QUEUED_AFTER_KILL_S, assert_se
 
 from vatti.executors.celery_records import HEARTBEAT_TTL_S, RunRecords
 from vatti.testing.celery import CeleryWorld, WorkerProcess, redis_broker, running_workers
+from vatti.testing.executors import data_dir_for_jobs
 
 pytestmark = pytest.mark.e2e
 
@@ -31,10 +32,12 @@ LOST_WORKER_S = HEARTBEAT_TTL_S + 30.0
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryWorld]:
-    built = CeleryWorld(redis_broker(), tmp_path_factory.mktemp("celery-restart") / "worker-host")
-    yield built
-    built.delete_queue()
+def world() -> Iterator[CeleryWorld]:
+    # the worker host's data dir: where jobs under uids of their own reach their scratch
+    with data_dir_for_jobs() as host:
+        built = CeleryWorld(redis_broker(), host)
+        yield built
+        built.delete_queue()
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +53,11 @@ def server_env(world: CeleryWorld) -> dict[str, str]:
 
 
 def run_gated_and_kill(
-    launcher: Launcher, world: CeleryWorld, data: Path, tmp_path: Path, *, queue_one: bool = True
+    launcher: Launcher, world: CeleryWorld, data: Path, shared: Path, *, queue_one: bool = True
 ) -> tuple[str, str | None, int, Path]:
     """Start a gated job on the worker (and queue one behind it), then SIGKILL the server."""
     server = launcher.start(data, server_env(world))
-    body, pid_file, gate = gated_job(tmp_path)
+    body, pid_file, gate = gated_job(shared)
     running = server.submit(body)
     server.wait_state(running["id"], frozenset({"running"}))
     wait_for(lambda: pid_file.exists() and pid_file.read_text().strip() != "", 15, "the pid")
@@ -81,10 +84,15 @@ def assert_ran_after(server: Server, first_id: str, then_id: str) -> None:
 
 @pytest.mark.parametrize("ends", ["while the server is down", "after the restart"])
 def test_a_celery_job_is_followed_through_a_server_restart(
-    launcher: Launcher, world: CeleryWorld, worker: WorkerProcess, tmp_path: Path, ends: str
+    launcher: Launcher,
+    world: CeleryWorld,
+    worker: WorkerProcess,
+    tmp_path: Path,
+    shared: Path,
+    ends: str,
 ) -> None:
     data = tmp_path / "data"
-    running_id, queued_id, pid, gate = run_gated_and_kill(launcher, world, data, tmp_path)
+    running_id, queued_id, pid, gate = run_gated_and_kill(launcher, world, data, shared)
     assert queued_id is not None
     store = RunRecords.from_url(world.broker.state_url, 3600)
     try:
@@ -111,14 +119,14 @@ def test_a_celery_job_is_followed_through_a_server_restart(
 
 @pytest.mark.parametrize("lost", ["the worker's host", "the worker's host and the job's records"])
 def test_a_celery_job_lost_while_the_server_is_down_fails_with_the_reason(
-    launcher: Launcher, tmp_path: Path, lost: str
+    launcher: Launcher, tmp_path: Path, shared: Path, lost: str
 ) -> None:
-    world = CeleryWorld(redis_broker(), tmp_path / "lost-host")
+    world = CeleryWorld(redis_broker(), shared / "lost-host")
     store = RunRecords.from_url(world.broker.state_url, 3600)
     doomed = WorkerProcess(world, "doomed").wait_ready()
     try:
         data = tmp_path / "data"
-        job_id, _, pid, _ = run_gated_and_kill(launcher, world, data, tmp_path, queue_one=False)
+        job_id, _, pid, _ = run_gated_and_kill(launcher, world, data, shared, queue_one=False)
         jobs = doomed.job_processes()
         doomed.kill()  # the host goes: its worker and the job with it
         for proc in jobs:

@@ -4,8 +4,9 @@ settings (``--run_ancestry``, ``--ancestry_method``, ``--ref_label``, ``--n_popc
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -23,11 +24,31 @@ def _all_methods() -> list[NormalisationName]:
     return ["empirical", "mean", "mean+var"]
 
 
+#: the panel's formats, and the fields that must end in one of their suffixes
+_PANEL_FORMATS = ("pfile", "bfile")
+
+
+def _document_suffix_rules(schema: dict[str, Any]) -> None:
+    """The rule across fields, in the JSON schema: the file names fit the format."""
+    branches = []
+    for fmt in _PANEL_FORMATS:
+        ends = TargetFormat(fmt).suffixes
+        properties: dict[str, Any] = {"format": {"const": fmt}}
+        for name, suffixes in (
+            ("geno", ends.geno),
+            ("pheno", ends.samples),
+            ("variants", ends.variants),
+        ):
+            properties[name] = {"pattern": "(?:" + "|".join(re.escape(e) for e in suffixes) + ")$"}
+        branches.append({"properties": properties})
+    schema["oneOf"] = branches
+
+
 class AncestryParams(BaseModel):
     """The reference panel (a PLINK 2 or PLINK 1 fileset under the input root whose samples
     file has the population label column) and how the target is compared with it."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_document_suffix_rules)
 
     geno: _Path = Field(description="The panel's genotypes: .pgen or .bed.")
     pheno: _Path = Field(
