@@ -214,9 +214,12 @@ def scatter_svg(
     groups: Sequence[str],
     x_label: str,
     y_label: str,
+    *,
+    emphasised: str | None = None,
 ) -> str:
     """An inline SVG scatter plot, one colour per group with a legend (the ancestry step's PC
-    plots: reference samples by population, targets as their own group)."""
+    plots: reference samples by population, targets as their own group). The points of the
+    ``emphasised`` group are drawn last, larger and outlined."""
     xs, ys = np.asarray(x_values, dtype=float), np.asarray(y_values, dtype=float)
     names = list(dict.fromkeys(groups))
     x_low, x_high = float(np.nanmin(xs)), float(np.nanmax(xs))
@@ -235,13 +238,21 @@ def scatter_svg(
         f'<svg class="scatter" xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" '
         f'viewBox="0 0 {_W} {_H}" role="img" aria-label="{_e(y_label)} by {_e(x_label)}">'
     ]
+    later = []
     for px, py, group in zip(xs, ys, groups, strict=True):
         if np.isfinite(px) and np.isfinite(py):
             colour = _PALETTE[names.index(group) % len(_PALETTE)]
-            parts.append(
-                f'<circle cx="{x(px):.2f}" cy="{y(py):.2f}" r="2" fill="{colour}" '
-                f'fill-opacity="0.7"/>'
-            )
+            if group == emphasised:
+                later.append(
+                    f'<circle class="emphasised" cx="{x(px):.2f}" cy="{y(py):.2f}" r="2.6" '
+                    f'fill="{colour}" stroke="#1d2329" stroke-width="0.6"/>'
+                )
+            else:
+                parts.append(
+                    f'<circle cx="{x(px):.2f}" cy="{y(py):.2f}" r="2" fill="{colour}" '
+                    f'fill-opacity="0.7"/>'
+                )
+    parts.extend(later)
     parts.append(_axes(x_low, x_high, y_low, y_high, x, y, x_label, y_label))
     for k, name in enumerate(names):
         top = _TOP + 4 + 14 * k

@@ -183,7 +183,9 @@ class CalcOptions:
     liftover_chain: Path | None = None
     #: Keeps the variants (of a sampleset, by name) that may match: the ancestry analysis
     #: scores the target and the reference panel on the variants they share.
-    variant_filter: Callable[[str, pl.DataFrame], pl.DataFrame] | None = None
+    variant_filter: Callable[[str, pl.DataFrame], pl.DataFrame] | None = field(
+        default=None, metadata={"internal": True}
+    )
 
 
 @dataclass
@@ -192,6 +194,8 @@ class CalcResult:
     scores: pl.DataFrame
     summary: pl.DataFrame
     timings: dict[str, float] = field(default_factory=dict)
+    #: what ``report.html`` shows: a later step adds its section and writes it again
+    report: ReportInputs | None = None
 
     @property
     def failed(self) -> pl.DataFrame:
@@ -224,8 +228,11 @@ def report_parameters(
             for s in samplesets
         ),
     }
-    for name, value in dataclasses.asdict(options).items():
-        params[name] = Path(value).name if isinstance(value, Path) else value
+    for option in dataclasses.fields(options):
+        if option.metadata.get("internal"):
+            continue  # set by vatti's own steps, not by the user
+        value = getattr(options, option.name)
+        params[option.name] = Path(value).name if isinstance(value, Path) else value
     return params
 
 
@@ -309,9 +316,10 @@ def calculate(
         scores = score_samplesets(samplesets, to_score, scoring_options)
     with timer.step("write_scores"):
         write_aggregated_scores(scores, out_dir / SCORES_NAME)
+    report = dataclasses.replace(report, scores=scores)
     with timer.step("write_report"):
-        write_report(out_dir / REPORT_NAME, dataclasses.replace(report, scores=scores))
+        write_report(out_dir / REPORT_NAME, report)
     timer.timings["total"] = round(time.perf_counter() - total, 4)
     (out_dir / TIMINGS_NAME).write_text(json.dumps(timer.timings, indent=2) + "\n")
     outputs = [SCORES_NAME, LOG_NAME, SUMMARY_JSON, SUMMARY_TSV, REPORT_NAME, TIMINGS_NAME]
-    return CalcResult(outputs, scores, summary, timer.timings)
+    return CalcResult(outputs, scores, summary, timer.timings, report)

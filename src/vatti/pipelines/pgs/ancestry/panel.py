@@ -43,9 +43,12 @@ from vatti.pipelines.pgs.ancestry.files import (
 from vatti.pipelines.pgs.ancestry.genotypes import count_samples, read_genotypes
 from vatti.pipelines.pgs.ancestry.params import AncestryParams
 from vatti.pipelines.pgs.ancestry.projection import ReferencePca, project, reference_pca
+from vatti.pipelines.pgs.ancestry.report_section import ancestry_section
 from vatti.pipelines.pgs.ancestry.run import write_result
 from vatti.pipelines.pgs.freqs import read_afreq
+from vatti.pipelines.pgs.html_report import write_report
 from vatti.pipelines.pgs.orchestration import (
+    REPORT_NAME,
     TIMINGS_NAME,
     CalcOptions,
     CalcResult,
@@ -341,6 +344,17 @@ def calculate_with_ancestry(
         scores = result.scores.select("sampleset", "FID", "IID", "PGS", "SUM")
         adjusted = adjust(ref_pcs, labels, related, target_pcs, target.name, scores, ancestry)
         written = write_result(adjusted, out_dir)
+    if result.report is not None:
+        with timer.step("ancestry_report"):
+            result.report = dataclasses.replace(
+                result.report,
+                sections=[
+                    *result.report.sections,
+                    ancestry_section(adjusted.popsimilarity, target.name, ancestry),
+                ],
+                parameters={**result.report.parameters, "ancestry panel": panel.file.geno.name},
+            )
+            write_report(out_dir / REPORT_NAME, result.report)
     result.timings.update(timer.timings)
     result.timings["total"] = round(time.perf_counter() - begin, 4)
     (out_dir / TIMINGS_NAME).write_text(json.dumps(result.timings, indent=2) + "\n")
