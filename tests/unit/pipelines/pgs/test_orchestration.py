@@ -33,6 +33,7 @@ from vatti.pipelines.pgs.orchestration import (
     CalcOptions,
     NoScorePassed,
     calculate,
+    report_parameters,
 )
 from vatti.pipelines.pgs.scorefile import ScoringFileBuildError
 from vatti.pipelines.pgs.targets import GenotypeFile, Sampleset
@@ -211,3 +212,16 @@ def test_the_target_build_is_checked(
 ) -> None:
     with pytest.raises(ScoringFileBuildError, match="GRCh38"):
         calculate(scorefiles, [cohort], CalcOptions("GRCh38", min_overlap=0.5), tmp_path)
+
+
+def test_the_reports_parameters_are_the_users_not_internal_hooks(tmp_path: Path) -> None:
+    options = CalcOptions(
+        "GRCh38", min_overlap=0.5, reference_freqs=tmp_path / "panel.afreq",
+        variant_filter=lambda _name, table: table,
+    )  # fmt: skip
+    sampleset = Sampleset("cohort", [GenotypeFile.from_prefix("pfile", tmp_path / "cohort")])
+    params = report_parameters([tmp_path / "PGS1.txt"], [sampleset], options)
+    assert "variant_filter" not in params
+    assert params["min_overlap"] == 0.5
+    assert params["reference_freqs"] == "panel.afreq"
+    assert params["scoring files"] == "PGS1.txt"
