@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 from vatti.pipelines.pgs.ancestry.genotypes import read_genotypes
 from vatti.pipelines.pgs.ancestry.panel import project_target, shared_variants
 from vatti.pipelines.pgs.ancestry.projection import reference_pca
+from vatti.pipelines.pgs.ancestry.report_section import MAX_POINTS
 from vatti.pipelines.pgs.targets.base import GenotypeFile, Sampleset, read_variants
 from vatti.testing.services import plink2_path, shared_pgs_data
 
@@ -89,10 +91,17 @@ def _run(inputs: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[st
     return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
 
 
-def test_ancestry_run_writes_pgsc_calcs_normalised_scores(inputs: Path, tmp_path: Path) -> None:
-    done = _run(inputs, tmp_path, "--target", str(inputs / "target"), "--ancestry",
+@pytest.fixture(scope="module")
+def ancestry_run(inputs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("ancestry-run")
+    done = _run(inputs, out, "--target", str(inputs / "target"), "--ancestry",
                 str(inputs / "panel"))  # fmt: skip
     assert done.returncode == 0, done.stderr
+    return out
+
+
+def test_ancestry_run_writes_pgsc_calcs_normalised_scores(inputs: Path, ancestry_run: Path) -> None:
+    tmp_path = ancestry_run
     pgs = _table(tmp_path / "cohort_pgs.txt.gz")
     popsim = _table(tmp_path / "cohort_popsimilarity.txt.gz")
     assert pgs.columns == PGS_COLUMNS
@@ -122,6 +131,39 @@ def test_ancestry_run_writes_pgsc_calcs_normalised_scores(inputs: Path, tmp_path
     assert np.std(z1) == pytest.approx(1.0, abs=1e-6)
     sums = _table(tmp_path / "aggregated_scores.txt.gz").filter(pl.col("sampleset") == "cohort")
     assert sums.height == 640
+
+
+def test_the_report_shows_the_ancestry_analysis(ancestry_run: Path) -> None:
+    page = (ancestry_run / "report.html").read_text()
+    section = re.search(r'<section id="genetic-ancestry">(.*?)</section>', page, re.S)
+    assert section is not None, "an ancestry run's report has its section"
+    popsim = _table(ancestry_run / "cohort_popsimilarity.txt.gz")
+    targets = popsim.filter(pl.col("sampleset") == "cohort")
+    expected = {
+        pop: (group.height, (group["MostSimilarPop_LowConfidence"] == "True").sum())
+        for (pop,), group in targets.group_by("MostSimilarPop")
+    }
+    shown = {
+        pop: (int(n), int(low))
+        for pop, n, low in re.findall(
+            r'<tr data-population="(\w+)">.*?data-col="samples">(\d+)<.*?'
+            r'data-col="low_confidence">(\d+)<',
+            section[1],
+        )
+    }
+    assert shown == expected
+    assert set(shown) <= set(POPS)
+    # both PC plots: the panel's samples by super-population, the 640 targets on top
+    figures = re.findall(r'<figure class="pca" data-pcs="(PC\d,PC\d)">(.*?)</figure>', section[1])
+    assert [pcs for pcs, _ in figures] == ["PC1,PC2", "PC3,PC4"]
+    n_ref = popsim.filter(pl.col("sampleset") == "reference").height
+    for _, figure in figures:
+        assert figure.count('class="emphasised"') == 640
+        drawn = min(n_ref, MAX_POINTS)
+        assert figure.count("<circle cx=") == drawn + len(POPS) + 1  # and the legend
+        assert (f"({drawn} of {n_ref} drawn)" in figure) == (drawn < n_ref)
+    assert "variant_filter" not in page
+    assert '<td data-key="ancestry panel">panel.pgen</td>' in page
 
 
 def test_bad_ancestry_inputs_are_refused_with_a_reason(inputs: Path, tmp_path: Path) -> None:
