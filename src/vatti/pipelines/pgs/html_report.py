@@ -208,6 +208,10 @@ def _axes(
     return "".join(out)
 
 
+#: How the emphasised group of a scatter plot is drawn: dark rings, the points below visible.
+_RING = 'fill="none" stroke="#1d2329" stroke-width="0.7" stroke-opacity="0.8"'
+
+
 def scatter_svg(
     x_values: Sequence[float],
     y_values: Sequence[float],
@@ -244,8 +248,8 @@ def scatter_svg(
             colour = _PALETTE[names.index(group) % len(_PALETTE)]
             if group == emphasised:
                 later.append(
-                    f'<circle class="emphasised" cx="{x(px):.2f}" cy="{y(py):.2f}" r="2.6" '
-                    f'fill="{colour}" stroke="#1d2329" stroke-width="0.6"/>'
+                    f'<circle class="emphasised" cx="{x(px):.2f}" cy="{y(py):.2f}" r="2.4" '
+                    f"{_RING}/>"
                 )
             else:
                 parts.append(
@@ -256,9 +260,12 @@ def scatter_svg(
     parts.append(_axes(x_low, x_high, y_low, y_high, x, y, x_label, y_label))
     for k, name in enumerate(names):
         top = _TOP + 4 + 14 * k
+        marker = _RING if name == emphasised else f'fill="{_PALETTE[k % len(_PALETTE)]}"'
+        short = name if len(name) <= 11 else name[:10] + "\u2026"
         parts.append(
-            f'<circle cx="{_W - 74}" cy="{top}" r="4" fill="{_PALETTE[k % len(_PALETTE)]}"/>'
-            f'<text x="{_W - 66}" y="{top + 4}" font-size="10" fill="#1d2329">{_e(name)}</text>'
+            f'<circle cx="{_W - 74}" cy="{top}" r="4" {marker}/>'
+            f'<text x="{_W - 66}" y="{top + 4}" font-size="10" fill="#1d2329">{_e(short)}'
+            f"<title>{_e(name)}</title></text>"
         )
     parts.append("</svg>")
     return "".join(parts)

@@ -46,7 +46,7 @@ def _plots(popsim: pl.DataFrame, target: str, label: str) -> str:
     targets = popsim.filter(~pl.col("REFERENCE"))
     ref_points, ref_note = _points(reference.sort(label, maintain_order=True))
     target_points, target_note = _points(targets)
-    target_group = f"{target} (target)"
+    target_group = target
     groups = [*ref_points[label].cast(pl.Utf8).fill_null("?").to_list()]
     groups += [target_group] * target_points.height
     figures = []
@@ -94,10 +94,12 @@ def _counts_table(popsim: pl.DataFrame, label: str) -> str:
 
 
 def _methods(options: AncestryOptions) -> str:
-    p = "none" if options.p_threshold is None else f"{options.p_threshold:g}"
+    threshold = (
+        options.method.default_threshold if options.p_threshold is None else options.p_threshold
+    )
     items = {
         "population similarity": f"{options.method.value} on PC1 to PC{options.n_popcomp}, "
-        f"seed {options.seed}, low-confidence p threshold {p}",
+        f"seed {options.seed}, low confidence below p = {threshold:g}",
         "normalisation": ", ".join(m.value for m in options.normalisation)
         + f" (PC regression on PC1 to PC{options.n_normalisation})",
         "population label": options.population_label,

@@ -103,6 +103,6 @@ def test_the_methods_used_are_named() -> None:
     )
     text = re.sub(r"<[^>]+>", " ", ancestry_section(_popsim(120, 10), "cohort", options).html)
     assert "Mahalanobis on PC1 to PC3" in text
-    assert "threshold 0.01" in text
+    assert "low confidence below p = 0.01" in text
     assert "empirical, mean (PC regression on PC1 to PC4)" in text
     assert "mean+var" not in text
