@@ -149,6 +149,8 @@ def test_scoring_files_versions_and_parameters_are_listed(page: dict) -> None:
     params = tab.locator("table.parameters").inner_text()
     assert "min_overlap\t0.75" in params
     assert "target_build\tGRCh37" in params
+    assert "variant_filter" not in params, "internal hooks are not the user's parameters"
+    assert tab.locator("#genetic-ancestry").count() == 0, "no ancestry analysis ran"
     versions = tab.locator("table.versions").inner_text()
     assert "polars\t" in versions
     assert f"vatti\t{metadata.version('vatti')}" in versions

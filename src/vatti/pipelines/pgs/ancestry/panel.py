@@ -10,7 +10,8 @@ pgsc_calc's ``--run_ancestry`` chains it:
 3. the reference PCA on them, and the target's projection (:mod:`.projection`), written as
    ``reference.pcs`` and ``<target>.pcs``;
 4. the most similar population and the adjusted scores (:mod:`.analysis`), written as
-   ``<target>_pgs.txt.gz``, ``<target>_popsimilarity.txt.gz`` and ``<target>_info.json.gz``.
+   ``<target>_pgs.txt.gz``, ``<target>_popsimilarity.txt.gz`` and ``<target>_info.json.gz``,
+   and its section in ``report.html`` (:mod:`.report_section`).
 
 A panel is a PLINK 2 or PLINK 1 fileset whose ``.psam`` has the population label column, with a
 relatedness list (plink2's ``.king.cutoff.out.id``) beside it or given.
