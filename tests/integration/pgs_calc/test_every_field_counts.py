@@ -23,6 +23,7 @@ import dataclasses
 import gzip
 import itertools
 import logging
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -543,3 +544,21 @@ def test_an_informational_field_says_so_and_changes_nothing(path: str, shared: S
     assert changed != BASES["hattivatti"]
     assert observe_job(changed) == observe_job(BASES["hattivatti"])
     assert observe_run(changed, shared) == observe_run(BASES["hattivatti"], shared)
+
+
+def test_an_ancestry_job_reports_its_analysis(shared: Shared) -> None:
+    """The job's ``ancestry`` param, as ``--ancestry``: ``report.html`` gets the analysis's
+    section, its counts those of ``cohort_popsimilarity.txt.gz``."""
+    observed = observe_run(BASES["ancestry"], shared)
+    assert isinstance(observed, tuple)
+    assert observed[0] == "ok", observed
+    outputs: dict[str, bytes] = observed[1]
+    page = outputs["report.html"].decode()
+    assert '<section id="genetic-ancestry">' in page
+    rows = outputs["cohort_popsimilarity.txt.gz"].decode().splitlines()
+    header = rows[0].split("\t")
+    at = header.index("MostSimilarPop")
+    cohort = [r.split("\t") for r in rows[1:] if r.startswith("cohort\t")]
+    shown = dict(re.findall(r'<tr data-population="(\w+)">.*?data-col="samples">(\d+)<', page))
+    expected = {p: str(sum(r[at] == p for r in cohort)) for p in {r[at] for r in cohort}}
+    assert shown == expected
