@@ -164,6 +164,8 @@ def test_the_report_shows_the_ancestry_analysis(ancestry_run: Path) -> None:
         assert (f"({drawn} of {n_ref} drawn)" in figure) == (drawn < n_ref)
     assert "variant_filter" not in page
     assert '<td data-key="ancestry panel">panel.pgen</td>' in page
+    # imputed from the QC'd panel's frequencies, not from a file the user gave
+    assert '<td data-key="reference_freqs">the QC&#x27;d panel&#x27;s</td>' in page
 
 
 def test_bad_ancestry_inputs_are_refused_with_a_reason(inputs: Path, tmp_path: Path) -> None:

@@ -311,7 +311,8 @@ def calculate_with_ancestry(
         work = Path(tmp)
         with timer.step("ancestry_qc"):
             kept_ids, kept_samples = qc_and_prune(panel, shared["r_id"].to_list(), work)
-        if options.reference_freqs is None:
+        panel_imputes = options.reference_freqs is None
+        if panel_imputes:
             # pgsc_calc imputes with the QC'd panel's frequencies (plink2 --read-freq)
             freqs = panel_freqs(work / "reference.afreq", shared, work / "relabelled.afreq")
             options = dataclasses.replace(options, reference_freqs=freqs)
@@ -353,7 +354,11 @@ def calculate_with_ancestry(
                     *result.report.sections,
                     ancestry_section(adjusted.popsimilarity, target.name, ancestry),
                 ],
-                parameters={**result.report.parameters, "ancestry panel": panel.file.geno.name},
+                parameters={
+                    **result.report.parameters,
+                    **({"reference_freqs": "the QC'd panel's"} if panel_imputes else {}),
+                    "ancestry panel": panel.file.geno.name,
+                },
             )
             write_report(out_dir / REPORT_NAME, result.report)
     result.timings.update(timer.timings)
