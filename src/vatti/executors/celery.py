@@ -51,8 +51,8 @@ from vatti.executors.celery_app import (
     task_id,
 )
 from vatti.executors.celery_records import CANCELLED, RunRecord, RunRecords
-from vatti.executors.celery_seal import seal
 from vatti.executors.errors import BadHandle, ExecutorError, SubmitFailed
+from vatti.executors.sealed_secrets import seal
 
 if TYPE_CHECKING:
     from vatti.config import CelerySettings, Settings

@@ -3,7 +3,7 @@
 One task, :data:`TASK_NAME`, acknowledged late and rejected (so delivered again) when the worker
 running it is lost; prefetch 1, so a busy worker holds no other job's message. Its keyword
 arguments are a :class:`TaskMessage`: which attempt of which job, its limits, the runtime's plain
-settings and its secret ones sealed (:mod:`.celery_seal`). Monitors (Flower, the worker's log)
+settings and its secret ones sealed (:mod:`.sealed_secrets`). Monitors (Flower, the worker's log)
 show the job id and attempt only (``kwargsrepr``), never the settings.
 """
 

@@ -23,7 +23,6 @@ from typing import Any
 
 from vatti.executors.celery_app import TaskMessage
 from vatti.executors.celery_records import RunRecords
-from vatti.executors.celery_seal import SealBroken, unseal
 from vatti.executors.errors import ExecutorError
 from vatti.executors.launcher import CANNOT_START, WRAPPER_FIELD
 from vatti.executors.launcher_client import LauncherClient
@@ -34,6 +33,7 @@ from vatti.executors.local import (
     SCRATCH_DIR_VAR,
 )
 from vatti.executors.processes import still_running
+from vatti.executors.sealed_secrets import SealBroken, unseal
 
 log = logging.getLogger("vatti.worker")
 

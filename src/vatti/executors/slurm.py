@@ -19,7 +19,7 @@ engine follows the job from it alone.
   and the exit record.
 
 Secrets never appear in the batch script, ``scontrol show job`` or the job's environment: they
-are sealed (:mod:`.celery_seal`, the channel the Celery executor uses) with the spool's key
+are sealed (:mod:`.sealed_secrets`, the channel the Celery executor uses) with the spool's key
 ``secret.key`` into a file the wrapper deletes as it reads it, and reach the runtime on a pipe.
 ``--export=NONE``: nothing of the engine's environment goes to the job.
 """
@@ -50,10 +50,10 @@ from vatti.executors.base import (
     Pending,
     Running,
 )
-from vatti.executors.celery_seal import seal
 from vatti.executors.errors import BadHandle, SubmitFailed
 from vatti.executors.handles import handle_fields
 from vatti.executors.local import DEFAULT_INHERITED_ENV, RUNTIME_ENTRY, SCRATCH_DIR_VAR
+from vatti.executors.sealed_secrets import seal
 from vatti.executors.slurm_commands import SlurmCommands, SlurmJob
 from vatti.executors.slurm_runs import (
     BatchOptions,

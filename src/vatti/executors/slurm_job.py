@@ -55,7 +55,7 @@ def open_secrets(files: RunFiles, spool: Path) -> dict[str, str]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             files.sealed.unlink()
-    from vatti.executors.celery_seal import SealBroken, unseal
+    from vatti.executors.sealed_secrets import SealBroken, unseal
     from vatti.secretbox import key_file_keys
 
     try:

@@ -8,8 +8,8 @@ from vatti.executors.base import Exited, Pending, Running, Vanished
 from vatti.executors.celery import CeleryHandle, status_of
 from vatti.executors.celery_app import BadMessage, TaskMessage
 from vatti.executors.celery_records import CANCELLED, RunRecord
-from vatti.executors.celery_seal import SealBroken, seal, unseal
 from vatti.executors.errors import BadHandle
+from vatti.executors.sealed_secrets import SealBroken, seal, unseal
 from vatti.secretbox import new_key
 
 pytestmark = pytest.mark.unit

@@ -13,7 +13,6 @@ whose description says *informational* (hattivatti's ``id`` and ``nxf_params_fil
 
 from __future__ import annotations
 
-import re
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal, Self
 
@@ -32,7 +31,12 @@ from vatti.domain.inputs import C4GH_SUFFIX, collection_path
 from vatti.domain.requests import integral
 from vatti.pipelines.pgs.ancestry.params import AncestryParams
 from vatti.pipelines.pgs.catalog import PGP_ID, PGS_ID, TRAIT_ID
-from vatti.pipelines.pgs.vocabulary import TARGET_BUILDS, TargetFormat, normalise_chrom_name
+from vatti.pipelines.pgs.vocabulary import (
+    TARGET_BUILDS,
+    TargetFormat,
+    normalise_chrom_name,
+    suffix_pattern,
+)
 
 _IDS = {"pgs_id": PGS_ID, "pgp_id": PGP_ID, "trait_efo": TRAIT_ID}
 #: Where each list of ids leads to scoring files, and at most how many ids it takes.
@@ -75,7 +79,7 @@ def _document_target_rules(schema: dict[str, Any]) -> None:
     for fmt in TargetFormat:
         properties: dict[str, Any] = {"format": {"const": fmt.value}}
         for name, ends in zip(_FILE_FIELDS, _field_suffixes(fmt), strict=True):
-            properties[name] = {"pattern": "(?:" + "|".join(re.escape(e) for e in ends) + ")$"}
+            properties[name] = {"pattern": suffix_pattern(ends)}
         if fmt is not TargetFormat.VCF:
             properties["vcf_import_dosage"] = {"const": False}
         branches.append({"properties": properties})

@@ -78,6 +78,15 @@ _BUILD_NAMES = {b.value.lower(): b for b in GenomeBuild} | {
 }
 
 
+def suffix_pattern(suffixes: tuple[str, ...]) -> str:
+    """A JSON-schema pattern for a name ending in one of ``suffixes``.
+
+    >>> print(suffix_pattern((".pvar.zst", ".pvar")))
+    (?:\\.pvar\\.zst|\\.pvar)$
+    """
+    return "(?:" + "|".join(re.escape(e) for e in suffixes) + ")$"
+
+
 @dataclass(frozen=True)
 class FileSuffixes:
     """The name endings of a target format's three files, the preferred one first."""

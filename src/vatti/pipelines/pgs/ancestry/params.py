@@ -4,7 +4,6 @@ settings (``--run_ancestry``, ``--ancestry_method``, ``--ref_label``, ``--n_popc
 
 from __future__ import annotations
 
-import re
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal, Self
 
@@ -13,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from vatti.pipelines.pgs.ancestry.analysis import AncestryOptions
 from vatti.pipelines.pgs.ancestry.normalise import Normalisation
 from vatti.pipelines.pgs.ancestry.similarity import Method
-from vatti.pipelines.pgs.vocabulary import TargetFormat
+from vatti.pipelines.pgs.vocabulary import TargetFormat, suffix_pattern
 
 _Path = Annotated[str, Field(min_length=1, max_length=4096)]
 _PCS = Annotated[int, Field(ge=1, le=20)]
@@ -39,7 +38,7 @@ def _document_suffix_rules(schema: dict[str, Any]) -> None:
             ("pheno", ends.samples),
             ("variants", ends.variants),
         ):
-            properties[name] = {"pattern": "(?:" + "|".join(re.escape(e) for e in suffixes) + ")$"}
+            properties[name] = {"pattern": suffix_pattern(suffixes)}
         branches.append({"properties": properties})
     schema["oneOf"] = branches
 

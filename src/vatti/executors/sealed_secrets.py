@@ -1,10 +1,12 @@
-"""A job's secret settings in its Celery task message: sealed with keys engine and workers share.
+"""A job's secret settings where an engine hands a job to another host: sealed with keys that host
+and the engine share.
 
-A task message is visible to whoever reads the broker (and its arguments to Flower), so the
-launch's secrets travel in it only sealed by :class:`vatti.secretbox.SecretBox` (Fernet) under
-``VATTI_CELERY_SECRETS_KEY``: its own keys, not the service key, so a worker host holds nothing
-that opens the job database's secrets. The sealed text names the job and attempt it belongs to:
-a worker refuses it for any other.
+The Celery executor puts them in the task message, which whoever reads the broker (and Flower)
+sees; the SLURM executor in a file of its spool, which the job's wrapper deletes as it reads it.
+Either way they travel only sealed by :class:`vatti.secretbox.SecretBox` (Fernet) under keys of
+their own (``VATTI_CELERY_SECRETS_KEY``; the SLURM spool's ``secret.key``), not the service key,
+so a worker host or node holds nothing that opens the job database's secrets. The sealed text
+names the job and attempt it belongs to: the receiving side refuses it for any other.
 """
 
 from __future__ import annotations
