@@ -390,6 +390,53 @@ def secrets_reseal() -> None:
     out.print(f"resealed {count} secret value(s) with the newest key")
 
 
+# ---------------------------------------------------------------- the database schema
+
+db_app = typer.Typer(help="The job database's schema (what the Helm chart's hook Job runs).")
+app.add_typer(db_app, name="db")
+
+
+def admin_database_url() -> str:
+    from vatti.assembly import database_url
+
+    settings = load_settings("admin")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return database_url(settings)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the job database to this release's schema (idempotent; safe to run while other
+    replicas start). Refuses a database a newer release migrated (exit 78)."""
+    from vatti.store.migrate import head_revision, migrate
+
+    url = admin_database_url()
+    try:
+        migrate(url)
+    except VattiError as exc:
+        fail(exc.message, exc.exit_code)
+    out.print(f"job database at revision {head_revision()}", highlight=False)
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Exit 0 when the job database is at this release's schema; 1 when it still needs
+    `vatti db upgrade`; 78 when a newer release migrated it."""
+    from vatti.store.migrate import head_revision, refuse_newer, schema_revision
+
+    try:
+        revision = schema_revision(admin_database_url())
+        refuse_newer(revision)
+    except VattiError as exc:
+        fail(exc.message, exc.exit_code)
+    if revision != head_revision():
+        fail(
+            f"the job database is at revision {revision}, this release needs "
+            f"{head_revision()}: run `vatti db upgrade`"
+        )
+    out.print(f"job database at revision {revision}: current", highlight=False)
+
+
 # ---------------------------------------------------------------- the server
 
 

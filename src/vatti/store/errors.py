@@ -52,3 +52,19 @@ class InvalidCursor(StoreError):
 
 class MigrationError(StoreError):
     code = "migration_failed"
+
+
+class SchemaTooNew(MigrationError):
+    """The database's schema was migrated by a newer release than this code: refuse to run
+    rather than read or write tables whose shape this code does not know."""
+
+    code = "schema_too_new"
+    exit_code = 78  # EX_CONFIG: deploy the newer release (or downgrade the database) first
+
+    def __init__(self, revision: str, head: str | None) -> None:
+        super().__init__(
+            f"the job database's schema is at revision {revision!r}, which this vatti does not "
+            f"know (its newest is {head!r}): a newer vatti migrated it; run that release, or let "
+            "it downgrade the database first"
+        )
+        self.revision = revision

@@ -2,7 +2,10 @@
 
 :func:`migrate` upgrades to head and is idempotent. Two processes starting at once are safe: on
 PostgreSQL the upgrade runs under a transaction-level advisory lock, on SQLite under an exclusive
-file lock next to the database file.
+file lock next to the database file. A database already migrated by a newer release (a revision
+this code's migrations do not have) is refused with :class:`SchemaTooNew` before anything runs,
+so an older engine or API replica never works on tables it does not know (a rolling upgrade's
+old pods stop instead).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from vatti.store.connect import create_db_engine, normalise_url, writing
-from vatti.store.errors import MigrationError
+from vatti.store.errors import MigrationError, SchemaTooNew
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _PG_LOCK_KEY = 0x7661747469  # "vatti"
@@ -37,6 +40,27 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
 @functools.cache
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+@functools.cache
+def known_revisions() -> frozenset[str]:
+    """Every revision this code's migrations define."""
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return frozenset(script.revision for script in scripts.walk_revisions())
+
+
+def refuse_newer(revision: str | None) -> None:
+    """Raise :class:`SchemaTooNew` when ``revision`` (the database's) is not one of ours.
+
+    >>> refuse_newer(None), refuse_newer(head_revision())
+    (None, None)
+    >>> refuse_newer("9999_from_the_future")
+    Traceback (most recent call last):
+    ...
+    vatti.store.errors.SchemaTooNew: the job database's schema is at revision ...
+    """
+    if revision is not None and revision not in known_revisions():
+        raise SchemaTooNew(revision, head_revision())
 
 
 @contextmanager
@@ -92,6 +116,7 @@ def _run(database_url: str, revision: str, *, down: bool) -> None:
 
 
 def _alembic(conn: sa.Connection, revision: str, *, down: bool) -> None:
+    refuse_newer(current_revision(conn))
     config = alembic_config(conn)
     if down:
         command.downgrade(config, revision)
@@ -113,3 +138,15 @@ def downgrade(database_url: str, revision: str = "base") -> None:
 
 def current_revision(conn: sa.Connection) -> str | None:
     return MigrationContext.configure(conn).get_current_revision()
+
+
+def schema_revision(database_url: str) -> str | None:
+    """The revision the database at ``database_url`` is at (None: not migrated yet)."""
+    engine = create_db_engine(database_url, poolclass=sa.NullPool)
+    try:
+        with engine.connect() as conn:
+            return current_revision(conn)
+    except sa.exc.SQLAlchemyError as exc:
+        raise MigrationError(f"could not read the database's schema revision: {exc}") from exc
+    finally:
+        engine.dispose()

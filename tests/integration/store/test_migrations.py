@@ -11,7 +11,15 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from vatti.store.connect import create_db_engine
-from vatti.store.migrate import current_revision, downgrade, head_revision, migrate
+from vatti.store.errors import SchemaTooNew
+from vatti.store.migrate import (
+    current_revision,
+    downgrade,
+    head_revision,
+    migrate,
+    refuse_newer,
+    schema_revision,
+)
 from vatti.store.schema import metadata
 
 pytestmark = pytest.mark.integration
@@ -131,3 +139,35 @@ def test_0005_gives_old_jobs_the_default_tenant_and_old_rows_an_unrecorded_actor
             ),
             {"fp": "f" * 64, "at": at},
         )
+
+
+def stamp(engine: sa.Engine, revision: str) -> None:
+    """Pretend a release with ``revision`` migrated the database."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+
+
+def test_a_schema_newer_than_the_code_is_refused_untouched(
+    empty_url: str, engine: sa.Engine
+) -> None:
+    migrate(empty_url)
+    stamp(engine, "0099_from_a_newer_release")
+    with pytest.raises(SchemaTooNew) as refused:
+        migrate(empty_url)
+    assert refused.value.exit_code == 78
+    assert "'0099_from_a_newer_release'" in refused.value.message
+    assert f"its newest is '{head_revision()}'" in refused.value.message
+    with engine.connect() as conn:  # nothing ran: neither an upgrade nor a failed attempt
+        assert current_revision(conn) == "0099_from_a_newer_release"
+    assert schema_diff(engine) == []
+    with pytest.raises(SchemaTooNew):
+        downgrade(empty_url, "0004")
+
+
+def test_an_older_schema_is_upgraded_and_reported(empty_url: str, engine: sa.Engine) -> None:
+    assert schema_revision(empty_url) is None
+    migrate(empty_url, "0004")
+    assert schema_revision(empty_url) == "0004"
+    refuse_newer(schema_revision(empty_url))  # an older schema is this code's to upgrade
+    migrate(empty_url)
+    assert schema_revision(empty_url) == head_revision()
