@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from vatti.config import Settings
 from vatti.deploy.chart import CHART_DIR, CHART_SET, WORKLOADS, workload_variables
 from vatti.testing.services import missing
 from vatti.testing.side_envs import ensure_side_env
@@ -62,6 +63,10 @@ CASES: dict[str, dict[str, Any]] = {
         "jobs": {"namespace": "vatti-jobs"},
     },
     "tls": {"serve": {"env": {"VATTI_TLS_CERT_FILE": "/tls/tls.crt"}}},
+    "typed-values": {
+        "env": {"VATTI_S3_PATH_STYLE": False, "VATTI_MAX_CONCURRENT_JOBS": 4},
+        "serve": {"env": {"VATTI_MAX_BODY_BYTES": 10_000_000, "VATTI_SUBMIT_RATE": 0.5}},
+    },
     "every-variable": {
         "database": "postgresql",
         "existingSecret": "vatti-secrets",
@@ -146,7 +151,15 @@ def env_of(container: dict[str, Any]) -> dict[str, Any]:
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
 
 
-ACCEPTED = ["sqlite", "sqlite-persistent", "production", "jobs-namespace", "tls", "every-variable"]
+ACCEPTED = [
+    "sqlite",
+    "sqlite-persistent",
+    "production",
+    "jobs-namespace",
+    "tls",
+    "typed-values",
+    "every-variable",
+]
 REFUSED = {
     "two-apis-on-sqlite": "serve.replicas=2, engine.replicas=1: more than one API or engine "
     "replica needs database: postgresql",
@@ -398,3 +411,25 @@ def test_every_variable_of_each_workload_is_settable(rendered: dict[str, Any]) -
                 }
             else:
                 assert env[var.name] == f"value-of-{var.name}"
+
+
+def test_numbers_and_booleans_reach_vatti_as_it_reads_them(
+    rendered: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Helm reads 10000000 as a float (1e+07 as text): the chart writes whole numbers as such,
+    and the serve pod's environment is valid settings for the components it runs."""
+    for name in list(os.environ):
+        if name.upper().startswith("VATTI_"):
+            monkeypatch.delenv(name)
+    serve = one(objects(rendered, "typed-values"), "Deployment", "demo-vatti-serve")
+    env = env_of(serve["spec"]["template"]["spec"]["containers"][0])
+    assert env["VATTI_MAX_BODY_BYTES"] == "10000000"
+    plain = {k: v for k, v in env.items() if isinstance(v, str)}
+    serve_workload = next(w for w in WORKLOADS if w.name == "serve")
+    settings = Settings.for_components(*serve_workload.components, overlay=plain)
+    assert settings.api is not None
+    assert settings.engine is not None
+    assert (settings.api.max_body_bytes, settings.api.submit_rate) == (10_000_000, 0.5)
+    assert settings.store.s3_path_style is False
+    assert settings.engine.max_concurrent_jobs == 4
+    assert (settings.api.host, settings.api.port) == ("0.0.0.0", 8000)

@@ -45,13 +45,23 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 {{- .Files.Get "files/variables.json" -}}
 {{- end -}}
 
+{{/* A value as the variable's text: whole numbers (which Helm reads as floats) without an
+exponent, so 10000000 stays 10000000 rather than 1e+07. */}}
+{{- define "vatti.text" -}}
+{{- if and (kindIs "float64" .) (eq . (float64 (int64 .))) -}}
+{{- int64 . -}}
+{{- else -}}
+{{- toString . -}}
+{{- end -}}
+{{- end -}}
+
 {{/* A workload's value of a plain variable: its own env, then the chart-wide env. */}}
 {{- define "vatti.setting" -}}
 {{- $own := (index .root.Values .values).env | default dict -}}
 {{- if hasKey $own .name -}}
-{{- index $own .name | toString -}}
+{{- include "vatti.text" (index $own .name) -}}
 {{- else if hasKey .root.Values.env .name -}}
-{{- index .root.Values.env .name | toString -}}
+{{- include "vatti.text" (index .root.Values.env .name) -}}
 {{- end -}}
 {{- end -}}
 
