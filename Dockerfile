@@ -10,14 +10,15 @@
 
 ARG PYTHON_IMAGE=python:3.11.7-slim-bookworm
 
-# ---- build: a wheel of vatti and every dependency, in a virtual environment
+# ---- build: vatti with the drivers a deployment uses, in a virtual environment (add the
+# Kubernetes executor's extra here when it lands)
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
 RUN python -m venv /opt/vatti \
-    && /opt/vatti/bin/pip install --no-cache-dir ".[postgres,s3,celery]"
+    && /opt/vatti/bin/pip install --no-cache-dir ".[postgres,s3,celery,ancestry]"
 
 # ---- runtime: the environment, plink2 from Debian, a non-root user
 FROM ${PYTHON_IMAGE} AS runtime

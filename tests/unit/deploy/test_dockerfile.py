@@ -142,3 +142,14 @@ def test_the_charts_commands_use_the_images_init(stages: list[Stage]) -> None:
     )
     assert commands
     assert all(c.startswith("tini, --, vatti, ") for c in commands)
+
+
+def test_the_build_context_leaves_out_environments_data_and_history() -> None:
+    ignored = {
+        line.strip()
+        for line in (DOCKERFILE.parent / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert {".git", ".venv", "vatti-data"} <= ignored
+    copied = {args.split()[0] for s in parse(DOCKERFILE.read_text())[1] for args in s.all("COPY")}
+    assert not copied & ignored  # what the Dockerfile copies is in the context
