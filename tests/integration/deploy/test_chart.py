@@ -58,8 +58,8 @@ CASES: dict[str, dict[str, Any]] = {
     "sqlite": {},
     "sqlite-persistent": {"persistence": {"enabled": True, "storageClassName": "fast"}},
     "production": PRODUCTION,
-    "jobs-namespace": {
-        "env": {"VATTI_EXECUTOR": "kubernetes"},
+    "jobs-namespace": {  # sqlite: serve's embedded engine is the executor's user
+        "serve": {"env": {"VATTI_EXECUTOR": "kubernetes"}},
         "jobs": {"namespace": "vatti-jobs"},
     },
     "tls": {"serve": {"env": {"VATTI_TLS_CERT_FILE": "/tls/tls.crt"}}},
@@ -368,6 +368,8 @@ def test_jobs_may_run_in_their_own_namespace(rendered: dict[str, Any]) -> None:
     assert binding["metadata"]["namespace"] == "vatti-jobs"
     assert binding["subjects"][0]["namespace"] == "vatti"
     assert one(docs, "ServiceAccount", "demo-vatti-job")["metadata"]["namespace"] == "vatti-jobs"
+    serve = one(docs, "Deployment", "demo-vatti-serve")["spec"]["template"]["spec"]
+    assert serve["automountServiceAccountToken"] is True
 
 
 def test_workload_env_wins_over_the_chart_wide_env(rendered: dict[str, Any]) -> None:

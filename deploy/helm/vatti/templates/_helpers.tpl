@@ -65,8 +65,10 @@ exponent, so 10000000 stays 10000000 rather than 1e+07. */}}
 {{- end -}}
 {{- end -}}
 
+{{/* The executor of the pods that run the engine: engine's with postgresql, serve's with sqlite. */}}
 {{- define "vatti.executor" -}}
-{{- include "vatti.setting" (dict "root" . "values" "engine" "name" "VATTI_EXECUTOR") | default "local" -}}
+{{- $runner := ternary "engine" "serve" (eq .Values.database "postgresql") -}}
+{{- include "vatti.setting" (dict "root" . "values" $runner "name" "VATTI_EXECUTOR") | default "local" -}}
 {{- end -}}
 
 {{/*
