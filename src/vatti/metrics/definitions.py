@@ -72,7 +72,7 @@ METRICS: tuple[Metric, ...] = (
         "vatti_job_failures_total",
         "counter",
         ("pipeline", "kind"),
-        "Jobs that failed or were cancelled, by failure code (a pipeline's own codes: other).",
+        "Jobs that failed, by failure code (a pipeline's own codes: other).",
     ),
     Metric(
         "vatti_executor_errors_total",

@@ -122,7 +122,7 @@ def tally_job(t: Tallies, job: EndedJob) -> None:
     if ran is not None:
         labels = (job.state.value, job.pipeline, executor)
         t.histogram("vatti_job_run_seconds", labels).observe(ran)
-    if job.failure_code is not None and job.state is not JobState.SUCCEEDED:
+    if job.failure_code is not None and job.state is JobState.FAILED:
         kind = failure_kind(job.failure_code)
         t.count("vatti_job_failures_total", (job.pipeline, kind))
         if kind in EXECUTOR_ERROR_KINDS:
