@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from vatti.domain.jobs import Job, JobEventRecord, OutboxMessage
 from vatti.domain.states import TERMINAL_STATES, JobState
 from vatti.store.base import Delivery, EndedJob, OutboxBacklog
-from vatti.store.schema import JSONText, UTCDateTime, job_events, jobs, outbox
+from vatti.store.schema import UTCDateTime, job_events, jobs, outbox
 
 _TERMINAL = sorted(s.value for s in TERMINAL_STATES)
 
@@ -62,24 +62,12 @@ def _window(column: sa.ColumnElement[Any], since: datetime, until: datetime | No
 def jobs_ended_between(
     conn: sa.Connection, since: datetime, until: datetime | None
 ) -> list[EndedJob]:
-    events = job_events.alias("e")
-    admitted = (
-        sa.select(sa.func.max(events.c.at))
-        .where(events.c.job_id == jobs.c.id, events.c.to_state == JobState.PROVISIONING.value)
-        .scalar_subquery()
-    )
-    summary = (
-        sa.select(events.c.detail)
-        .where(
-            events.c.job_id == jobs.c.id,
-            events.c.to_state == JobState.SUCCEEDED.value,
-            events.c.from_state != JobState.SUCCEEDED.value,
-        )
-        .limit(1)
-        .scalar_subquery()
-    )
-    query = (
+    """Two queries, joined here: the jobs, then their admission and success events (a hash
+    join, where a subquery per job would cost an index probe each)."""
+    ended = sa.and_(jobs.c.state.in_(_TERMINAL), _window(jobs.c.finished_at, since, until))
+    found = conn.execute(
         sa.select(
+            jobs.c.id,
             jobs.c.pipeline,
             jobs.c.state,
             jobs.c.created_at,
@@ -87,30 +75,46 @@ def jobs_ended_between(
             jobs.c.executor,
             jobs.c.failure_code,
             jobs.c.queued_at,
-            sa.type_coerce(admitted, UTCDateTime()),
             jobs.c.started_at,
-            sa.type_coerce(
-                sa.case((jobs.c.state == JobState.SUCCEEDED.value, summary), else_=None),
-                JSONText(),
-            ),
         )
-        .where(jobs.c.state.in_(_TERMINAL), _window(jobs.c.finished_at, since, until))
+        .where(ended)
         .order_by(jobs.c.finished_at)
+    ).all()
+    if not found:
+        return []
+    admitted: dict[str, datetime] = {}
+    summaries: dict[str, dict[str, Any]] = {}
+    changes = sa.or_(
+        job_events.c.from_state.is_(None), job_events.c.from_state != job_events.c.to_state
     )
+    events = conn.execute(
+        sa.select(job_events.c.job_id, job_events.c.to_state, job_events.c.at, job_events.c.detail)
+        .join(jobs, jobs.c.id == job_events.c.job_id)
+        .where(
+            ended,
+            changes,
+            job_events.c.to_state.in_([JobState.PROVISIONING.value, JobState.SUCCEEDED.value]),
+        )
+    )
+    for job_id, to_state, at, detail in events:
+        if to_state == JobState.PROVISIONING.value:
+            admitted[job_id] = max(at, admitted.get(job_id, at))
+        else:
+            summaries[job_id] = dict((detail or {}).get("summary") or {})
     return [
         EndedJob(
-            pipeline=row[0],
-            state=JobState(row[1]),
-            created_at=row[2],
-            finished_at=row[3],
-            executor=row[4],
-            failure_code=row[5],
-            queued_at=row[6],
-            admitted_at=row[7],
-            started_at=row[8],
-            summary=dict((row[9] or {}).get("summary") or {}),
+            pipeline=row.pipeline,
+            state=JobState(row.state),
+            created_at=row.created_at,
+            finished_at=row.finished_at,
+            executor=row.executor,
+            failure_code=row.failure_code,
+            queued_at=row.queued_at,
+            admitted_at=admitted.get(row.id),
+            started_at=row.started_at,
+            summary=summaries.get(row.id, {}) if row.state == JobState.SUCCEEDED.value else {},
         )
-        for row in conn.execute(query)
+        for row in found
     ]
 
 
