@@ -17,7 +17,16 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from tests.e2e.conftest import JOBS, TERMINAL, command, example, unique, vatti, wait_for
+from tests.e2e.conftest import (
+    JOBS,
+    TERMINAL,
+    command,
+    example,
+    free_port,
+    unique,
+    vatti,
+    wait_for,
+)
 from tests.e2e.processes import Cluster
 from tests.integration.notify.conftest import Received, Receiver
 
@@ -66,8 +75,6 @@ class FlakyReceiver:
 
 @pytest.fixture
 def receiver() -> Iterator[FlakyReceiver]:
-    from tests.e2e.conftest import free_port
-
     flaky = FlakyReceiver(free_port())
     flaky.receiver.start()
     try:

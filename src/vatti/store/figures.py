@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from vatti.domain.jobs import Job, JobEventRecord, OutboxMessage
 from vatti.domain.states import TERMINAL_STATES, JobState
 from vatti.store.base import Delivery, EndedJob, OutboxBacklog
-from vatti.store.schema import UTCDateTime, job_events, jobs, outbox
+from vatti.store.schema import JSONText, UTCDateTime, job_events, jobs, outbox
 
 _TERMINAL = sorted(s.value for s in TERMINAL_STATES)
 
@@ -88,7 +88,19 @@ def jobs_ended_between(
         job_events.c.from_state.is_(None), job_events.c.from_state != job_events.c.to_state
     )
     events = conn.execute(
-        sa.select(job_events.c.job_id, job_events.c.to_state, job_events.c.at, job_events.c.detail)
+        sa.select(
+            job_events.c.job_id,
+            job_events.c.to_state,
+            job_events.c.at,
+            # the detail of success events only: an admission's is not decoded for nothing
+            sa.type_coerce(
+                sa.case(
+                    (job_events.c.to_state == JobState.SUCCEEDED.value, job_events.c.detail),
+                    else_=None,
+                ),
+                JSONText(),
+            ),
+        )
         .join(jobs, jobs.c.id == job_events.c.job_id)
         .where(
             ended,
