@@ -116,6 +116,7 @@ class Service:
             dedup_window_s=api.dedup_window,
             cors_origins=api.cors_origin_list(),
             tls=api.tls,
+            metrics_access=api.metrics_access,
         )
         app = create_app(
             self.jobs,

@@ -284,6 +284,14 @@ class ApiSettings(_Settings):
         None, description="Password of an encrypted TLS_KEY_FILE. Secret."
     )
 
+    # -- /metrics
+    metrics_access: Literal["token", "loopback"] = Field(
+        "token",
+        description="Who may scrape /metrics: token (a bearer token with the read or admin "
+        "scope); loopback: also clients on a loopback address without a token (not behind a "
+        "proxy on the same host).",
+    )
+
     def cors_origin_list(self) -> tuple[str, ...]:
         if self.cors_origins is None:
             return ()

@@ -15,6 +15,7 @@ from vatti.api.deps import ApiState
 from vatti.api.errors import install_error_handlers
 from vatti.api.hardening import Hardening
 from vatti.api.limits import BodySizeLimit
+from vatti.api.metrics import router as metrics_router
 from vatti.api.openapi import openapi_document
 from vatti.api.routes_health import router as health_router
 from vatti.api.routes_jobs import router as jobs_router
@@ -45,7 +46,7 @@ def create_app(
     app.state.vatti = ApiState(
         service, config, engine_alive, tokens, throttle if throttle.enabled else None
     )
-    routers = (health_router, jobs_router)
+    routers = (health_router, jobs_router, metrics_router)
     for router in routers:
         app.include_router(router)
     install_error_handlers(app, routes=[route for r in routers for route in r.routes])

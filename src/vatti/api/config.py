@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from vatti.tokens import ConfiguredToken
 
@@ -25,3 +26,5 @@ class ApiConfig:
     #: submissions per minute and token, on average (0: unlimited), and how many at once
     submit_rate_per_min: float = 60.0
     submit_burst: int = 20
+    #: who may scrape /metrics: token (read or admin scope), or loopback clients without one
+    metrics_access: Literal["token", "loopback"] = "token"

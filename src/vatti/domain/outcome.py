@@ -58,6 +58,9 @@ class Outcome:
     outputs: list[str] = field(default_factory=list)
     failure: Failure | None = None
     warnings: list[JobWarning] = field(default_factory=list)
+    #: figures of a job that succeeded, bounded in size and naming no input (JSON values), e.g.
+    #: a ``pgs`` job's match rates (:mod:`vatti.domain.match_rates`); read by ``/metrics``
+    summary: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -71,6 +74,7 @@ class Outcome:
             "outputs": list(self.outputs),
             "failure": self.failure.to_dict() if self.failure is not None else None,
             "warnings": [w.to_dict() for w in self.warnings],
+            "summary": dict(self.summary),
         }
         return json.dumps(body, sort_keys=True).encode()
 
@@ -88,6 +92,9 @@ class Outcome:
             finished_at = datetime.fromisoformat(body["finished_at"])
             outputs = [str(name) for name in body.get("outputs") or []]
             warnings = [JobWarning.from_dict(w) for w in body.get("warnings") or []]
+            summary = body.get("summary") or {}
+            if not isinstance(summary, dict):
+                raise TypeError("summary must be an object")
             raw = body.get("failure")
             failure = None
             if raw is not None:
@@ -102,4 +109,10 @@ class Outcome:
             raise UnreadableRecord(f"unreadable outcome record: {exc}") from exc
         if finished_at.tzinfo is None:
             raise UnreadableRecord("unreadable outcome record: naive finished_at")
-        return cls(finished_at=finished_at, outputs=outputs, failure=failure, warnings=warnings)
+        return cls(
+            finished_at=finished_at,
+            outputs=outputs,
+            failure=failure,
+            warnings=warnings,
+            summary=summary,
+        )

@@ -113,6 +113,8 @@ def finish(ctx: EngineContext, job: Job, status: Exited) -> None:
         detail: dict[str, Any] = {"outputs": list(outcome.outputs)}
         if outcome.warnings:
             detail["warnings"] = [w.to_dict() for w in outcome.warnings]
+        if outcome.summary:
+            detail["summary"] = dict(outcome.summary)
         advance(ctx, job.id, JobEvent.SUCCEED, Changes(results_expire_at=expire, detail=detail))
         return
     failure = outcome.failure if outcome is not None else None

@@ -92,6 +92,8 @@ class PipelineOutcome:
 
     outputs: list[str]
     warnings: list[JobWarning] = field(default_factory=list)
+    #: the figures the outcome's ``summary`` carries (:attr:`vatti.domain.outcome.Outcome.summary`)
+    summary: dict[str, Any] = field(default_factory=dict)
 
 
 class Pipeline(Protocol[P]):

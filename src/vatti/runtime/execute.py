@@ -242,7 +242,10 @@ def execute(
         for warning in produced.warnings:
             log.warning("runtime.warning code=%s: %s", warning.code, warning.message)
         outcome = Outcome(
-            utcnow(), outputs=[e.name for e in entries], warnings=list(produced.warnings)
+            utcnow(),
+            outputs=[e.name for e in entries],
+            warnings=list(produced.warnings),
+            summary=dict(produced.summary),
         )
     except Exception as exc:
         failure = failure_of(exc)

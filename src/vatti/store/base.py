@@ -100,6 +100,51 @@ class Changes:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class OutboxBacklog:
+    """The outbox of one channel (a destination kind: "webhook", "kafka"): messages waiting
+    (``pending``, the oldest created at ``oldest_pending_at``), ``delivered``, given up
+    (``dead``), and the delivery ``attempts`` made so far over all of them."""
+
+    channel: str
+    pending: int
+    delivered: int
+    dead: int
+    attempts: int
+    oldest_pending_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class EndedJob:
+    """The times and outcome of a job that ended (no id, no spec): what ``/metrics`` counts.
+
+    ``admitted_at``: when it left the queue (its first ``provisioning`` event); ``summary``: the
+    figures its ``succeeded`` event holds (:attr:`vatti.domain.outcome.Outcome.summary`).
+    """
+
+    pipeline: str
+    state: JobState
+    created_at: datetime
+    finished_at: datetime
+    executor: str | None = None
+    failure_code: str | None = None
+    queued_at: datetime | None = None
+    admitted_at: datetime | None = None
+    started_at: datetime | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One delivered outbox message: its channel, when it was written and delivered, and the
+    attempts it took."""
+
+    channel: str
+    created_at: datetime
+    delivered_at: datetime
+    attempts: int
+
+
 class JobStore(Protocol):
     def close(self) -> None:
         """Release connections (the store is not used afterwards)."""
@@ -226,6 +271,26 @@ class JobStore(Protocol):
         ...
 
     def count_in_states(self, states: Iterable[JobState]) -> int: ...
+
+    # -- figures for /metrics and the dashboard's summary (no job ids leave them) ---------------
+
+    def job_counts_by_state_and_pipeline(self) -> dict[tuple[JobState, str], int]:
+        """How many jobs are in each (state, pipeline); pairs without jobs are left out."""
+        ...
+
+    def outbox_backlog(self) -> list[OutboxBacklog]:
+        """Per channel, by channel name: pending, delivered and dead messages, attempts made."""
+        ...
+
+    def jobs_ended_between(self, since: datetime, until: datetime | None = None) -> list[EndedJob]:
+        """The jobs that ended (``finished_at``) at or after ``since`` and before ``until``
+        (None: any time after), oldest first."""
+        ...
+
+    def deliveries_between(self, since: datetime, until: datetime | None = None) -> list[Delivery]:
+        """The outbox messages delivered at or after ``since`` and before ``until`` (None: any
+        time after), oldest first."""
+        ...
 
     def set_handle(self, job_id: str, executor: str, handle: str, *, now: datetime) -> Job: ...
 

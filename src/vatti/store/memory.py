@@ -20,12 +20,16 @@ from vatti.domain.ids import new_id
 from vatti.domain.jobs import Job, JobEventRecord, OutboxMessage
 from vatti.domain.states import RETRYABLE_STATES, JobEvent, JobState, apply
 from vatti.domain.times import as_utc
+from vatti.store import figures
 from vatti.store.base import (
     ACTIVE_STATES,
     MAX_PAGE,
     Changes,
+    Delivery,
+    EndedJob,
     NewJob,
     NotifyBuilder,
+    OutboxBacklog,
     Page,
     SubmitResult,
     TransitionResult,
@@ -44,6 +48,10 @@ class _Message:
 
 def _state_set(states: JobState | Iterable[JobState]) -> set[JobState]:
     return {states} if isinstance(states, JobState) else {JobState(s) for s in states}
+
+
+def _within(at: datetime, since: datetime, until: datetime | None) -> bool:
+    return at >= since and (until is None or at < until)
 
 
 class MemoryJobStore:
@@ -310,6 +318,37 @@ class MemoryJobStore:
         wanted = _state_set(states)
         with self._lock:
             return sum(1 for j in self._jobs.values() if j.state in wanted)
+
+    # -- figures (see vatti.store.figures) ------------------------------------------------------
+
+    def job_counts_by_state_and_pipeline(self) -> dict[tuple[JobState, str], int]:
+        with self._lock:
+            counts: dict[tuple[JobState, str], int] = {}
+            for j in self._jobs.values():
+                counts[(j.state, j.pipeline)] = counts.get((j.state, j.pipeline), 0) + 1
+            return counts
+
+    def outbox_backlog(self) -> list[OutboxBacklog]:
+        with self._lock:
+            return figures.backlog_of(e.message for e in self._outbox.values())
+
+    def jobs_ended_between(self, since: datetime, until: datetime | None = None) -> list[EndedJob]:
+        with self._lock:
+            ended = [
+                figures.ended_job(j, self._events.get(j.id, []))
+                for j in self._jobs.values()
+                if j.terminal and j.finished_at is not None and _within(j.finished_at, since, until)
+            ]
+        return sorted(ended, key=lambda e: e.finished_at)
+
+    def deliveries_between(self, since: datetime, until: datetime | None = None) -> list[Delivery]:
+        with self._lock:
+            found = [
+                Delivery(m.channel, m.created_at, m.delivered_at, m.attempts)
+                for m in (e.message for e in self._outbox.values())
+                if m.delivered_at is not None and _within(m.delivered_at, since, until)
+            ]
+        return sorted(found, key=lambda d: d.delivered_at)
 
     def _update(self, job_id: str, **fields: object) -> Job:
         fields = {k: as_utc(v) if isinstance(v, datetime) else v for k, v in fields.items()}

@@ -38,13 +38,16 @@ from vatti.domain.jobs import Job, JobEventRecord, OutboxMessage
 from vatti.domain.states import RETRYABLE_STATES, JobEvent, JobState, apply
 from vatti.errors import VattiError
 from vatti.secretbox import SecretBox
-from vatti.store import rows
+from vatti.store import figures, rows
 from vatti.store.base import (
     ACTIVE_STATES,
     MAX_PAGE,
     Changes,
+    Delivery,
+    EndedJob,
     NewJob,
     NotifyBuilder,
+    OutboxBacklog,
     Page,
     SubmitResult,
     TransitionResult,
@@ -523,6 +526,24 @@ class SqlJobStore:
         with self._tx(write=False) as conn:
             query = sa.select(sa.func.count()).where(jobs.c.state.in_(_states(states)))
             return int(conn.execute(query).scalar_one())
+
+    # -- figures (vatti.store.figures) ----------------------------------------------------------
+
+    def job_counts_by_state_and_pipeline(self) -> dict[tuple[JobState, str], int]:
+        with self._tx(write=False) as conn:
+            return figures.job_counts_by_state_and_pipeline(conn)
+
+    def outbox_backlog(self) -> list[OutboxBacklog]:
+        with self._tx(write=False) as conn:
+            return figures.outbox_backlog(conn)
+
+    def jobs_ended_between(self, since: datetime, until: datetime | None = None) -> list[EndedJob]:
+        with self._tx(write=False) as conn:
+            return figures.jobs_ended_between(conn, since, until)
+
+    def deliveries_between(self, since: datetime, until: datetime | None = None) -> list[Delivery]:
+        with self._tx(write=False) as conn:
+            return figures.deliveries_between(conn, since, until)
 
     def _update_job(self, job_id: str, values: dict[str, Any]) -> Job:
         with self._tx(write=True) as conn:

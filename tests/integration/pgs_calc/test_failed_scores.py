@@ -19,6 +19,7 @@ from tests.integration.pgs_calc.test_cli_cineca import target, vatti_pgs_score
 
 from vatti.domain.access import OPERATOR_CALLER
 from vatti.domain.layout import outcome_key, result_key, spec_key
+from vatti.domain.match_rates import MatchRateSummary
 from vatti.domain.outcome import Outcome
 from vatti.domain.requests import JobRequest
 from vatti.pipelines.base import JobSettings, default_registry
@@ -98,6 +99,14 @@ def test_the_job_computes_pgs001229_and_names_the_failed_custom_score(
     summary = tmp_path / "match_summary.tsv"
     summary.write_bytes(objects.get_bytes(result_key("j1", "match_summary.tsv")))
     check_summary(summary)
+    # the outcome's summary holds every score's match rate in buckets (what /metrics adds up)
+    rows = json.loads(objects.get_bytes(result_key("j1", "match_summary.json")))
+    reported = MatchRateSummary.from_summary(outcome.summary)
+    expected = MatchRateSummary.of(
+        [r["match_rate"] for r in rows], passed=sum(bool(r["passed"]) for r in rows)
+    )
+    assert reported == expected
+    assert (reported.scores, reported.passed) == (2, 1)
 
 
 def test_the_cli_computes_pgs001229_and_names_the_failed_custom_score(

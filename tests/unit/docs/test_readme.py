@@ -51,3 +51,11 @@ def test_hattivatti_events_of_every_state_are_documented() -> None:
             for state in cells[0].split(","):
                 rows[state.strip().strip("`")] = cells[1].strip("`")
     assert rows == {state.value: event for state, event in HATTIVATTI_EVENTS.items()}
+
+
+def test_every_metric_is_documented_with_its_type_and_labels() -> None:
+    from vatti.metrics.definitions import METRICS
+
+    for m in METRICS:
+        labels = ", ".join(f"`{label}`" for label in m.labels) or "—"
+        assert f"| `{m.name}` | {m.kind} | {labels} |" in README

@@ -5,13 +5,22 @@ from types import ModuleType
 
 import pytest
 
-from vatti.domain import failure, fingerprint, hattivatti, layout, recipients, states, times
+from vatti.domain import (
+    failure,
+    fingerprint,
+    hattivatti,
+    layout,
+    match_rates,
+    recipients,
+    states,
+    times,
+)
 
 pytestmark = pytest.mark.unit
 
 
 @pytest.mark.parametrize(
-    "module", [failure, fingerprint, hattivatti, layout, recipients, states, times]
+    "module", [failure, fingerprint, hattivatti, layout, match_rates, recipients, states, times]
 )
 def test_doctests(module: ModuleType) -> None:
     result = doctest.testmod(module)

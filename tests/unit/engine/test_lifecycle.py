@@ -138,6 +138,23 @@ def test_the_warnings_of_a_success_reach_its_event_and_every_notification(
         assert all(p["warnings"] == [] for p in payloads[:-1])
 
 
+def test_the_summary_of_a_success_is_kept_in_its_event_not_in_notifications(
+    harness: Any,
+) -> None:
+    job = harness.submit(webhook_url="http://client.example/hook")
+    admit_once(harness.ctx)
+    harness.executor.finish(job.id, Exited(0))
+    summary = {"pgs_match": {"edges": [1.0], "counts": [2], "sum": 1.5, "passed": 1}}
+    harness.outcomes.records[job.id] = Outcome(harness.clock(), ["a.txt"], summary=summary)
+    reconcile_once(harness.ctx)
+
+    succeeded = harness.store.events(job.id)[-1]
+    assert succeeded.detail == {"outputs": ["a.txt"], "summary": summary}
+    ended = harness.store.jobs_ended_between(job.created_at)
+    assert [e.summary for e in ended] == [summary]
+    assert all("summary" not in m.payload for m in harness.store.outbox_for(job.id))
+
+
 def test_failure_records_the_outcome_and_deletes_results(harness: Any) -> None:
     job = harness.submit()
     admit_once(harness.ctx)

@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from vatti.domain.inputs import DeclaredInput, KeyRef
+from vatti.domain.match_rates import SUMMARY_KEY, MatchRateSummary
 from vatti.domain.outcome import JobWarning
 from vatti.pipelines.base import PipelineOutcome, RunContext
 from vatti.pipelines.errors import StepFailed
@@ -178,4 +179,11 @@ class PgsPipeline:
                 files, sets, options, ctx.output_dir, panel, params.ancestry.options()
             )
         ctx.log.info("pgs.done rows=%d seconds=%.2f", result.scores.height, result.timings["total"])
-        return PipelineOutcome(result.outputs, warnings=failed_score_warnings(result.failed))
+        rates = MatchRateSummary.of(
+            result.summary["match_rate"].to_list(), passed=int(result.summary["passed"].sum())
+        )
+        return PipelineOutcome(
+            result.outputs,
+            warnings=failed_score_warnings(result.failed),
+            summary={SUMMARY_KEY: rates.to_dict()},
+        )
