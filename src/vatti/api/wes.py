@@ -11,7 +11,8 @@ wraps it like every route.
 Authentication and scopes are the jobs API's (:func:`vatti.api.auth.require`): ``read`` lists
 and reads runs, ``submit`` posts and cancels them, narrowed scopes (``submit:pgs``) are checked
 by the job service, tenants see their own runs only. Statuses are the spec's: a refused request
-is 400 (the API's 409 and 422 too, the spec having neither), a cancel of a run that has ended
+is 400 (the API's 409 and 422 too, the spec having neither), bad paging of a run's tasks 404
+(ListTasks documents no 400: the page asked for does not exist), a cancel of a run that has ended
 already is 200 and changes nothing (its state says how it ended).
 """
 
@@ -66,6 +67,8 @@ from vatti.store.errors import InvalidCursor
 __all__ = ["WES_PREFIX", "wes_app"]
 
 DEFAULT_PAGE_SIZE = 50
+#: the spec's page sizes are int64
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 #: the most form parts a run request may have (the spec names eight fields)
 MAX_FORM_PARTS = 32
 #: the schemes an input of a run may use (see the README's inputs)
@@ -125,8 +128,8 @@ async def _run_form(request: Request) -> RunForm:
 
 
 def _routes(app: FastAPI) -> None:
-    @app.get("/service-info", response_model=ServiceInfo)
-    async def service_info(state: State, caller: Reader) -> ServiceInfo:
+    @app.get("/service-info", response_model=ServiceInfo, response_model_exclude_none=True)
+    async def service_info(request: Request, state: State, caller: Reader) -> ServiceInfo:
         live = [s for s in JobState if s not in TERMINAL_STATES]
         counts = await asyncio.to_thread(state.service.state_counts, live, caller=caller)
         by_wes: dict[str, int] = {}
@@ -134,12 +137,13 @@ def _routes(app: FastAPI) -> None:
             key = WES_STATES[job_state]
             by_wes[key] = by_wes.get(key, 0) + count
         version: str = app.state.engine_version
+        here = str(request.url_for("service_info"))  # absolute: service-info's URLs are URIs
         return ServiceInfo(
             id="org.vatti.wes",
             name="vatti",
             type=ServiceType(group="org.ga4gh", artifact="wes", version="1.1.0"),
             description="vatti's pipelines (workflow_type names one) as GA4GH WES runs",
-            organization=Organization(name="vatti", url=f"{WES_PREFIX}/service-info"),
+            organization=Organization(name="vatti", url=here),
             version=version,
             workflow_type_versions={
                 name: WorkflowTypeVersion(workflow_type_version=list(WORKFLOW_TYPE_VERSIONS))
@@ -157,7 +161,7 @@ def _routes(app: FastAPI) -> None:
                 for name, (group, _) in ENGINE_PARAMETERS.items()
             ],
             system_state_counts=by_wes,
-            auth_instructions_url=f"{WES_PREFIX}/auth-instructions",
+            auth_instructions_url=str(request.url_for("auth_instructions")),
             tags={"job_api": "/api/v1/jobs"},
         )
 
@@ -169,7 +173,7 @@ def _routes(app: FastAPI) -> None:
     async def list_runs(
         state: State,
         caller: Reader,
-        page_size: Annotated[int | None, Query()] = None,
+        page_size: Annotated[int | None, Query(ge=INT64_MIN, le=INT64_MAX)] = None,
         page_token: Annotated[str | None, Query()] = None,
     ) -> RunListResponse:
         page = await asyncio.to_thread(
@@ -228,10 +232,14 @@ def _routes(app: FastAPI) -> None:
     ) -> TaskListResponse:
         # the run first: an unknown run is 404 whatever the paging parameters say
         tasks = await asyncio.to_thread(_tasks, state, run_id, caller)
-        size = page_size_of(_integer("page_size", page_size), state.config.page_limit_max)
-        start = _integer("page_token", page_token or None) or 0
-        if start < 0:
-            raise WesRequestError("page_token", "is not a token this service gave")
+        try:
+            size = page_size_of(_integer("page_size", page_size), state.config.page_limit_max)
+            start = _integer("page_token", page_token or None) or 0
+            if start < 0:
+                raise WesRequestError("page_token", "is not a token this service gave")
+        except WesRequestError as exc:
+            # ListTasks documents no 400: the page asked for is one that does not exist
+            raise ApiError(404, "not_found", f"no such page of the run's tasks ({exc})") from None
         end = start + size
         return TaskListResponse(
             task_logs=tasks[start:end], next_page_token=str(end) if end < len(tasks) else ""
@@ -256,9 +264,12 @@ def _integer(field: str, text: str | None) -> int | None:
     if text is None:
         return None
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise WesRequestError(field, "must be a whole number") from None
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise WesRequestError(field, "must be a 64-bit integer")
+    return value
 
 
 # -- errors: the spec's ErrorResponse ---------------------------------------------------------

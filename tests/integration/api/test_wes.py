@@ -81,6 +81,7 @@ async def test_service_info_names_the_pipelines_and_the_engine(
         "RUNNING": 0,
         "CANCELING": 0,
     }
+    assert info["auth_instructions_url"] == f"http://api.test{WES}/auth-instructions"
     howto = await client.get(info["auth_instructions_url"])
     assert "vatti token create" in howto.text
 
@@ -246,6 +247,9 @@ async def test_tasks_are_the_attempts(api: Api, client: httpx.AsyncClient) -> No
     one = (await client.get(f"{tasks_url}/2", headers=auth("lab-a"))).json()
     assert one == second[0]
     assert_wes_error(await client.get(f"{tasks_url}/3", headers=auth("lab-a")), 404)
+    for bad in ({"page_token": "nope"}, {"page_token": "-1"}, {"page_size": "two"}):
+        resp = await client.get(tasks_url, params=bad, headers=auth("lab-a"))
+        assert_wes_error(resp, 404, f"no such page of the run's tasks ({next(iter(bad))}")
 
     log = (await client.get(f"{WES}/runs/{rid}", headers=auth("lab-a"))).json()
     assert log["state"] == "COMPLETE"
