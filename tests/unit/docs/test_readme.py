@@ -51,3 +51,20 @@ def test_hattivatti_events_of_every_state_are_documented() -> None:
             for state in cells[0].split(","):
                 rows[state.strip().strip("`")] = cells[1].strip("`")
     assert rows == {state.value: event for state, event in HATTIVATTI_EVENTS.items()}
+
+
+def test_the_wes_state_of_every_state_is_documented() -> None:
+    from vatti.domain.failure import Failure
+    from vatti.domain.states import JobState, wes_state
+
+    section = README.split("### GA4GH WES", 1)[1].split("###", 1)[0]
+    rows: dict[str, set[str]] = {}
+    for line in section.splitlines():
+        cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+        if len(cells) == 2 and cells[1].isupper() and cells[1].replace("_", "").isalpha():
+            for state in cells[0].split(" (")[0].split(","):
+                rows.setdefault(state.strip().strip("`"), set()).add(cells[1])
+    step = Failure("pipeline_failed", "exit 3", step="command", exit_code=3)
+    expected = {s.value: {wes_state(s)} for s in JobState}
+    expected["failed"] = {wes_state(JobState.FAILED, step), wes_state(JobState.FAILED)}
+    assert rows == expected
