@@ -7,11 +7,12 @@ engine would. (schemathesis against the GA4GH spec on a live server: tests/e2e/t
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from tests.integration.api.conftest import Api, auth
+from tests.integration.api.conftest import Api, auth, build_api
 
 from vatti.domain.failure import Failure
 from vatti.domain.states import JobEvent
@@ -137,6 +138,30 @@ async def test_scopes_are_the_jobs_apis(client: httpx.AsyncClient) -> None:
     assert "params." in refused["msg"]  # past the scope check: the pgs params are checked
 
 
+async def test_cancel_needs_a_scope_that_covers_the_run(client: httpx.AsyncClient) -> None:
+    rid = await run_id(client, {**hello_form(), "workflow_params": '{"command": "noop"}'})
+    for who in ("pgs-only", "hello-only", "reader"):  # same tenant, scopes that could not post it
+        assert_wes_error(await client.post(f"{WES}/runs/{rid}/cancel", headers=auth(who)), 403)
+    assert await state_of(client, rid) == "QUEUED"
+    await client.post(f"{WES}/runs/{rid}/cancel", headers=auth("lab-a"))
+    assert await state_of(client, rid) == "CANCELED"
+
+
+async def test_runs_over_a_tokens_rate_get_429_with_retry_after(
+    sqlite_database_url: str, tmp_path: Path
+) -> None:
+    limited = build_api(sqlite_database_url, tmp_path, submit_rate_per_min=1, submit_burst=2)
+    try:
+        async with limited.client() as client:
+            for n in range(2):  # the burst
+                await run_id(client, hello_form(str(n)))
+            resp = await post_run(client, hello_form("2"))
+            assert_wes_error(resp, 429, "too many submissions")
+            assert int(resp.headers["retry-after"]) >= 1
+    finally:
+        limited.store.close()
+
+
 async def test_refused_requests_are_400_naming_the_field(client: httpx.AsyncClient) -> None:
     bad = {**hello_form(), "workflow_type": "cwl", "workflow_url": "main.cwl"}
     assert_wes_error(await post_run(client, bad), 400, "workflow_type: unknown pipeline 'cwl'")
@@ -164,7 +189,12 @@ async def test_a_known_client_id_names_its_run(client: httpx.AsyncClient) -> Non
     assert await run_id(client, hello_form("Cy")) == await run_id(client, hello_form("Cy"))
 
 
-async def test_paging_through_runs(client: httpx.AsyncClient) -> None:
+async def test_paging_through_runs(api_any_db: Api) -> None:
+    async with api_any_db.client() as client:
+        await page_through_runs(client)
+
+
+async def page_through_runs(client: httpx.AsyncClient) -> None:
     made = {await run_id(client, hello_form(f"n{i}"), who="lab-b") for i in range(5)}
     seen: list[str] = []
     token = ""
