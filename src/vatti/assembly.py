@@ -116,6 +116,9 @@ class Service:
             dedup_window_s=api.dedup_window,
             cors_origins=api.cors_origin_list(),
             tls=api.tls,
+            wes_organization=api.wes_organization,
+            wes_organization_url=api.wes_organization_url,
+            wes_auth_instructions_url=api.wes_auth_instructions_url,
         )
         app = create_app(
             self.jobs,

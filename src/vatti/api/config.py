@@ -25,3 +25,8 @@ class ApiConfig:
     #: submissions per minute and token, on average (0: unlimited), and how many at once
     submit_rate_per_min: float = 60.0
     submit_burst: int = 20
+    #: GA4GH WES service-info's organization (its URL, None: the service's own) and the page
+    #: telling clients how to get a token (None: the service's own instructions)
+    wes_organization: str = "vatti"
+    wes_organization_url: str | None = None
+    wes_auth_instructions_url: str | None = None

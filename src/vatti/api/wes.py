@@ -137,13 +137,15 @@ def _routes(app: FastAPI) -> None:
             key = WES_STATES[job_state]
             by_wes[key] = by_wes.get(key, 0) + count
         version: str = app.state.engine_version
-        here = str(request.url_for("service_info"))  # absolute: service-info's URLs are URIs
+        config = state.config  # the default URLs absolute: service-info's URLs are URIs
+        organization_url = config.wes_organization_url or str(request.url_for("service_info"))
+        instructions = config.wes_auth_instructions_url or str(request.url_for("auth_instructions"))
         return ServiceInfo(
             id="org.vatti.wes",
             name="vatti",
             type=ServiceType(group="org.ga4gh", artifact="wes", version="1.1.0"),
             description="vatti's pipelines (workflow_type names one) as GA4GH WES runs",
-            organization=Organization(name="vatti", url=here),
+            organization=Organization(name=config.wes_organization, url=organization_url),
             version=version,
             workflow_type_versions={
                 name: WorkflowTypeVersion(workflow_type_version=list(WORKFLOW_TYPE_VERSIONS))
@@ -161,7 +163,7 @@ def _routes(app: FastAPI) -> None:
                 for name, (group, _) in ENGINE_PARAMETERS.items()
             ],
             system_state_counts=by_wes,
-            auth_instructions_url=str(request.url_for("auth_instructions")),
+            auth_instructions_url=instructions,
             tags={"job_api": "/api/v1/jobs"},
         )
 

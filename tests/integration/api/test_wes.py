@@ -87,6 +87,29 @@ async def test_service_info_names_the_pipelines_and_the_engine(
     assert "vatti token create" in howto.text
 
 
+async def test_service_info_names_the_operators_organization(
+    sqlite_database_url: str, tmp_path: Path
+) -> None:
+    configured = build_api(
+        sqlite_database_url,
+        tmp_path,
+        wes_organization="Example Genomics",
+        wes_organization_url="https://genomics.example.org",
+        wes_auth_instructions_url="https://genomics.example.org/tokens",
+    )
+    try:
+        async with configured.client() as client:
+            resp = await client.get(f"{WES}/service-info", headers=auth("reader"))
+        info = resp.json()
+        assert info["organization"] == {
+            "name": "Example Genomics",
+            "url": "https://genomics.example.org",
+        }
+        assert info["auth_instructions_url"] == "https://genomics.example.org/tokens"
+    finally:
+        configured.store.close()
+
+
 async def test_a_run_is_a_job_of_the_callers_tenant(api: Api, client: httpx.AsyncClient) -> None:
     form = hello_form(
         tags=json.dumps({"project": "p1"}),
