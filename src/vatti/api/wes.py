@@ -19,6 +19,7 @@ already is 200 and changes nothing (its state says how it ended).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
@@ -66,6 +67,8 @@ from vatti.store.errors import InvalidCursor
 
 __all__ = ["WES_PREFIX", "wes_app"]
 
+logger = logging.getLogger("vatti.api.wes")
+
 DEFAULT_PAGE_SIZE = 50
 #: the spec's page sizes are int64
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -110,7 +113,9 @@ async def _run_form(request: Request) -> RunForm:
         raise WesRequestError("body", "must be multipart/form-data (the spec's RunWorkflow form)")
     try:
         form = await request.form(max_files=MAX_FORM_PARTS, max_fields=MAX_FORM_PARTS)
-    except (StarletteHTTPException, ValueError, AssertionError) as exc:
+    except StarletteHTTPException as exc:  # the parser's refusal, with its reason
+        raise WesRequestError("body", f"is not a readable form ({exc.detail})") from exc
+    except ValueError as exc:  # a part that is not text in its charset
         raise WesRequestError("body", "is not a readable form") from exc
     fields: dict[str, str | None] = {}
     other: list[str] = []
@@ -309,7 +314,10 @@ def _error_handlers(app: FastAPI) -> None:
 
     async def vatti_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, VattiError)
-        return wes_error(*error_of(exc))
+        status, message, headers = error_of(exc)
+        if status >= 500:
+            logger.error("wes.error code=%s", exc.code, exc_info=exc)
+        return wes_error(status, message, headers)
 
     async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -325,7 +333,7 @@ def _error_handlers(app: FastAPI) -> None:
         return wes_error(exc.status_code, message, headers)
 
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        del exc  # logged by the server
+        logger.error("wes.unhandled_error type=%s", type(exc).__name__, exc_info=exc)
         return wes_error(500, "internal server error")
 
     handlers: dict[Any, Any] = {

@@ -190,6 +190,16 @@ async def test_refused_requests_are_400_naming_the_field(client: httpx.AsyncClie
     assert_wes_error(await post_run(client, bad), 400, "workflow_type: unknown pipeline 'cwl'")
     bad_args = hello_form(name="x" * 10_000)
     assert_wes_error(await post_run(client, bad_args), 400, "params.args.name")
+    broken = await client.post(
+        f"{WES}/runs",
+        content=b"--b\r\nno headers here",
+        headers={**auth("lab-a"), "Content-Type": "multipart/form-data; boundary=b"},
+    )
+    assert_wes_error(broken, 400, "body: is not a readable form")
+    many = await client.post(
+        f"{WES}/runs", files=[("tags", (None, "{}"))] * 40, headers=auth("lab-a")
+    )
+    assert_wes_error(many, 400, "Too many fields")
     json_body = await client.post(f"{WES}/runs", json=hello_form(), headers=auth("lab-a"))
     assert_wes_error(json_body, 400, "multipart/form-data")
     attached = await client.post(
