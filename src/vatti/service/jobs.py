@@ -1,6 +1,6 @@
 """The job service: submit (with dedup and ``client_id`` rules), cancel, retry, and read jobs.
 
-Every caller goes through it: the HTTP API, the CLI's ``vatti run``, and later the WES facade,
+Every caller goes through it: the HTTP API, the CLI's ``vatti run``, the WES facade, and later
 the Kafka intake and the dashboard. It works on the store and never on an engine: state changes
 it makes (a new job, a cancellation, a retry) are written with their outbox rows in one
 transaction, then the engines are woken through :class:`Wakeups` (in this process, and in
