@@ -283,6 +283,25 @@ class ApiSettings(_Settings):
     tls_key_password: SecretStr | None = Field(
         None, description="Password of an encrypted TLS_KEY_FILE. Secret."
     )
+    # GA4GH WES service-info: who runs the service, and where a client learns to get a token
+    wes_organization: str = Field(
+        "vatti",
+        min_length=1,
+        max_length=200,
+        description="The organization GA4GH WES service-info names as running this service.",
+    )
+    wes_organization_url: str | None = Field(
+        None,
+        pattern=r"^https?://\S+$",
+        description="The organization's web site, in WES service-info (default: the service's "
+        "own service-info URL).",
+    )
+    wes_auth_instructions_url: str | None = Field(
+        None,
+        pattern=r"^https?://\S+$",
+        description="A page telling WES clients how to get a token, in WES service-info "
+        "(default: the service's own short instructions, /ga4gh/wes/v1/auth-instructions).",
+    )
 
     # -- /metrics
     metrics_access: Literal["token", "loopback"] = Field(

@@ -20,6 +20,7 @@ from vatti.api.openapi import openapi_document
 from vatti.api.routes_health import router as health_router
 from vatti.api.routes_jobs import router as jobs_router
 from vatti.api.throttle import SubmitThrottle
+from vatti.api.wes import WES_PREFIX, wes_app
 from vatti.pipelines.base import PipelineRegistry
 from vatti.service.jobs import JobService
 
@@ -50,6 +51,7 @@ def create_app(
     for router in routers:
         app.include_router(router)
     install_error_handlers(app, routes=[route for r in routers for route in r.routes])
+    app.mount(WES_PREFIX, wes_app(app.state.vatti, version=app.version))  # GA4GH WES 1.1
     app.add_middleware(BodySizeLimit, max_body_bytes=config.max_body_bytes)
     if config.cors_origins:
         app.add_middleware(

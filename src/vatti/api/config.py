@@ -28,3 +28,9 @@ class ApiConfig:
     submit_burst: int = 20
     #: who may scrape /metrics: token (read or admin scope), or loopback clients without one
     metrics_access: Literal["token", "loopback"] = "token"
+
+    #: GA4GH WES service-info's organization (its URL, None: the service's own) and the page
+    #: telling clients how to get a token (None: the service's own instructions)
+    wes_organization: str = "vatti"
+    wes_organization_url: str | None = None
+    wes_auth_instructions_url: str | None = None

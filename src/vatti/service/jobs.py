@@ -1,6 +1,6 @@
 """The job service: submit (with dedup and ``client_id`` rules), cancel, retry, and read jobs.
 
-Every caller goes through it: the HTTP API, the CLI's ``vatti run``, and later the WES facade,
+Every caller goes through it: the HTTP API, the CLI's ``vatti run``, the WES facade, and later
 the Kafka intake and the dashboard. It works on the store and never on an engine: state changes
 it makes (a new job, a cancellation, a retry) are written with their outbox rows in one
 transaction, then the engines are woken through :class:`Wakeups` (in this process, and in
@@ -240,6 +240,12 @@ class JobService:
             cursor=cursor,
             tenant=tenant,
         )
+
+    def state_counts(self, states: Iterable[JobState], *, caller: Caller) -> dict[JobState, int]:
+        """How many jobs of the whole service are in each of ``states``: a load figure (the
+        WES service-info's ``system_state_counts``) that names no job of any tenant."""
+        del caller  # any reader may see the service's load
+        return {state: self.store.count_in_states([state]) for state in states}
 
     def events(self, job_id: str, *, caller: Caller) -> list[JobEventRecord]:
         """The job's audit trail, oldest first."""

@@ -59,3 +59,20 @@ def test_every_metric_is_documented_with_its_type_and_labels() -> None:
     for m in METRICS:
         labels = ", ".join(f"`{label}`" for label in m.labels) or "—"
         assert f"| `{m.name}` | {m.kind} | {labels} |" in README
+
+
+def test_the_wes_state_of_every_state_is_documented() -> None:
+    from vatti.domain.failure import Failure
+    from vatti.domain.states import JobState, wes_state
+
+    section = README.split("### GA4GH WES", 1)[1].split("###", 1)[0]
+    rows: dict[str, set[str]] = {}
+    for line in section.splitlines():
+        cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+        if len(cells) == 2 and cells[1].isupper() and cells[1].replace("_", "").isalpha():
+            for state in cells[0].split(" (")[0].split(","):
+                rows.setdefault(state.strip().strip("`"), set()).add(cells[1])
+    step = Failure("pipeline_failed", "exit 3", step="command", exit_code=3)
+    expected = {s.value: {wes_state(s)} for s in JobState}
+    expected["failed"] = {wes_state(JobState.FAILED, step), wes_state(JobState.FAILED)}
+    assert rows == expected
