@@ -169,6 +169,16 @@ class EngineRunner:
             await asyncio.wait([self._task])  # its error, if any, stays in :attr:`error`
 
 
+async def run_engine(engine: Engine) -> None:
+    """Run ``engine`` until SIGTERM or SIGINT (``vatti engine``)."""
+    import signal
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, engine.stop)
+    await engine.run()
+
+
 def service_secrets(settings: Settings) -> SecretBox:
     """What seals the database's secrets: the configured keys, else the data dir's key file."""
     keys = settings.store.secret_keys()

