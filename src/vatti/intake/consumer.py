@@ -155,13 +155,16 @@ class KafkaIntake:
         self, record: Any, reason: str, details: list[dict[str, str]], where: str
     ) -> None:
         """Copy the message to the dead-letter topic with the reason; send ``Failed`` for its
-        run when it names one."""
+        run when it names one, unless that run is a job already (whose statuses are its own)."""
         headers = messages.dead_letter_headers(reason, details, where, record.headers or ())
         key = record.key.decode(errors="replace") if record.key else None
         await self.link.send(
             self.config.dead_letter_topic, record.value or b"", key=key, headers=headers
         )
         name = messages.run_name(record.value)
+        if name is not None and await self._known(name):
+            log_event(self.logger, "intake.duplicate", message=where, run_name=name)
+            name = None
         if name is not None:
             status = messages.refused_status(name, utcnow())
             await self.link.send(self.config.producer_topic, messages.encode(status), key=name)
@@ -174,6 +177,10 @@ class KafkaIntake:
             reason=reason,
             fields=[d["field"] for d in details],
         )
+
+    async def _known(self, run_name: str) -> bool:
+        job = await asyncio.to_thread(self.jobs.by_client_id, run_name, caller=self.caller)
+        return job is not None
 
     async def _drop_consumer(self) -> None:
         consumer, self._consumer = self._consumer, None

@@ -174,3 +174,14 @@ async def test_a_transient_failure_reads_the_message_again() -> None:
 
     await consumer_intake.step()
     assert consumer.commits == [(1, 1)]
+
+
+async def test_an_invalid_message_of_a_known_run_sends_no_failed_for_it() -> None:
+    invalid = hattivatti_message("INTP00000001")
+    invalid["pipeline_param"]["target_genomes"] = "nope"
+    consumer_intake, consumer, link = intake(hattivatti_message("INTP00000001"), invalid)
+
+    await consumer_intake.step()
+
+    assert consumer.commits == [(1, 1), (2, 1)]
+    assert [topic for topic, *_ in link.sent] == ["dead"]  # the run's statuses are its job's
