@@ -184,6 +184,7 @@ async def test_malformed_and_invalid_messages_are_dead_lettered_with_their_reaso
         b"\xff not json",
         b'{"pipeline": "pgs", "params": {}}',
     ]
+    assert {r.key for r in letters} == {KEY}
     reasons = [r.headers["vatti-error"].decode() for r in letters]
     assert "not valid JSON" in reasons[0]
     assert "no pipeline_param" in reasons[1]

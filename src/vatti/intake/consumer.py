@@ -157,9 +157,8 @@ class KafkaIntake:
         """Copy the message to the dead-letter topic with the reason; send ``Failed`` for its
         run when it names one, unless that run is a job already (whose statuses are its own)."""
         headers = messages.dead_letter_headers(reason, details, where, record.headers or ())
-        key = record.key.decode(errors="replace") if record.key else None
         await self.link.send(
-            self.config.dead_letter_topic, record.value or b"", key=key, headers=headers
+            self.config.dead_letter_topic, record.value or b"", key=record.key, headers=headers
         )
         name = messages.run_name(record.value)
         if name is not None and await self._known(name):

@@ -147,7 +147,7 @@ class KafkaLink:
         topic: str,
         value: bytes,
         *,
-        key: str | None = None,
+        key: str | bytes | None = None,
         headers: Sequence[tuple[str, bytes]] = (),
     ) -> None:
         """Send one message and wait for the brokers to acknowledge it."""
@@ -156,7 +156,7 @@ class KafkaLink:
             await producer.send_and_wait(
                 topic,
                 value,
-                key=key.encode() if key is not None else None,
+                key=key.encode() if isinstance(key, str) else key,
                 headers=list(headers) or None,
             )
         except broker_errors() as exc:

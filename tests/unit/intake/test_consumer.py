@@ -66,10 +66,13 @@ class FakeConsumer:
         self.commits.append((offsets[PARTITION], jobs))
 
 
+Sent = tuple[str, bytes, str | bytes | None, list[tuple[str, bytes]]]
+
+
 @dataclass
 class FakeLink:
     consumer_: FakeConsumer
-    sent: list[tuple[str, bytes, str | None, list[tuple[str, bytes]]]] = field(default_factory=list)
+    sent: list[Sent] = field(default_factory=list)
 
     def attach(self) -> None:
         pass
@@ -83,7 +86,7 @@ class FakeLink:
         topic: str,
         value: bytes,
         *,
-        key: str | None = None,
+        key: str | bytes | None = None,
         headers: Any = (),
     ) -> None:
         self.sent.append((topic, value, key, list(headers)))
