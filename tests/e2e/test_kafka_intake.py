@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from tests.e2e.conftest import clean_env, kill_group, wait_for
 from tests.e2e.test_encrypted_inputs import DIR, SECRET_ID, cohort_on_collection
 
+from vatti.secretbox import new_key
 from vatti.testing.kafka import Broker, Received, TopicReader, Topics, events, produce
 from vatti.testing.kafka_engine import HELD
 from vatti.testing.standins import StandIns
@@ -89,7 +90,8 @@ class Engines:
 
     def jobs(self) -> list[tuple[str, str]]:
         """(client_id, state) of every stored job."""
-        engine = sa.create_engine(f"sqlite:///{self.tmp / 'data' / 'vatti.db'}")
+        url = self.env.get("VATTI_DATABASE_URL") or f"sqlite:///{self.tmp / 'data' / 'vatti.db'}"
+        engine = sa.create_engine(url)
         try:
             with engine.connect() as conn:
                 rows = conn.execute(sa.text("SELECT client_id, state FROM jobs")).all()
@@ -237,3 +239,29 @@ async def test_a_kill_between_reading_and_storing_loses_nothing(
         assert events(got) == ["Created", "Deployed", "Succeeded"], [r.value for r in got]
         assert await statuses.quiet() == []
     assert engines.jobs() == [(RUN, "succeeded")]
+
+
+@pytest.mark.postgres
+async def test_two_engines_share_the_topic_and_make_each_job_once(
+    engines: Engines, kafka_broker: Broker, kafka_topics: Topics, postgres_database_url: str
+) -> None:
+    engines.env.update(VATTI_DATABASE_URL=postgres_database_url, VATTI_SECRET_KEY=new_key())
+    engines.engine()
+    engines.engine()
+    runs = [f"INTP0000010{n}" for n in range(6)]
+    # files the collection does not have: each job fails at staging, with its Failed status
+    files = [{"filename": f"cohort.{s}.c4gh", "size": 10} for s in ("pgen", "psam", "pvar")]
+    async with TopicReader(kafka_broker.bootstrap, kafka_topics.status) as statuses:
+        for run in runs:  # each keyed by its run: spread over the partitions
+            await produce(
+                kafka_broker.bootstrap, kafka_topics.launch, message(files, run), key=run.encode()
+            )
+        got = await statuses.until(
+            lambda r: (
+                {m.json()["run_name"] for m in r if m.json()["event"] == "Failed"} >= set(runs)
+            ),
+            timeout_s=180,
+        )
+    assert sorted(engines.jobs()) == [(run, "failed") for run in runs]
+    for run in runs:
+        assert [m.json()["event"] for m in got if m.json()["run_name"] == run][-1] == "Failed"
