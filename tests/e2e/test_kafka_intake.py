@@ -23,6 +23,7 @@ from tests.e2e.test_encrypted_inputs import DIR, SECRET_ID, cohort_on_collection
 from vatti.secretbox import new_key
 from vatti.testing.kafka import Broker, Received, TopicReader, Topics, events, produce
 from vatti.testing.kafka_engine import HELD
+from vatti.testing.messages import cohort_message
 from vatti.testing.standins import StandIns
 
 pytestmark = pytest.mark.e2e
@@ -34,26 +35,7 @@ START_TIMEOUT_S = 60.0
 
 
 def message(files: list[dict[str, Any]], run: str = RUN, **beside: Any) -> dict[str, Any]:
-    genome = {
-        "sampleset": "cohort",
-        "chrom": "22",
-        "vcf_import_dosage": False,
-        "geno": "cohort.pgen",
-        "pheno": "cohort.psam",
-        "variants": "cohort.pvar",
-        "format": "pfile",
-    }
-    return {
-        "pipeline_param": {
-            "id": run,
-            "target_genomes": [genome],
-            "scorefiles": ["scores/PGS999903.txt.gz"],
-            "nxf_params_file": {"format": "json", "target_build": "GRCh37"},
-        },
-        "globus_details": {"dir_path_on_guest_collection": DIR, "files": files},
-        "secret_key_details": {"secret_id": SECRET_ID, "secret_id_version": "1"},
-        **beside,
-    }
+    return {**cohort_message(run, DIR, files, "scores/PGS999903.txt.gz", SECRET_ID), **beside}
 
 
 class Engines:
