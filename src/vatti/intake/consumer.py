@@ -36,6 +36,10 @@ BATCH = 50
 WAIT_MS = 500
 
 
+class KafkaCommitFailed(KafkaUnavailable):
+    """An offset was not committed: its message (handled) is read again, harmlessly."""
+
+
 @dataclass(frozen=True)
 class IntakeConfig:
     consumer_topic: str
@@ -101,18 +105,28 @@ class KafkaIntake:
             raise KafkaUnavailable(
                 f"reading {self.config.consumer_topic!r} failed: {exc}"
             ) from None
-        for partition, records in batches.items():
-            for record in records:
-                try:
+        pending = {partition: records for partition, records in batches.items() if records}
+        done: dict[Any, int] = {}  # partition -> the offset after its last message handled
+        try:
+            for partition, records in pending.items():
+                for record in records:
                     await self.handle(record)
-                except BaseException:
-                    consumer.seek(partition, record.offset)  # read it again on the next pass
-                    raise
-                try:
-                    await consumer.commit({partition: record.offset + 1})
-                except broker_errors() as exc:  # read again (harmlessly) after a rebalance
-                    await self._drop_consumer()
-                    raise KafkaUnavailable(f"committing the offset failed: {exc}") from None
+                    done[partition] = record.offset + 1
+                    await self._commit(consumer, partition, record.offset + 1)
+        except KafkaCommitFailed:
+            raise
+        except BaseException:
+            # read every message not handled again on the next pass, in every partition
+            for partition, records in pending.items():
+                consumer.seek(partition, done.get(partition, records[0].offset))
+            raise
+
+    async def _commit(self, consumer: Any, partition: Any, offset: int) -> None:
+        try:
+            await consumer.commit({partition: offset})
+        except broker_errors() as exc:  # a new consumer resumes from the committed offsets
+            await self._drop_consumer()
+            raise KafkaCommitFailed(f"committing the offset failed: {exc}") from None
 
     async def handle(self, record: Any) -> None:
         """Store the job of one message, or refuse it; return once that is durable."""

@@ -188,3 +188,33 @@ async def test_an_invalid_message_of_a_known_run_sends_no_failed_for_it() -> Non
 
     assert consumer.commits == [(1, 1), (2, 1)]
     assert [topic for topic, *_ in link.sent] == ["dead"]  # the run's statuses are its job's
+
+
+async def test_a_failure_reads_every_unhandled_message_again_in_every_partition() -> None:
+    consumer_intake, consumer, _ = intake(
+        hattivatti_message("INTP00000001"), hattivatti_message("INTP00000002")
+    )
+    other = ("launch", 1)
+    extra = Record(0, json.dumps(hattivatti_message("INTP00000003")).encode(), partition=1)
+    seeks: list[tuple[Any, int]] = []
+    batch = {PARTITION: consumer.records, other: [extra]}
+
+    async def getmany(timeout_ms: int, max_records: int) -> dict[Any, list[Record]]:
+        return batch
+
+    consumer.getmany = getmany  # type: ignore[method-assign]
+    consumer.seek = lambda partition, offset: seeks.append((partition, offset))  # type: ignore[method-assign]
+    submit = consumer_intake.jobs.submit
+
+    def second_fails(raw: Any, *, caller: Any) -> Any:
+        if raw["pipeline_param"]["id"] == "INTP00000002":
+            raise Unavailable("the database is locked")
+        return submit(raw, caller=caller)
+
+    consumer_intake.jobs.submit = second_fails  # type: ignore[method-assign]
+
+    with pytest.raises(Unavailable):
+        await consumer_intake.step()
+
+    assert consumer.commits == [(1, 1)]
+    assert seeks == [(PARTITION, 1), (other, 0)]  # the failed one, and the one not reached
