@@ -947,8 +947,9 @@ COMPONENTS: dict[str, Component] = {
         ),
         Component(
             "engine",
-            "the control loops (vatti engine): admission, executors, timeouts, cleanup and "
-            "notifications (it passes the runtime settings to each job it launches)",
+            "the control loops (vatti engine): admission, executors, timeouts, cleanup, "
+            "notifications and the Kafka intake (it passes the runtime settings to each job it "
+            "launches)",
             (
                 CommonSettings,
                 StoreSettings,
