@@ -14,6 +14,8 @@
   commands run under uids of their own, which cannot reach the test's 0700 tmp dirs).
 - ``standins``: the loopback stand-ins of the transfer collection, its OAuth2 token endpoint and
   the key handler (one server per session, its state reset for each test).
+- ``kafka_broker`` / ``kafka_topics``: Tansu on loopback, started once per session
+  (``vatti.testing.kafka``), and this test's own topic and group names.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from sqlalchemy.engine import make_url
 
 from vatti.store.migrate import migrate
 from vatti.testing.executors import shared_with_jobs
+from vatti.testing.kafka import Broker, Topics, start_broker, unique_topics
 from vatti.testing.s3 import S3Server, start_s3_server
 from vatti.testing.services import postgres_url
 from vatti.testing.slurm import Cluster
@@ -159,3 +162,18 @@ def slurm_cluster() -> Iterator[Cluster]:
     yield cluster
     cluster.cancel_all()
     cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """Tansu (one per session); tests keep apart by their own topics (``kafka_topics``)."""
+    broker = start_broker(tmp_path_factory.mktemp("tansu") / "tansu.log")
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def kafka_topics() -> Topics:
+    return unique_topics()

@@ -24,12 +24,15 @@ from vatti.config import Settings, runtime_launch_settings
 from vatti.domain.jobs import Job
 from vatti.domain.urls import redact_url
 from vatti.engine.context import EngineConfig, EngineContext
+from vatti.engine.notifications import WEBHOOK_CHANNEL
 from vatti.engine.service import Engine
 from vatti.engine.wakeups import InProcessWakeups, PostgresWakeups, Wakeups
 from vatti.errors import VattiError
 from vatti.executors.base import Closeable, Executor
 from vatti.executors.registry import build_executor
+from vatti.intake.wiring import kafka_wiring
 from vatti.notify.backoff import ExponentialBackoff
+from vatti.notify.topic import both
 from vatti.notify.webhook import WebhookNotifier
 from vatti.pipelines.base import PipelineRegistry, settings_registry
 from vatti.secretbox import SecretBox, key_file_keys
@@ -171,6 +174,16 @@ class EngineRunner:
             await asyncio.wait([self._task])  # its error, if any, stays in :attr:`error`
 
 
+async def run_engine(engine: Engine) -> None:
+    """Run ``engine`` until SIGTERM or SIGINT (``vatti engine``)."""
+    import signal
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, engine.stop)
+    await engine.run()
+
+
 def service_secrets(settings: Settings) -> SecretBox:
     """What seals the database's secrets: the configured keys, else the data dir's key file."""
     keys = settings.store.secret_keys()
@@ -219,13 +232,17 @@ def open_service(settings: Settings, *, input_root: Path | None = None) -> Servi
         retry=ExponentialBackoff(),
         scratch_root=settings.scratch_dir(),
     )
+    kafka = kafka_wiring(settings.kafka)
+    if kafka is not None:  # the status topic is one more outbox destination
+        ctx.notify = both(ctx.notify, kafka.notify)
+        assert ctx.notifier is not None
+        ctx.notifier = kafka.notifier(WEBHOOK_CHANNEL, ctx.notifier)
     if store.engine.dialect.name == "postgresql":
         # engines and API replicas in other processes wake each other (LISTEN/NOTIFY)
         wakeups: InProcessWakeups = PostgresWakeups(store.engine)
         exclusive = False
     else:  # SQLite keeps one engine: wake-ups stay in this process
         wakeups, exclusive = InProcessWakeups(), True
-    engine = Engine(ctx, wakeups=wakeups, exclusive=exclusive)
     registry = settings_registry(settings)
     jobs = JobService(
         store=store,
@@ -236,4 +253,6 @@ def open_service(settings: Settings, *, input_root: Path | None = None) -> Servi
         notify=ctx.notify,
         dedup_window_s=settings.api.dedup_window if settings.api is not None else 0.0,
     )
+    intake = kafka.intake(jobs, ctx.logger) if kafka is not None else None
+    engine = Engine(ctx, wakeups=wakeups, exclusive=exclusive, intake=intake)
     return Service(settings, store, stores, areas, executor, registry, engine, jobs)

@@ -538,7 +538,7 @@ def engine_command() -> None:
     protect_process()
     import asyncio
 
-    from vatti.assembly import open_service
+    from vatti.assembly import open_service, run_engine
     from vatti.engine.errors import SecondEngine
 
     settings = load_settings("engine", "runtime")
@@ -547,16 +547,9 @@ def engine_command() -> None:
         service = open_service(settings)
     except VattiError as exc:
         fail(exc.message, exc.exit_code)
-    engine = service.engine
-
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, engine.stop)
-        await engine.run()
 
     try:
-        asyncio.run(main())
+        asyncio.run(run_engine(service.engine))
     except SecondEngine as exc:
         fail(exc.message, exc.exit_code)
     except VattiError as exc:

@@ -753,6 +753,86 @@ class SlurmSettings(_Settings):
         return missing
 
 
+class KafkaSettings(_Settings):
+    """The Kafka intake of hattivatti's job messages and its status topic, in the engine."""
+
+    group: ClassVar[str] = "kafka"
+
+    kafka_bootstrap_servers: str | None = Field(
+        None,
+        description="Kafka brokers (host:port, comma-separated): when set, the engine reads "
+        "hattivatti's job messages from CONSUMER_TOPIC and sends their statuses to "
+        "PRODUCER_TOPIC; unset: no Kafka.",
+    )
+    kafka_consumer_topic: str = Field(
+        "pipeline-launch", min_length=1, description="Topic of hattivatti's job messages."
+    )
+    kafka_producer_topic: str = Field(
+        "pipeline-status",
+        min_length=1,
+        description="Topic the status messages (run_name, utc_time, event) of the Kafka "
+        "tenant's jobs go to.",
+    )
+    kafka_dead_letter_topic: str = Field(
+        "pipeline-launch-dead-letter",
+        min_length=1,
+        description="Topic a message that cannot be parsed or validated is copied to, with the "
+        "reason in its vatti-error headers.",
+    )
+    kafka_group_id: str = Field(
+        "vatti", min_length=1, description="Consumer group of the engines reading the topic."
+    )
+    kafka_tenant: str = Field(
+        "default",
+        description="Tenant the Kafka intake submits for; that tenant's jobs get status "
+        "messages on PRODUCER_TOPIC.",
+    )
+    kafka_send_created: bool = Field(
+        False,
+        description="Also send Created (a job was queued); hattivatti stopped sending it, so "
+        "the default set is Deployed, Succeeded and Failed.",
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How the client talks to the brokers."
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        None, description="CA bundle (PEM) the brokers' certificates are checked against."
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        None, description="Client certificate (PEM) for mutual TLS."
+    )
+    kafka_ssl_keyfile: Path | None = Field(None, description="Key (PEM) of SSL_CERTFILE.")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "PLAIN", description="SASL mechanism (with a SASL_* security protocol)."
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user name.")
+    kafka_sasl_password: SecretStr | None = Field(
+        None, description="SASL password. Required when KAFKA_SASL_USERNAME is set."
+    )
+
+    @field_validator("kafka_tenant")
+    @classmethod
+    def _tenant(cls, value: str) -> str:
+        from vatti.domain.access import check_tenant
+
+        return check_tenant(value)
+
+    def problems(self) -> list[str]:
+        problems = []
+        sasl = self.kafka_security_protocol.startswith("SASL_")
+        if sasl and (self.kafka_sasl_username is None or self.kafka_sasl_password is None):
+            problems.append(
+                f"{PREFIX}KAFKA_SASL_USERNAME: required (with {PREFIX}KAFKA_SASL_PASSWORD) when "
+                f"{PREFIX}KAFKA_SECURITY_PROTOCOL is {self.kafka_security_protocol}"
+            )
+        if (self.kafka_sasl_username is None) != (self.kafka_sasl_password is None):
+            problems.append(
+                f"{PREFIX}KAFKA_SASL_PASSWORD: required when {PREFIX}KAFKA_SASL_USERNAME is set, "
+                "and only then"
+            )
+        return problems
+
+
 def is_loopback(host: str | None) -> bool:
     """Whether ``host`` is a loopback address (or ``localhost``).
 
@@ -894,8 +974,9 @@ COMPONENTS: dict[str, Component] = {
         ),
         Component(
             "engine",
-            "the control loops (vatti engine): admission, executors, timeouts, cleanup and "
-            "notifications (it passes the runtime settings to each job it launches)",
+            "the control loops (vatti engine): admission, executors, timeouts, cleanup, "
+            "notifications and the Kafka intake (it passes the runtime settings to each job it "
+            "launches)",
             (
                 CommonSettings,
                 StoreSettings,
@@ -905,6 +986,7 @@ COMPONENTS: dict[str, Component] = {
                 RuntimeSettings,
                 SourceSettings,
                 CommandSettings,
+                KafkaSettings,
             ),
         ),
         Component(
@@ -1018,6 +1100,9 @@ def _cross_problems(checked: dict[type[_Settings], _Settings]) -> list[str]:
     sources = checked.get(SourceSettings)
     if isinstance(sources, SourceSettings):
         problems.extend(sources.problems())
+    kafka = checked.get(KafkaSettings)
+    if isinstance(kafka, KafkaSettings):
+        problems.extend(kafka.problems())
     return problems
 
 
@@ -1070,6 +1155,7 @@ class Settings:
     slurm: SlurmSettings | None = None
     sources: SourceSettings | None = None
     commands: CommandSettings | None = None
+    kafka: KafkaSettings | None = None
 
     @classmethod
     def for_component(cls, name: str, overlay: Mapping[str, str] | None = None) -> Settings:
@@ -1100,6 +1186,7 @@ class Settings:
             slurm=get(SlurmSettings),
             sources=get(SourceSettings),
             commands=get(CommandSettings),
+            kafka=get(KafkaSettings),
         )
 
     @property

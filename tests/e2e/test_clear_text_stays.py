@@ -21,6 +21,7 @@ from tests.e2e.conftest import JOBS, Launcher, Server, wait_for
 
 from vatti.pipelines.pgs import synthetic as syn
 from vatti.testing.c4gh import KeyPair, new_keypair
+from vatti.testing.messages import cohort_message
 from vatti.testing.s3 import S3Server
 from vatti.testing.standins import KEY_WRAP_PASSWORD, StandIns
 
@@ -96,24 +97,7 @@ def planted(
 
 
 def submit(rig: Rig, run: str, files: list[dict[str, Any]]) -> str:
-    genome = {
-        "sampleset": "cohort",
-        "chrom": "22",
-        "geno": "cohort.pgen",
-        "pheno": "cohort.psam",
-        "variants": "cohort.pvar",
-        "format": "pfile",
-    }
-    message = {
-        "pipeline_param": {
-            "id": run,
-            "target_genomes": [genome],
-            "scorefiles": ["scores/PGS999904.txt.gz"],
-            "nxf_params_file": {"format": "json", "target_build": "GRCh37"},
-        },
-        "globus_details": {"dir_path_on_guest_collection": run, "files": files},
-        "secret_key_details": {"secret_id": SECRET_ID, "secret_id_version": "1"},
-    }
+    message = cohort_message(run, run, files, "scores/PGS999904.txt.gz", SECRET_ID)
     resp = rig.server.http.post(JOBS, json=message)
     assert resp.status_code == 201, resp.text
     job_id: str = resp.json()["id"]

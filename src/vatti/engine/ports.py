@@ -34,6 +34,7 @@ __all__ = [
     "Executor",
     "Exited",
     "GiveUp",
+    "Intake",
     "Launch",
     "Limits",
     "LogChunk",
@@ -72,6 +73,18 @@ class WorkAreas(Protocol):
         ...
 
     def delete_log(self, job_id: str) -> None: ...
+
+
+class Intake(Protocol):
+    """A source of job requests the engine reads in its ``intake`` loop (the Kafka consumer)."""
+
+    def attach(self) -> None:
+        """Bind to the engine's running event loop, before any loop runs."""
+        ...
+
+    async def step(self) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 class Notifier(Protocol):

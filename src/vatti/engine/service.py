@@ -10,7 +10,9 @@ Loops (each pass runs in a worker thread; the store is synchronous):
 - ``notifier`` (poll interval, nudged): deliver the outbox;
 - ``sweeper`` (reconcile interval): expired results, orphaned work areas and scratch dirs;
 - ``heartbeat`` (a third of the lease TTL): renew this engine's job leases, take over the jobs
-  of engines whose leases lapsed (:mod:`vatti.engine.ownership`).
+  of engines whose leases lapsed (:mod:`vatti.engine.ownership`);
+- ``intake`` (when an intake is given, e.g. the Kafka consumer of :mod:`vatti.intake`): read
+  job requests and submit them, on the event loop itself.
 
 Several engines may share one PostgreSQL database: admission is global
 (:mod:`vatti.engine.admission`), each engine follows the jobs it owns, and engines wake each
@@ -33,7 +35,7 @@ from vatti.engine.errors import SecondEngine
 from vatti.engine.logs import log_event
 from vatti.engine.notifier import deliver_once
 from vatti.engine.ownership import hand_over, heartbeat_interval, heartbeat_once
-from vatti.engine.ports import ReportsExits
+from vatti.engine.ports import Intake, ReportsExits
 from vatti.engine.reconcile import cancel_once, poll_live
 from vatti.engine.supervisor import Loop, Supervisor
 from vatti.engine.sweeper import sweep_once
@@ -42,6 +44,8 @@ from vatti.engine.wakeups import InProcessWakeups
 
 #: the lease of the one engine a SQLite database has
 EXCLUSIVE_LEASE = "engine.exclusive"
+#: the pause between two passes of the intake loop (each pass waits for messages itself)
+INTAKE_PAUSE_S = 0.01
 
 T = TypeVar("T")
 
@@ -89,9 +93,11 @@ class Engine:
         *,
         wakeups: InProcessWakeups | None = None,
         exclusive: bool = False,
+        intake: Intake | None = None,
     ) -> None:
         self.ctx = ctx
         self.exclusive = exclusive
+        self.intake = intake
         self.wakeups = wakeups if wakeups is not None else InProcessWakeups()
         cfg = ctx.config
         self._threads = threads = StepThreads()
@@ -116,6 +122,11 @@ class Engine:
                     self._heartbeat,
                     heartbeat_interval(cfg.lease_ttl_s),
                     wakes_on_nudge=False,
+                ),
+                *(
+                    [Loop("intake", intake.step, INTAKE_PAUSE_S, wakes_on_nudge=False)]
+                    if intake
+                    else []
                 ),
             ],
             logger=ctx.logger,
@@ -163,6 +174,8 @@ class Engine:
         job leases end, so another engine takes its jobs over at once.
         """
         await asyncio.to_thread(self._start)
+        if self.intake is not None:
+            self.intake.attach()
         try:
             with contextlib.ExitStack() as stack:
                 await asyncio.to_thread(stack.enter_context, self.wakeups.listening())
@@ -172,6 +185,8 @@ class Engine:
                     await asyncio.to_thread(stack.close)
         finally:
             await self._threads.wait()
+            if self.intake is not None:
+                await self.intake.close()
             await asyncio.to_thread(self._finish)
 
     def _start(self) -> None:

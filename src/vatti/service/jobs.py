@@ -209,6 +209,10 @@ class JobService:
             raise JobNotFound(job_id)
         return job
 
+    def by_client_id(self, client_id: str, *, caller: Caller) -> Job | None:
+        """The job of ``caller``'s tenant with ``client_id``, or None."""
+        return self.store.get_by_client_id(client_id, caller.tenant)
+
     def _acted_on(self, job_id: str, caller: Caller) -> Job:
         """The job ``caller`` cancels or retries: seen, and of a pipeline its scopes cover."""
         job = self.get(job_id, caller=caller)

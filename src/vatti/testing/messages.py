@@ -41,3 +41,28 @@ def hattivatti_message(
         "secret_key_details": {"secret_id": SECRET_ID, "secret_id_version": "1"},
         **beside,
     }
+
+
+def cohort_message(
+    run_id: str, directory: str, files: list[dict[str, Any]], scorefile: str, secret_id: str
+) -> dict[str, Any]:
+    """A message scoring ``scorefile`` (under the input root) on the synthetic ``cohort``
+    pfile (chromosome 22, GRCh37) encrypted on the collection under ``directory``."""
+    genome = {
+        "sampleset": "cohort",
+        "chrom": "22",
+        "geno": "cohort.pgen",
+        "pheno": "cohort.psam",
+        "variants": "cohort.pvar",
+        "format": "pfile",
+    }
+    return {
+        "pipeline_param": {
+            "id": run_id,
+            "target_genomes": [genome],
+            "scorefiles": [scorefile],
+            "nxf_params_file": {"format": "json", "target_build": "GRCh37"},
+        },
+        "globus_details": {"dir_path_on_guest_collection": directory, "files": files},
+        "secret_key_details": {"secret_id": secret_id, "secret_id_version": "1"},
+    }

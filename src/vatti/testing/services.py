@@ -38,6 +38,14 @@ def tcp_open(host: str, port: int, timeout: float = 1.0) -> bool:
         return False
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 def postgres_url() -> str:
     """The admin URL of the test PostgreSQL server, or skip/fail when it is unreachable."""
     url = os.environ.get("VATTI_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
