@@ -10,7 +10,31 @@ API-only replica) shows within that time.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import threading
+from collections.abc import Hashable, Iterable
+
+from vatti.domain.jobs import Job
+
+
+def list_look(jobs: Iterable[Job]) -> Hashable:
+    """What a list page shows that a change alters."""
+    return tuple((j.id, j.state.value, j.updated_at) for j in jobs)
+
+
+def job_look(job: Job, events: int) -> Hashable:
+    """What a job page shows that a change alters."""
+    return (job.state.value, job.updated_at, events)
+
+
+def version(look: Hashable) -> str:
+    """A short digest of a look: a page names the one it was rendered from (``v=``), so its
+    stream tells it of a change made before the stream began.
+
+    >>> version((1, "a")) == version((1, "a")) != version((1, "b"))
+    True
+    """
+    return hashlib.sha256(repr(look).encode()).hexdigest()[:16]
 
 
 class ChangeSignal:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Hashable
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -16,6 +17,7 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from vatti.api.routes_jobs import content_disposition
 from vatti.dashboard.errors import DashboardError
+from vatti.dashboard.live import job_look, list_look, version
 from vatti.dashboard.routes_auth import Csrf, SignedIn
 from vatti.dashboard.search import find_jobs
 from vatti.dashboard.state import dashboard_state
@@ -67,8 +69,18 @@ def job_list(
         pipelines=sorted(service.registry.names()),
         pipeline=pipeline or "",
         q=q or "",
-        query_string=request.url.query,
+        live_query=live_query(request.url.query, list_look(found.jobs)),
     )
+
+
+def live_query(query: str, look: Hashable) -> str:
+    """The query of a page's stream: the page's own, and the version it was rendered from.
+
+    >>> live_query("q=a&v=old", ()).startswith("q=a&v=")
+    True
+    """
+    kept = [p for p in query.split("&") if p and not p.startswith("v=")]
+    return "&".join([*kept, f"v={version(look)}"])
 
 
 def _pipeline_ok(name: str) -> bool:
@@ -105,6 +117,7 @@ def job_detail(request: Request, job_id: str, caller: SignedIn) -> Response:
                 "from_state": r.from_state.value if r.from_state else None,
                 "to_state": r.to_state.value,
                 "at": r.at.isoformat(timespec="seconds"),
+                "shown_at": r.at.strftime("%Y-%m-%d %H:%M:%S UTC"),
                 "actor": r.actor or "",
             }
             for r, a in zip(records, attempts, strict=True)
@@ -117,6 +130,7 @@ def job_detail(request: Request, job_id: str, caller: SignedIn) -> Response:
             span((job.results_expire_at - now).total_seconds()) if job.results_expire_at else None
         ),
         can_cancel=may_cancel(caller, job),
+        version=version(job_look(job, len(records))),
     )
 
 

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
+from vatti.dashboard.live import job_look, list_look, version
 from vatti.dashboard.routes_auth import SignedIn
 from vatti.dashboard.search import find_jobs
 from vatti.dashboard.session import signed_in_caller
@@ -24,8 +25,6 @@ from vatti.domain.access import Caller
 from vatti.domain.states import JobState
 
 router = APIRouter(prefix="/live")
-#: a comment line this often keeps proxies from closing an idle stream (seconds)
-KEEPALIVE_S = 15.0
 
 
 def sse(event: str, data: Any) -> bytes:
@@ -48,20 +47,19 @@ def event_stream(body: AsyncIterator[bytes]) -> StreamingResponse:
 async def _ticks(request: Request, dash: DashboardState) -> AsyncIterator[Caller | None]:
     """The caller, each time something may have changed (None once signed out); stops when the
     client goes away."""
-    idle = 0.0
-    poll = dash.config.live_poll_s
     while not await request.is_disconnected():
         caller = await asyncio.to_thread(signed_in_caller, request)
         yield caller
         if caller is None:
             return
-        woken = await dash.changes.wait(poll)
-        idle = 0.0 if woken else idle + poll
+        await dash.changes.wait(dash.config.live_poll_s)
 
 
 async def _changes(
-    request: Request, look: Callable[[Caller], Hashable], *, done: Callable[[Hashable], bool]
+    request: Request, look: Callable[[Caller], Hashable], rendered: str | None
 ) -> AsyncIterator[bytes]:
+    """``changed`` each time ``look`` differs from the last (or, at first, from the page's
+    version ``rendered``)."""
     dash = dashboard_state(request)
     seen: Hashable = None
     first = True
@@ -73,12 +71,11 @@ async def _changes(
         if first:
             first = False
             yield b": live\n\n"
+            if rendered is not None and version(now) != rendered:
+                yield sse("changed", {})
         elif now != seen:
             yield sse("changed", {})
         seen = now
-        if done(now):
-            yield sse("end", {})
-            return
 
 
 @router.get("/jobs")
@@ -89,6 +86,7 @@ def live_jobs(
     pipeline: Annotated[str | None, Query(max_length=64)] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    v: Annotated[str | None, Query(max_length=64)] = None,
 ) -> StreamingResponse:
     del caller  # checked; each look takes the caller of that moment
     service = dashboard_state(request).api.service
@@ -97,21 +95,25 @@ def live_jobs(
         found = find_jobs(
             service, who, states=state, pipeline=pipeline or None, query=q or "", cursor=cursor
         )
-        return tuple((j.id, j.state.value, j.updated_at) for j in found.jobs)
+        return list_look(found.jobs)
 
-    return event_stream(_changes(request, look, done=lambda _: False))
+    return event_stream(_changes(request, look, v))
 
 
 @router.get("/jobs/{job_id}")
-def live_job(request: Request, job_id: str, caller: SignedIn) -> StreamingResponse:
+def live_job(
+    request: Request,
+    job_id: str,
+    caller: SignedIn,
+    v: Annotated[str | None, Query(max_length=64)] = None,
+) -> StreamingResponse:
     service = dashboard_state(request).api.service
     job_id = service.get(job_id, caller=caller).id
 
     def look(who: Caller) -> Hashable:
-        job = service.get(job_id, caller=who)
-        return (job.state.value, job.updated_at, len(service.events(job_id, caller=who)))
+        return job_look(service.get(job_id, caller=who), len(service.events(job_id, caller=who)))
 
-    return event_stream(_changes(request, look, done=lambda _: False))
+    return event_stream(_changes(request, look, v))
 
 
 @router.get("/jobs/{job_id}/log")

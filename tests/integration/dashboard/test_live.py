@@ -119,3 +119,16 @@ def test_a_stream_ends_when_its_token_is_revoked(dash: Dash, served: str) -> Non
 def test_a_stream_needs_a_session(served: str) -> None:
     resp = httpx.get(f"{served}{BASE}/live/jobs", timeout=TIMEOUT_S)
     assert resp.status_code == 303
+
+
+def test_a_change_before_the_stream_began_is_not_missed(dash: Dash, served: str) -> None:
+    job = dash.api.jobs.submit(command_body(), caller=OPERATOR_CALLER).job
+    with signed_in(served, TOKENS["admin"]) as http:
+        page = http.get(f"/jobs/{job.id}").text
+        live = re.search(r'data-live="/dashboard(/live/jobs/[^"]+)"', page)
+        assert live is not None
+        dash.api.jobs.cancel(job.id, caller=OPERATOR_CALLER)  # after the page, before its stream
+        with http.stream("GET", live.group(1).replace("&amp;", "&")) as stream:
+            lines = stream.iter_lines()
+            assert next(lines) == ": live"
+            assert next(events(lines))[0] == "changed"
