@@ -24,6 +24,15 @@ class HealthItem:
     detail: str
 
 
+@dataclass(frozen=True)
+class SignInLink:
+    """Another way to sign in, offered under the token form (e.g. OpenID Connect)."""
+
+    label: str
+    #: a path under the dashboard (``/dashboard/oidc/login``) or an absolute URL
+    url: str
+
+
 _SESSION_LABEL = b"vatti dashboard session cookie v1"
 
 
@@ -48,6 +57,8 @@ class DashboardConfig:
     #: more checks of a session's caller by its actor's kind (``"oidc"``: ...); tokens are
     #: always checked; a kind without a check holds until the session expires
     caller_checks: Mapping[str, CallerCheck] = field(default_factory=dict)
+    #: other ways to sign in, shown on the sign-in page
+    sign_in_links: tuple[SignInLink, ...] = ()
     #: more routes of the dashboard (e.g. the OpenID Connect sign-in), under ``/dashboard``
     routers: tuple[APIRouter, ...] = ()
     #: the engines, executor and outbox as they are now (the summary page shows them to admins)
