@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from tests.e2e.conftest import Launcher, Server, clean_env, command, kill_group, unique
 
-from vatti.testing.services import chromium_path, missing
+from vatti.testing.browser import chromium
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -41,17 +41,8 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    executable = chromium_path()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing("playwright", "install the dev extra (pip install -e '.[dev]')")
-    with sync_playwright() as driver:
-        launched = driver.chromium.launch(executable_path=str(executable), args=["--no-sandbox"])
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 class Checked:

@@ -7,19 +7,18 @@ synchronous.
 
 from __future__ import annotations
 
-import posixpath
 import re
 from collections.abc import Hashable
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse, Response
 
-from vatti.api.routes_jobs import content_disposition
+from vatti.api.routes_jobs import output_download
 from vatti.dashboard.errors import DashboardError
 from vatti.dashboard.live import job_look, list_look, version
 from vatti.dashboard.routes_auth import Csrf, SignedIn
-from vatti.dashboard.search import find_jobs
+from vatti.dashboard.search import JobFilter, find_jobs
 from vatti.dashboard.state import dashboard_state
 from vatti.dashboard.views import STATE_ORDER, failure_of, job_row, span
 from vatti.domain.access import Caller
@@ -38,22 +37,26 @@ def may_cancel(caller: Caller, job: Job) -> bool:
     return not job.terminal and caller.may_act_on(job.pipeline, job.spec.get("params"))
 
 
-@router.get("/")
-def job_list(
-    request: Request,
-    caller: SignedIn,
+def job_filter(
     state: Annotated[list[JobState] | None, Query()] = None,
     pipeline: Annotated[str | None, Query(max_length=64)] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
-) -> Response:
+) -> JobFilter:
+    """A dependency: the list's filter from the query (an empty or odd pipeline: any)."""
+    if pipeline is not None and re.fullmatch(PIPELINE_PATTERN, pipeline) is None:
+        pipeline = None
+    return JobFilter(tuple(state or ()), pipeline, q or "", cursor)
+
+
+Filter = Annotated[JobFilter, Depends(job_filter)]
+
+
+@router.get("/")
+def job_list(request: Request, caller: SignedIn, wanted: Filter) -> Response:
     dash = dashboard_state(request)
     service = dash.api.service
-    if pipeline is not None and (not pipeline.strip() or not _pipeline_ok(pipeline)):
-        pipeline = None
-    found = find_jobs(
-        service, caller, states=state, pipeline=pipeline, query=q or "", cursor=cursor
-    )
+    found = find_jobs(service, caller, wanted)
     now = utcnow()
     return dash.pages.render(
         request,
@@ -65,10 +68,10 @@ def job_list(
         next_cursor=found.next_cursor,
         scanned_all=found.complete,
         states=STATE_ORDER,
-        chosen_states={s.value for s in state or ()},
+        chosen_states={s.value for s in wanted.states},
         pipelines=sorted(service.registry.names()),
-        pipeline=pipeline or "",
-        q=q or "",
+        pipeline=wanted.pipeline or "",
+        q=wanted.query,
         live_query=live_query(request.url.query, list_look(found.jobs)),
     )
 
@@ -81,10 +84,6 @@ def live_query(query: str, look: Hashable) -> str:
     """
     kept = [p for p in query.split("&") if p and not p.startswith("v=")]
     return "&".join([*kept, f"v={version(look)}"])
-
-
-def _pipeline_ok(name: str) -> bool:
-    return re.fullmatch(PIPELINE_PATTERN, name) is not None
 
 
 @router.get("/jobs/{job_id}")
@@ -173,13 +172,6 @@ def download(request: Request, job_id: str, name: str, caller: SignedIn) -> Resp
         raise DashboardError(400, f"invalid output name: {exc}") from exc
     service = dashboard_state(request).api.service
     entry, chunks = service.open_output(job_id, name, caller=caller)
-    return StreamingResponse(
-        chunks,
-        media_type="application/octet-stream",
-        headers={
-            "content-length": str(entry.size),
-            "content-disposition": content_disposition(posixpath.basename(name)),
-            "content-security-policy": "sandbox; default-src 'none'",
-            "x-checksum-sha256": entry.sha256,
-        },
-    )
+    response = output_download(entry, chunks)
+    response.headers["content-security-policy"] = "sandbox; default-src 'none'"
+    return response

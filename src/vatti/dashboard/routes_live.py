@@ -18,11 +18,11 @@ from fastapi.responses import StreamingResponse
 
 from vatti.dashboard.live import job_look, list_look, version
 from vatti.dashboard.routes_auth import SignedIn
+from vatti.dashboard.routes_jobs import Filter
 from vatti.dashboard.search import find_jobs
 from vatti.dashboard.session import signed_in_caller
 from vatti.dashboard.state import DashboardState, dashboard_state
 from vatti.domain.access import Caller
-from vatti.domain.states import JobState
 
 router = APIRouter(prefix="/live")
 
@@ -82,20 +82,14 @@ async def _changes(
 def live_jobs(
     request: Request,
     caller: SignedIn,
-    state: Annotated[list[JobState] | None, Query()] = None,
-    pipeline: Annotated[str | None, Query(max_length=64)] = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    wanted: Filter,
     v: Annotated[str | None, Query(max_length=64)] = None,
 ) -> StreamingResponse:
     del caller  # checked; each look takes the caller of that moment
     service = dashboard_state(request).api.service
 
     def look(who: Caller) -> Hashable:
-        found = find_jobs(
-            service, who, states=state, pipeline=pipeline or None, query=q or "", cursor=cursor
-        )
-        return list_look(found.jobs)
+        return list_look(find_jobs(service, who, wanted).jobs)
 
     return event_stream(_changes(request, look, v))
 

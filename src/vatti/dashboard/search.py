@@ -6,7 +6,6 @@ here on the jobs it lists, newest first, over at most :data:`MAX_SCANNED` jobs p
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from vatti.dashboard.views import matches
@@ -22,6 +21,16 @@ MAX_SCANNED = 2000
 
 
 @dataclass(frozen=True)
+class JobFilter:
+    """What a list page asks for: states, a pipeline, a search, and where the page starts."""
+
+    states: tuple[JobState, ...] = ()
+    pipeline: str | None = None
+    query: str = ""
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
 class Found:
     jobs: list[Job]
     next_cursor: str | None
@@ -29,17 +38,10 @@ class Found:
     complete: bool = True
 
 
-def find_jobs(
-    service: JobService,
-    caller: Caller,
-    *,
-    states: Iterable[JobState] | None,
-    pipeline: str | None,
-    query: str,
-    cursor: str | None = None,
-) -> Found:
-    states = list(states) if states else None
-    query = query.strip()
+def find_jobs(service: JobService, caller: Caller, wanted: JobFilter) -> Found:
+    states = list(wanted.states) or None
+    pipeline, cursor = wanted.pipeline, wanted.cursor
+    query = wanted.query.strip()
     if not query:
         page = service.list_jobs(
             caller=caller, state=states, pipeline=pipeline, limit=PAGE, cursor=cursor
