@@ -99,21 +99,22 @@ def cli_run(server: Server, body: dict[str, Any], workdir: Path) -> subprocess.P
     )
 
 
-def tab_to(tab: Any, element_id: str, limit: int = 30) -> None:
-    """Press Tab until the element with ``element_id`` has the focus (keyboard-only use)."""
+def tab_until(tab: Any, focused: str, what: str, limit: int = 40) -> None:
+    """Press Tab until ``focused`` (a JavaScript expression on ``e``, the focused element)
+    holds: the element is reachable with the keyboard alone."""
     for _ in range(limit):
         tab.keyboard.press("Tab")
-        if tab.evaluate("document.activeElement && document.activeElement.id") == element_id:
+        if tab.evaluate(f"(e => !!e && ({focused}))(document.activeElement)"):
             return
-    pytest.fail(f"#{element_id} cannot be reached with the Tab key")
+    pytest.fail(f"{what} cannot be reached with the Tab key")
 
 
-def tab_to_text(tab: Any, text: str, limit: int = 40) -> None:
-    for _ in range(limit):
-        tab.keyboard.press("Tab")
-        if tab.evaluate("(document.activeElement.textContent || '').trim()") == text:
-            return
-    pytest.fail(f"{text!r} cannot be reached with the Tab key")
+def tab_to(tab: Any, element_id: str) -> None:
+    tab_until(tab, f"e.id === {json.dumps(element_id)}", f"#{element_id}")
+
+
+def tab_to_text(tab: Any, text: str) -> None:
+    tab_until(tab, f"(e.textContent || '').trim() === {json.dumps(text)}", repr(text))
 
 
 def wide_pages(browser: Any, server: Server, artifacts: Path) -> None:

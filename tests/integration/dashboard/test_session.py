@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from datetime import timedelta
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from tests.integration.api.conftest import TOKENS, command_body
 from tests.integration.dashboard.conftest import Browser, Dash
 
+from vatti.api import create_app
+from vatti.dashboard.config import DashboardConfig, SignInLink
 from vatti.domain.access import OPERATOR_CALLER
 from vatti.domain.times import utcnow
 from vatti.store.schema import api_tokens
@@ -143,3 +147,18 @@ async def test_a_token_that_cannot_read_cannot_sign_in(browser: Browser) -> None
     resp = await browser.sign_in(TOKENS["submitter"])  # submit only
     assert resp.status_code == 401
     assert "read or admin scope" in resp.text
+
+
+async def test_over_tls_the_cookie_is_secure_and_other_sign_ins_are_offered(dash: Dash) -> None:
+    app = create_app(
+        dash.api.jobs,
+        replace(dash.api.config, tls=True),
+        dashboard=DashboardConfig(sign_in_links=(SignInLink("Sign in with Example ID", "/x"),)),
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://dash.test") as http:
+        page = await http.get("/dashboard/sign-in")
+        assert '<a class="button" href="/x">Sign in with Example ID</a>' in page.text
+        flags = [f.strip().lower() for f in page.headers["set-cookie"].split(";")]
+        assert "secure" in flags
+        assert page.headers["strict-transport-security"].startswith("max-age=")
