@@ -78,8 +78,9 @@ def outbox_health(api: Api) -> list[HealthItem]:
 
 
 @pytest.fixture
-def dash(sqlite_database_url: str, tmp_path: Path) -> Iterator[Dash]:
-    api = build_api(sqlite_database_url, tmp_path)
+def dash(database_url: str, tmp_path: Path) -> Iterator[Dash]:
+    """On SQLite and on PostgreSQL."""
+    api = build_api(database_url, tmp_path)
     store = SqlTokenStore(api.store.engine)  # type: ignore[attr-defined]
     # a cache of no time: a revocation holds at the next request
     by_id = StoredTokens(store.get, ttl_s=0.0)

@@ -162,3 +162,12 @@ async def test_over_tls_the_cookie_is_secure_and_other_sign_ins_are_offered(dash
         flags = [f.strip().lower() for f in page.headers["set-cookie"].split(";")]
         assert "secure" in flags
         assert page.headers["strict-transport-security"].startswith("max-age=")
+
+
+async def test_served_without_authentication_no_sign_in_is_needed(dash: Dash) -> None:
+    app = create_app(dash.api.jobs, replace(dash.api.config, auth_disabled=True))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        page = await http.get("/dashboard/")
+        assert page.status_code == 200
+        assert "admin" in page.text.split("<main", 1)[0]
