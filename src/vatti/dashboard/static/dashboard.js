@@ -13,8 +13,16 @@
         var focused = document.activeElement && document.activeElement.id;
         section.replaceChildren.apply(section, Array.prototype.slice.call(fresh.childNodes));
         if (focused && document.getElementById(focused)) { document.getElementById(focused).focus(); }
+        announce(section);
       })
       .catch(function () {});
+  }
+
+  // one polite status line outside the swapped part tells screen readers what changed
+  function announce(section) {
+    var note = document.getElementById("live-note");
+    var state = section.querySelector("#job-state");
+    if (note) { note.textContent = state ? "Job state: " + state.textContent : "The list was updated."; }
   }
 
   function live(section) {
@@ -39,6 +47,8 @@
     source.addEventListener("state", function (e) {
       var s = JSON.parse(e.data).state;
       if (state) { state.textContent = s; state.className = "state state-" + s; }
+      var note = document.getElementById("live-note");
+      if (note) { note.textContent = "Job state: " + s; }
     });
     source.addEventListener("end", function () { source.close(); pre.setAttribute("data-ended", "true"); });
     source.addEventListener("signed-out", function () { source.close(); window.location.reload(); });
