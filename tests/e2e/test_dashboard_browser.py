@@ -173,7 +173,7 @@ def test_sign_in_watch_a_job_succeed_read_its_log_cancel_another_sign_out(
         page.check("04-jobs-succeeded")
 
         # its page, then its log
-        row.locator("a.id").focus()
+        tab_until(tab, "e.classList.contains('id')", "the job's link")
         tab.keyboard.press("Enter")
         expect(tab.locator("#job-state")).to_have_text("succeeded")
         expect(tab.get_by_role("heading", name="Timeline")).to_be_visible()
