@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import posixpath
+from collections.abc import Iterator
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -24,6 +25,7 @@ from vatti.api.models import ErrorBody, EventList, JobList, JobOut, OutputList
 from vatti.api.views import API_PREFIX, event_view, job_view, output_view
 from vatti.domain.access import TENANT_PATTERN, Caller
 from vatti.domain.jobs import event_attempts
+from vatti.domain.manifest import OutputEntry
 from vatti.domain.requests import PIPELINE_PATTERN
 from vatti.domain.scopes import READ, SUBMIT
 from vatti.domain.states import JobState
@@ -200,12 +202,17 @@ async def download_output(
             details=[{"field": "name", "message": str(exc)}],
         ) from exc
     entry, chunks = await asyncio.to_thread(state.service.open_output, job_id, name, caller=caller)
+    return output_download(entry, chunks)
+
+
+def output_download(entry: OutputEntry, chunks: Iterator[bytes]) -> StreamingResponse:
+    """An output's bytes as an attachment (never a page: a job's HTML is not rendered)."""
     return StreamingResponse(
         chunks,
         media_type="application/octet-stream",
         headers={
             "Content-Length": str(entry.size),
-            "Content-Disposition": content_disposition(posixpath.basename(name)),
+            "Content-Disposition": content_disposition(posixpath.basename(entry.name)),
             "X-Checksum-Sha256": entry.sha256,
         },
     )

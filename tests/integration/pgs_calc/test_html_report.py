@@ -22,7 +22,8 @@ import pytest
 
 from vatti.pipelines.pgs.orchestration import REPORT_NAME, SUMMARY_TSV, CalcOptions, calculate
 from vatti.pipelines.pgs.targets import GenotypeFile, Sampleset
-from vatti.testing.services import chromium_path, missing, shared_pgs_data
+from vatti.testing.browser import chromium
+from vatti.testing.services import shared_pgs_data
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -48,16 +49,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    executable = chromium_path()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing("playwright", "install the dev extra (pip install -e '.[dev]')")
-    with sync_playwright() as driver:
-        # as root, chromium needs --no-sandbox; Playwright's own browsers are never used
-        launched = driver.chromium.launch(executable_path=str(executable), args=["--no-sandbox"])
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")

@@ -375,6 +375,15 @@ def test_fifo_and_state_queries(store: JobStore) -> None:
     assert store.count_in_states([JobState.QUEUED]) == 3
 
 
+def test_counts_by_tenant(store: JobStore) -> None:
+    submit(store, 1, tenant="lab-a")
+    submit(store, 2, tenant="lab-b")
+    submit(store, 3, tenant="lab-b")
+    assert store.count_in_states([JobState.QUEUED]) == 3
+    assert store.count_in_states([JobState.QUEUED], tenant="lab-b") == 2
+    assert store.count_in_states([JobState.QUEUED], tenant="lab-c") == 0
+
+
 def test_results_expiry(store: JobStore) -> None:
     a, b = submit(store, 1), submit(store, 2)
     store.set_results_expiry(a.id, T0 + timedelta(days=1), now=T0)
