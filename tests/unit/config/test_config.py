@@ -191,6 +191,7 @@ def test_the_contract_marks_secrets_and_requirements() -> None:
         "VATTI_KEY_HANDLER_PASSWORD",
         "VATTI_KEY_HANDLER_KEY_PASSWORD",
         "VATTI_C4GH_PASSPHRASE",
+        "VATTI_OIDC_CLIENT_SECRET",
     }
     assert listed["VATTI_SECRET_KEY"].required == "when DATABASE_URL is a PostgreSQL URL"
     assert listed["VATTI_S3_SECRET_ACCESS_KEY"].required == "when S3_ACCESS_KEY_ID is set"

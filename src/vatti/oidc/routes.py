@@ -1,0 +1,158 @@
+"""``GET /dashboard/login/oidc`` (to the provider) and ``GET /dashboard/oidc/callback`` (back).
+
+The callback signs the user in (``sign_in(request, Caller.oidc(subject, tenant, scopes))``, the
+dashboard's session) only when the state matches the pending sign-in's, the provider gives an
+ID token for the code and the PKCE verifier, the token verifies, and its claims map to a tenant
+and at least one scope. Anything else answers a page saying what went wrong (never a token or
+a claim's value) with a link to sign in again, and leaves the user signed out.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from typing import Final
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from vatti.domain.access import Caller
+from vatti.domain.claims import ClaimsRefused
+from vatti.domain.scopes import format_scopes
+from vatti.oidc.client import OidcClient, OidcError, ProviderUnavailable
+from vatti.oidc.pending import COOKIE, COOKIE_PATH, PENDING_TTL_S, PendingSignIn
+from vatti.secretbox import SecretBox
+
+log = logging.getLogger("vatti.oidc")
+
+LOGIN_PATH: Final = "/dashboard/login/oidc"
+CALLBACK_PATH: Final = "/dashboard/oidc/callback"
+#: what a signed-in dashboard session is started with: the request and its caller
+SignIn = Callable[[Request, Caller], None]
+
+
+def refusal_page(status: int, title: str, detail: str, *, retry: str) -> HTMLResponse:
+    """A plain page saying why the sign-in did not happen (no script, no style to load)."""
+    body = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)} · vatti</title></head><body><main>"
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(detail)}</p>"
+        f'<p><a href="{html.escape(retry)}">Sign in again</a></p></main></body></html>'
+    )
+    return HTMLResponse(body, status_code=status, headers={"cache-control": "no-store"})
+
+
+def oidc_router(
+    client: OidcClient,
+    box: SecretBox,
+    sign_in: SignIn,
+    *,
+    signed_in_url: str = "/dashboard",
+    login_url: str = "/dashboard/login",
+) -> APIRouter:
+    """The two routes; ``box`` seals the pending sign-in, ``sign_in`` starts the session."""
+    router = APIRouter(include_in_schema=False)
+    secure = client.config.secure_cookies
+    mapping = client.config.mapping
+
+    def refused(status: int, title: str, detail: str, reason: str) -> HTMLResponse:
+        log.warning("oidc.refused reason=%s", reason)
+        page = refusal_page(status, title, detail, retry=login_url)
+        page.delete_cookie(COOKIE, path=COOKIE_PATH, secure=secure, httponly=True, samesite="lax")
+        return page
+
+    @router.get(LOGIN_PATH)
+    async def start_sign_in() -> Response:
+        try:
+            authorization = await client.authorization()
+        except ProviderUnavailable as exc:
+            return refused(502, "Sign-in unavailable", exc.message, "provider_unavailable")
+        pending = PendingSignIn(
+            authorization.state,
+            authorization.nonce,
+            authorization.code_verifier,
+            time.time(),
+        )
+        answer = RedirectResponse(authorization.url, status_code=303)
+        answer.headers["cache-control"] = "no-store"
+        answer.set_cookie(
+            COOKIE,
+            pending.seal(box),
+            max_age=PENDING_TTL_S,
+            path=COOKIE_PATH,
+            secure=secure,
+            httponly=True,
+            samesite="lax",
+        )
+        return answer
+
+    @router.get(CALLBACK_PATH)
+    async def finish_sign_in(request: Request) -> Response:
+        query = request.query_params
+        pending = PendingSignIn.unseal(box, request.cookies.get(COOKIE))
+        if pending is None:
+            return refused(
+                400,
+                "Sign-in expired",
+                "This sign-in was not started in this browser, or took longer than "
+                f"{PENDING_TTL_S // 60} minutes.",
+                "no_pending_sign_in",
+            )
+        state = query.get("state", "")
+        if not secrets.compare_digest(state.encode(), pending.state.encode()):
+            return refused(
+                400,
+                "Sign-in refused",
+                "The answer from the identity provider does not belong to this sign-in "
+                "(its state differs).",
+                "state_mismatch",
+            )
+        error = query.get("error")
+        if error is not None:
+            shown = error if error.isidentifier() else "an error"
+            return refused(
+                403,
+                "Sign-in refused",
+                f"The identity provider did not sign you in ({shown}).",
+                "provider_error",
+            )
+        code = query.get("code")
+        if not code:
+            return refused(400, "Sign-in refused", "The provider's answer has no code.", "no_code")
+        try:
+            id_token = await client.exchange(code, code_verifier=pending.code_verifier)
+            identity = await client.verify(id_token, nonce=pending.nonce)
+        except ProviderUnavailable as exc:
+            return refused(502, "Sign-in unavailable", exc.message, exc.code)
+        except OidcError as exc:
+            return refused(400, "Sign-in refused", exc.message, exc.code)
+        try:
+            tenant, scopes = mapping.resolve(identity.claims)
+        except ClaimsRefused as exc:
+            log.warning("oidc.no_access subject=%s: %s", identity.subject, exc)
+            return refused(
+                403,
+                "No access to vatti",
+                f"You signed in at the identity provider, but your account has no vatti "
+                f"access: {exc}. Ask the operator to map one of your "
+                f"{mapping.scopes_claim} to a vatti scope.",
+                "unmapped",
+            )
+        caller = Caller.oidc(identity.subject, tenant, scopes)
+        sign_in(request, caller)
+        log.info(
+            "oidc.signed_in actor=%s tenant=%s scopes=%s",
+            caller.actor,
+            tenant,
+            format_scopes(scopes),
+        )
+        answer = RedirectResponse(signed_in_url, status_code=303)
+        answer.headers["cache-control"] = "no-store"
+        answer.delete_cookie(COOKIE, path=COOKIE_PATH, secure=secure, httponly=True, samesite="lax")
+        return answer
+
+    return router
