@@ -106,6 +106,16 @@ class OidcConfig:
         )
 
     @property
+    def cookie_path(self) -> str:
+        """The folder of the callback (where the browser sends the pending sign-in back).
+
+        >>> OidcConfig("https://id", "c", "https://v.example/dashboard/oidc/callback",
+        ...            ClaimMapping("groups")).cookie_path
+        '/dashboard/oidc/'
+        """
+        return urlsplit(self.redirect_url).path.rpartition("/")[0] + "/"
+
+    @property
     def secure_cookies(self) -> bool:
         """Whether the browser reaches vatti over HTTPS (the redirect URL says)."""
         return self.redirect_url.startswith("https://")

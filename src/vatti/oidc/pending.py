@@ -4,7 +4,7 @@ State, nonce and PKCE verifier travel in one cookie sealed with the service key 
 ``SecretBox`` of ``VATTI_SECRET_KEY``), so any API replica can finish a sign-in another began and
 nothing lives only in one process's memory; the browser cannot read or change it. The cookie is
 HttpOnly, SameSite=Lax (the callback is a top-level navigation from the provider's site, which
-Strict would strip), Secure when vatti is reached over HTTPS, limited to the callback's path,
+Strict would strip), Secure when vatti is reached over HTTPS, limited to the callback's folder,
 and good for :data:`PENDING_TTL_S`; the callback clears it, so a sign-in completes once.
 """
 
@@ -18,7 +18,6 @@ from typing import Final
 from vatti.secretbox import PREFIX, SecretBox, SecretUnreadable
 
 COOKIE: Final = "vatti_oidc_pending"
-COOKIE_PATH: Final = "/dashboard/oidc/"
 #: how long a user may take at the provider
 PENDING_TTL_S: Final = 600
 

@@ -1,4 +1,5 @@
-"""``GET /dashboard/login/oidc`` (to the provider) and ``GET /dashboard/oidc/callback`` (back).
+"""``GET /dashboard/login/oidc`` (to the provider) and ``GET /dashboard/oidc/callback`` (back),
+a router the dashboard app includes (its paths are under the dashboard's mount).
 
 The callback signs the user in (``sign_in(request, Caller.oidc(subject, tenant, scopes))``, the
 dashboard's session) only when the state matches the pending sign-in's, the provider gives an
@@ -23,13 +24,14 @@ from vatti.domain.access import Caller
 from vatti.domain.claims import ClaimsRefused
 from vatti.domain.scopes import format_scopes
 from vatti.oidc.client import OidcClient, OidcError, ProviderUnavailable
-from vatti.oidc.pending import COOKIE, COOKIE_PATH, PENDING_TTL_S, PendingSignIn
+from vatti.oidc.pending import COOKIE, PENDING_TTL_S, PendingSignIn
 from vatti.secretbox import SecretBox
 
 log = logging.getLogger("vatti.oidc")
 
-LOGIN_PATH: Final = "/dashboard/login/oidc"
-CALLBACK_PATH: Final = "/dashboard/oidc/callback"
+#: the routes' paths under the dashboard's mount (``/dashboard``)
+LOGIN_PATH: Final = "/login/oidc"
+CALLBACK_PATH: Final = "/oidc/callback"
 #: what a signed-in dashboard session is started with: the request and its caller
 SignIn = Callable[[Request, Caller], None]
 
@@ -57,12 +59,13 @@ def oidc_router(
     """The two routes; ``box`` seals the pending sign-in, ``sign_in`` starts the session."""
     router = APIRouter(include_in_schema=False)
     secure = client.config.secure_cookies
+    cookie_path = client.config.cookie_path
     mapping = client.config.mapping
 
     def refused(status: int, title: str, detail: str, reason: str) -> HTMLResponse:
         log.warning("oidc.refused reason=%s", reason)
         page = refusal_page(status, title, detail, retry=login_url)
-        page.delete_cookie(COOKIE, path=COOKIE_PATH, secure=secure, httponly=True, samesite="lax")
+        page.delete_cookie(COOKIE, path=cookie_path, secure=secure, httponly=True, samesite="lax")
         return page
 
     @router.get(LOGIN_PATH)
@@ -83,7 +86,7 @@ def oidc_router(
             COOKIE,
             pending.seal(box),
             max_age=PENDING_TTL_S,
-            path=COOKIE_PATH,
+            path=cookie_path,
             secure=secure,
             httponly=True,
             samesite="lax",
@@ -152,7 +155,7 @@ def oidc_router(
         )
         answer = RedirectResponse(signed_in_url, status_code=303)
         answer.headers["cache-control"] = "no-store"
-        answer.delete_cookie(COOKIE, path=COOKIE_PATH, secure=secure, httponly=True, samesite="lax")
+        answer.delete_cookie(COOKIE, path=cookie_path, secure=secure, httponly=True, samesite="lax")
         return answer
 
     return router

@@ -26,7 +26,7 @@ from vatti.testing.oidc_provider import CLIENT_ID, CLIENT_SECRET, OidcProvider
 pytestmark = pytest.mark.integration
 
 BASE = "http://127.0.0.1:8000"
-REDIRECT = BASE + CALLBACK_PATH
+REDIRECT = BASE + "/dashboard" + CALLBACK_PATH
 MAPPING = "vatti-admins=admin; lab-a=read,submit:pgs"
 
 
@@ -71,9 +71,8 @@ def sessions() -> Sessions:
 
 def make_app(issuer: str, sessions: Sessions) -> FastAPI:
     app = FastAPI()
-    app.include_router(
-        oidc_router(OidcClient(config(issuer)), SecretBox([new_key()]), sessions.sign_in)
-    )
+    router = oidc_router(OidcClient(config(issuer)), SecretBox([new_key()]), sessions.sign_in)
+    app.include_router(router, prefix="/dashboard")
     return app
 
 
@@ -94,7 +93,7 @@ async def browser(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 async def to_provider_and_back(browser: httpx.AsyncClient) -> str:
     """Start a sign-in and let the provider sign its user in: the callback URL it sends back."""
-    start = await browser.get(LOGIN_PATH)
+    start = await browser.get("/dashboard" + LOGIN_PATH)
     assert start.status_code == 303, start.text
     assert COOKIE in browser.cookies
     async with httpx.AsyncClient() as at_provider:
@@ -135,7 +134,7 @@ async def test_a_mapped_user_is_signed_in_with_the_scopes_and_tenant_of_their_cl
 async def test_the_authorization_request_carries_pkce_s256_state_and_nonce(
     browser: httpx.AsyncClient,
 ) -> None:
-    start = await browser.get(LOGIN_PATH)
+    start = await browser.get("/dashboard" + LOGIN_PATH)
     query = parse_qs(urlsplit(start.headers["location"]).query)
     assert query["code_challenge_method"] == ["S256"]
     assert len(query["code_challenge"][0]) == 43  # base64url of a SHA-256
@@ -262,6 +261,6 @@ async def test_a_provider_that_refuses_the_user_shows_its_error(
 async def test_an_unreachable_provider_answers_a_page_not_a_crash(sessions: Sessions) -> None:
     app = make_app("http://127.0.0.1:9", sessions)  # the discard port: nothing listens
     async with browser_on(app) as browser:
-        answer = await browser.get(LOGIN_PATH)
+        answer = await browser.get("/dashboard" + LOGIN_PATH)
     assert answer.status_code == 502
     assert "Sign-in unavailable" in page(answer)
