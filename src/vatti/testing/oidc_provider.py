@@ -108,7 +108,7 @@ class OidcProvider:
     def __init__(self, redirect_uris: tuple[str, ...] = ()) -> None:
         self.redirect_uris = set(redirect_uris)
         self.key = SigningKey(kid="k1")
-        self.other_key = SigningKey(kid="k1")
+        self.other_key = SigningKey(kid="other")
         self.state = ProviderState()
         self._lock = threading.Lock()
         self._server: Any = None
@@ -211,7 +211,14 @@ class OidcProvider:
             "exp": now + s.lifetime_s,
             **({"nonce": s.nonce or grant.nonce} if (s.nonce or grant.nonce) else {}),
         }
-        return (self.other_key if s.foreign_key else self.key).sign(claims)
+        if s.foreign_key:  # under the published key's id
+            return self.other_key.sign(claims, kid=self.key.kid)
+        return self.key.sign(claims)
+
+    def rotate_key(self) -> None:
+        """Sign with a new key (a new id), published in place of the old one."""
+        serial = int(self.key.kid.removeprefix("k")) + 1
+        self.key = SigningKey(kid=f"k{serial}")
 
     # -- serving ---------------------------------------------------------------------------
 

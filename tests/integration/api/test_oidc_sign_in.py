@@ -149,6 +149,16 @@ async def test_the_authorization_request_carries_pkce_s256_state_and_nonce(
     assert query["state"][0] not in start.headers["set-cookie"]
 
 
+async def test_a_provider_that_rotated_its_keys_is_followed(
+    idp: OidcProvider, browser: httpx.AsyncClient, sessions: Sessions
+) -> None:
+    idp.state.user = {"sub": "ada", "groups": ["lab-a"]}
+    assert (await sign_in(browser)).status_code == 303  # the JWKS is read and kept
+    idp.rotate_key()
+    assert (await sign_in(browser)).status_code == 303  # a new key id: the JWKS is read again
+    assert [c.actor for c in sessions.signed_in] == ["oidc:ada", "oidc:ada"]
+
+
 async def test_a_user_without_a_mapped_claim_value_is_refused_with_a_page_saying_why(
     idp: OidcProvider, browser: httpx.AsyncClient, sessions: Sessions
 ) -> None:
