@@ -21,6 +21,7 @@ from vatti.api.app import create_app
 from vatti.api.auth import StoredTokens
 from vatti.api.config import ApiConfig
 from vatti.config import Settings, runtime_launch_settings
+from vatti.dashboard.wiring import dashboard_config
 from vatti.domain.jobs import Job
 from vatti.domain.urls import redact_url
 from vatti.engine.context import EngineConfig, EngineContext
@@ -122,6 +123,7 @@ class Service:
             config,
             engine_alive=(lambda: self.engine.alive) if runner is not None else None,
             tokens=StoredTokens(SqlTokenStore(self.store.engine).find),
+            dashboard=dashboard_config(self.settings, self.store, self.engine),
         )
         if runner is not None:
             app.router.lifespan_context = runner.lifespan

@@ -284,6 +284,13 @@ class ApiSettings(_Settings):
         None, description="Password of an encrypted TLS_KEY_FILE. Secret."
     )
 
+    # the dashboard (/dashboard)
+    dashboard_session_ttl: Seconds = Field(
+        8 * 3600.0,
+        description="How long a dashboard sign-in lasts (seconds, or 30m, 8h...); a token's "
+        "session ends sooner when the token is revoked or expires.",
+    )
+
     def cors_origin_list(self) -> tuple[str, ...]:
         if self.cors_origins is None:
             return ()

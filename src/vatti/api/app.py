@@ -19,6 +19,8 @@ from vatti.api.openapi import openapi_document
 from vatti.api.routes_health import router as health_router
 from vatti.api.routes_jobs import router as jobs_router
 from vatti.api.throttle import SubmitThrottle
+from vatti.dashboard.app import dashboard_app
+from vatti.dashboard.config import DashboardConfig
 from vatti.pipelines.base import PipelineRegistry
 from vatti.service.jobs import JobService
 
@@ -31,6 +33,7 @@ def create_app(
     *,
     engine_alive: Callable[[], bool] | None = None,
     tokens: StoredTokens | None = None,
+    dashboard: DashboardConfig | None = None,
 ) -> FastAPI:
     """The API over the job service. ``engine_alive`` reports on the engine this process runs
     (the caller runs and stops it), for ``/readyz``; None for an API-only process."""
@@ -49,6 +52,10 @@ def create_app(
     for router in routers:
         app.include_router(router)
     install_error_handlers(app, routes=[route for r in routers for route in r.routes])
+    app.mount(
+        "/dashboard",
+        dashboard_app(app.state.vatti, dashboard or DashboardConfig(), mount_path="/dashboard"),
+    )
     app.add_middleware(BodySizeLimit, max_body_bytes=config.max_body_bytes)
     if config.cors_origins:
         app.add_middleware(

@@ -285,6 +285,25 @@ class JobService:
         self._audit(job, JobEvent.DOWNLOAD_LOG, caller, {"tail": tail})
         return tail_lines(data.decode("utf-8", errors="replace"), tail)
 
+    def follow_log(self, job_id: str, *, caller: Caller) -> Callable[[], tuple[Job, str | None]]:
+        """A reader of the job's log as it grows (a live view): following is one event row,
+        however often the reader is called; each call gives the job now and its log (None
+        while it has none)."""
+        job = self.get(job_id, caller=caller)
+        self._audit(job, JobEvent.DOWNLOAD_LOG, caller, {"follow": True})
+
+        def read() -> tuple[Job, str | None]:
+            now = self.store.get(job.id)
+            data = self.logs.read_log(now, MAX_LOG_BYTES)
+            return now, None if data is None else data.decode("utf-8", errors="replace")
+
+        return read
+
+    def count_by_state(self, *, caller: Caller) -> dict[JobState, int]:
+        """How many jobs ``caller`` sees are in each state."""
+        tenant = None if caller.admin else caller.tenant
+        return {s: self.store.count_in_states([s], tenant=tenant) for s in JobState}
+
 
 class NoWakeups:
     """For a service without engines to wake (they poll)."""

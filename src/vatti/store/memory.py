@@ -306,10 +306,12 @@ class MemoryJobStore:
     def next_queued(self, limit: int) -> list[Job]:
         return self.jobs_in_states([JobState.QUEUED], limit)
 
-    def count_in_states(self, states: Iterable[JobState]) -> int:
+    def count_in_states(self, states: Iterable[JobState], *, tenant: str | None = None) -> int:
         wanted = _state_set(states)
         with self._lock:
-            return sum(1 for j in self._jobs.values() if j.state in wanted)
+            return sum(
+                1 for j in self._jobs.values() if j.state in wanted and tenant in (None, j.tenant)
+            )
 
     def _update(self, job_id: str, **fields: object) -> Job:
         fields = {k: as_utc(v) if isinstance(v, datetime) else v for k, v in fields.items()}

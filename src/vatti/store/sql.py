@@ -519,9 +519,11 @@ class SqlJobStore:
     def next_queued(self, limit: int) -> list[Job]:
         return self.jobs_in_states([JobState.QUEUED], limit)
 
-    def count_in_states(self, states: Iterable[JobState]) -> int:
+    def count_in_states(self, states: Iterable[JobState], *, tenant: str | None = None) -> int:
         with self._tx(write=False) as conn:
             query = sa.select(sa.func.count()).where(jobs.c.state.in_(_states(states)))
+            if tenant is not None:
+                query = query.where(jobs.c.tenant == tenant)
             return int(conn.execute(query).scalar_one())
 
     def _update_job(self, job_id: str, values: dict[str, Any]) -> Job:

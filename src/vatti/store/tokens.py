@@ -121,3 +121,11 @@ class SqlTokenStore:
         with self.engine.connect() as conn:
             row = conn.execute(query).mappings().first()
         return _record(row) if row is not None else None
+
+    def get(self, token_id: str) -> TokenRecord | None:
+        """The token with this id, valid or not; None when there is none (the dashboard checks
+        its sessions' tokens by id: a session never holds the token or its digest)."""
+        query = sa.select(api_tokens).where(api_tokens.c.id == token_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return _record(row) if row is not None else None

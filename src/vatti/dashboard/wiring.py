@@ -1,0 +1,58 @@
+"""The dashboard's config from the service's settings and parts (what ``vatti serve`` mounts)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from vatti.api.auth import StoredTokens
+from vatti.config import Settings
+from vatti.dashboard.config import DashboardConfig, HealthItem, session_key
+from vatti.domain.jobs import Job
+from vatti.domain.times import utcnow
+from vatti.engine.service import Engine
+from vatti.secretbox import key_file_keys
+from vatti.store.backlog import outbox_backlog
+from vatti.store.sql import SqlJobStore
+from vatti.store.tokens import SqlTokenStore
+
+
+def dashboard_config(settings: Settings, store: SqlJobStore, engine: Engine) -> DashboardConfig:
+    api = settings.api
+    assert api is not None, "the api settings were not loaded"
+    keys = settings.store.secret_keys() or key_file_keys(settings.data_dir)
+    executor = settings.engine.executor if settings.engine is not None else "?"
+
+    def subscribe(callback: Callable[[], None]) -> None:
+        def changed(_job: Job) -> None:
+            callback()
+
+        engine.ctx.listeners.append(changed)
+
+    def health() -> list[HealthItem]:
+        backlog = outbox_backlog(store.engine)
+        oldest = _age(backlog.oldest_pending_at, utcnow())
+        return [
+            HealthItem("executor", None, executor),
+            HealthItem(
+                "outbox",
+                backlog.dead == 0 and backlog.retrying == 0,
+                f"{backlog.pending} waiting ({backlog.retrying} retrying"
+                + (f", oldest {oldest}" if oldest else "")
+                + f"), {backlog.dead} given up",
+            ),
+        ]
+
+    return DashboardConfig(
+        session_key=session_key(keys[0]),
+        session_ttl_s=api.dashboard_session_ttl,
+        token_by_id=StoredTokens(SqlTokenStore(store.engine).get).caller,
+        health=health,
+        subscribe_changes=subscribe,
+    )
+
+
+def _age(at: datetime | None, now: datetime) -> str | None:
+    from vatti.dashboard.views import span
+
+    return None if at is None else span((now - at).total_seconds()) + " ago"
