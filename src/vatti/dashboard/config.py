@@ -24,6 +24,14 @@ class HealthItem:
     detail: str
 
 
+@dataclass(frozen=True)
+class SignInOption:
+    """Another way to sign in, linked from the sign-in page: a path under the dashboard."""
+
+    label: str
+    path: str
+
+
 _SESSION_LABEL = b"vatti dashboard session cookie v1"
 
 
@@ -50,6 +58,8 @@ class DashboardConfig:
     caller_checks: Mapping[str, CallerCheck] = field(default_factory=dict)
     #: more routes of the dashboard (e.g. the OpenID Connect sign-in), under ``/dashboard``
     routers: tuple[APIRouter, ...] = ()
+    #: the other ways to sign in the sign-in page links to (the OpenID Connect sign-in)
+    sign_in_options: tuple[SignInOption, ...] = ()
     #: the engines, executor and outbox as they are now (the summary page shows them to admins)
     health: Callable[[], list[HealthItem]] | None = None
     #: subscribes a callback to this process's job changes (its engine's), so live pages

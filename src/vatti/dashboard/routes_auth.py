@@ -64,7 +64,12 @@ def sign_in_page(request: Request, next: str | None = None) -> Response:
     if signed_in_caller(request) is not None:
         return RedirectResponse(safe_next(base, next), status_code=303)
     return state.pages.render(
-        request, "sign_in.html", next=safe_next(base, next), error=None, title="Sign in"
+        request,
+        "sign_in.html",
+        next=safe_next(base, next),
+        error=None,
+        title="Sign in",
+        sign_in_options=state.config.sign_in_options,
     )
 
 
@@ -87,7 +92,13 @@ async def sign_in_form(request: Request) -> Response:
             else "That token may not read jobs (it needs the read or admin scope)."
         )
         return state.pages.render(
-            request, "sign_in.html", status=401, next=target, error=message, title="Sign in"
+            request,
+            "sign_in.html",
+            status=401,
+            next=target,
+            error=message,
+            title="Sign in",
+            sign_in_options=state.config.sign_in_options,
         )
     sign_in(request, caller)
     return RedirectResponse(target, status_code=303)

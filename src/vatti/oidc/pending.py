@@ -1,11 +1,12 @@
 """A sign-in between the redirect to the provider and its callback, kept in the browser.
 
-State, nonce and PKCE verifier travel in one cookie sealed with the service key (the
-``SecretBox`` of ``VATTI_SECRET_KEY``), so any API replica can finish a sign-in another began and
-nothing lives only in one process's memory; the browser cannot read or change it. The cookie is
-HttpOnly, SameSite=Lax (the callback is a top-level navigation from the provider's site, which
-Strict would strip), Secure when vatti is reached over HTTPS, limited to the callback's folder,
-and good for :data:`PENDING_TTL_S`; the callback clears it, so a sign-in completes once.
+State, nonce, PKCE verifier and the page to go to next travel in one cookie sealed with the
+service key (the ``SecretBox`` of ``VATTI_SECRET_KEY``), so any API replica can finish a sign-in
+another began and nothing lives only in one process's memory; the browser cannot read or change
+it. The cookie is HttpOnly, SameSite=Lax (the callback is a top-level navigation from the
+provider's site, which Strict would strip), Secure when vatti is reached over HTTPS, limited to
+the callback's folder, and good for :data:`PENDING_TTL_S`; the callback clears it, so a sign-in
+completes once.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ class PendingSignIn:
     nonce: str
     code_verifier: str
     started: float
+    #: the dashboard page to go to once signed in (checked to be one)
+    next: str
 
     def seal(self, box: SecretBox) -> str:
         return box.seal(json.dumps(asdict(self), separators=(",", ":")))
@@ -46,6 +49,7 @@ class PendingSignIn:
                 str(fields["nonce"]),
                 str(fields["code_verifier"]),
                 float(fields["started"]),
+                str(fields["next"]),
             )
         except (SecretUnreadable, ValueError, KeyError, TypeError):
             return None

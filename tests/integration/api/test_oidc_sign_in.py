@@ -7,19 +7,25 @@ real HTTP server, and the app talks to it over HTTP as it would to Keycloak or D
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
 from fastapi import FastAPI, Request
+from tests.integration.api.conftest import Api, auth, command_body
 
+from vatti.api.app import create_app
+from vatti.dashboard import session
+from vatti.dashboard.config import DashboardConfig, SignInOption
 from vatti.domain.access import Caller
 from vatti.domain.claims import ClaimMapping
 from vatti.domain.scopes import parse_scopes
 from vatti.oidc.client import OidcClient, OidcConfig
 from vatti.oidc.pending import COOKIE
 from vatti.oidc.routes import CALLBACK_PATH, LOGIN_PATH, oidc_router
+from vatti.oidc.wiring import LINK_LABEL, refusal_in_dashboard
 from vatti.secretbox import SecretBox, new_key
 from vatti.testing.oidc_provider import CLIENT_ID, CLIENT_SECRET, OidcProvider
 
@@ -43,14 +49,14 @@ def idp(provider: OidcProvider) -> OidcProvider:
     return provider
 
 
-def config(issuer: str) -> OidcConfig:
+def config(issuer: str, scope_map: str = MAPPING) -> OidcConfig:
     return OidcConfig(
         issuer=issuer,
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
         redirect_url=REDIRECT,
         scopes="openid profile groups",
-        mapping=ClaimMapping.parse("groups", MAPPING, tenant_claim="tenant"),
+        mapping=ClaimMapping.parse("groups", scope_map, tenant_claim="tenant"),
     )
 
 
@@ -69,10 +75,13 @@ def sessions() -> Sessions:
     return Sessions()
 
 
-def make_app(issuer: str, sessions: Sessions) -> FastAPI:
+def make_app(issuer: str, sessions: Sessions, *, scope_map: str = MAPPING) -> FastAPI:
+    """The routes in an app mounted at /dashboard, as the dashboard's app is."""
+    client = OidcClient(config(issuer, scope_map))
+    dashboard = FastAPI()
+    dashboard.include_router(oidc_router(client, SecretBox([new_key()]), sessions.sign_in))
     app = FastAPI()
-    router = oidc_router(OidcClient(config(issuer)), SecretBox([new_key()]), sessions.sign_in)
-    app.include_router(router, prefix="/dashboard")
+    app.mount("/dashboard", dashboard)
     return app
 
 
@@ -91,9 +100,9 @@ async def browser(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def to_provider_and_back(browser: httpx.AsyncClient) -> str:
+async def to_provider_and_back(browser: httpx.AsyncClient, next: str | None = None) -> str:
     """Start a sign-in and let the provider sign its user in: the callback URL it sends back."""
-    start = await browser.get("/dashboard" + LOGIN_PATH)
+    start = await browser.get("/dashboard" + LOGIN_PATH, params={"next": next} if next else None)
     assert start.status_code == 303, start.text
     assert COOKIE in browser.cookies
     async with httpx.AsyncClient() as at_provider:
@@ -104,8 +113,8 @@ async def to_provider_and_back(browser: httpx.AsyncClient) -> str:
     return back
 
 
-async def sign_in(browser: httpx.AsyncClient) -> httpx.Response:
-    return await browser.get(await to_provider_and_back(browser))
+async def sign_in(browser: httpx.AsyncClient, next: str | None = None) -> httpx.Response:
+    return await browser.get(await to_provider_and_back(browser, next))
 
 
 def page(answer: httpx.Response) -> str:
@@ -124,11 +133,27 @@ async def test_a_mapped_user_is_signed_in_with_the_scopes_and_tenant_of_their_cl
     idp.state.user = {"sub": "ada-7f3", "groups": ["lab-a", "staff"], "tenant": "lab-a"}
     answer = await sign_in(browser)
     assert answer.status_code == 303
-    assert answer.headers["location"] == "/dashboard"
+    assert answer.headers["location"] == "/dashboard/"
     assert sessions.signed_in == [Caller.oidc("ada-7f3", "lab-a", parse_scopes("read,submit:pgs"))]
     assert sessions.signed_in[0].actor == "oidc:ada-7f3"
     assert COOKIE not in browser.cookies  # the pending sign-in is spent
     assert idp.state.token_errors == []
+
+
+@pytest.mark.parametrize(
+    ("asked", "went"),
+    [
+        ("/dashboard/jobs/j-1", "/dashboard/jobs/j-1"),
+        ("https://evil.example/dashboard/", "/dashboard/"),
+        ("//evil.example", "/dashboard/"),
+    ],
+)
+async def test_a_sign_in_goes_on_to_the_dashboard_page_asked_for_and_only_there(
+    asked: str, went: str, idp: OidcProvider, browser: httpx.AsyncClient
+) -> None:
+    idp.state.user = {"sub": "ada", "groups": ["lab-a"]}
+    answer = await sign_in(browser, next=asked)
+    assert answer.headers["location"] == went
 
 
 async def test_the_authorization_request_carries_pkce_s256_state_and_nonce(
@@ -167,6 +192,18 @@ async def test_a_user_without_a_mapped_claim_value_is_refused_with_a_page_saying
     assert answer.status_code == 403
     assert "No access to vatti" in page(answer)
     assert "groups" in page(answer)
+    assert sessions.signed_in == []
+
+
+async def test_a_user_whose_scopes_do_not_read_jobs_is_refused_the_dashboard(
+    idp: OidcProvider, sessions: Sessions
+) -> None:
+    only_submit = make_app(idp.issuer, sessions, scope_map="robots=submit")
+    idp.state.user = {"sub": "bot", "groups": ["robots"]}
+    async with browser_on(only_submit) as browser:
+        answer = await sign_in(browser)
+    assert answer.status_code == 403
+    assert "read or admin scope" in page(answer)
     assert sessions.signed_in == []
 
 
@@ -274,3 +311,67 @@ async def test_an_unreachable_provider_answers_a_page_not_a_crash(sessions: Sess
         answer = await browser.get("/dashboard" + LOGIN_PATH)
     assert answer.status_code == 502
     assert "Sign-in unavailable" in page(answer)
+
+
+# -- signed in through the real dashboard ----------------------------------------------------
+
+
+def dashboard_with_oidc(api: Api, issuer: str) -> FastAPI:
+    """The service's app (API and dashboard) with the OpenID Connect sign-in, as ``vatti serve``
+    wires it: the dashboard's own session and refusal pages."""
+    router = oidc_router(
+        OidcClient(config(issuer)),
+        SecretBox([new_key()]),
+        session.sign_in,
+        page=refusal_in_dashboard,
+    )
+    option = SignInOption(LINK_LABEL, LOGIN_PATH)
+    dashboard = DashboardConfig(session_key="k" * 32, routers=(router,), sign_in_options=(option,))
+    return create_app(api.jobs, api.config, dashboard=dashboard)
+
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+async def test_a_cancel_from_the_dashboard_names_the_oidc_subject_as_its_actor(
+    api: Api, idp: OidcProvider
+) -> None:
+    app = dashboard_with_oidc(api, idp.issuer)
+    async with browser_on(app) as browser:
+        created = await browser.post("/api/v1/jobs", json=command_body(), headers=auth("submitter"))
+        job = created.json()["id"]
+        sign_in_page = await browser.get("/dashboard/sign-in")
+        assert f'href="/dashboard{LOGIN_PATH}?next=' in sign_in_page.text  # the link to it
+
+        idp.state.user = {"sub": "ada-7f3", "groups": ["lab-a"]}  # read, submit:pgs
+        signed_in = await sign_in(browser, next=f"/dashboard/jobs/{job}")
+        assert signed_in.headers["location"] == f"/dashboard/jobs/{job}"
+        detail = await browser.get(f"/dashboard/jobs/{job}")
+        assert detail.status_code == 200
+        # submit:pgs could not have submitted a command job: no cancel form
+        assert f"/jobs/{job}/cancel" not in detail.text
+
+        idp.state.user = {"sub": "grace-01", "groups": ["vatti-admins"]}
+        await sign_in(browser)
+        detail = await browser.get(f"/dashboard/jobs/{job}")
+        token = CSRF.search(detail.text)
+        assert token is not None
+        cancelled = await browser.post(
+            f"/dashboard/jobs/{job}/cancel", data={"csrf": token.group(1)}
+        )
+        assert cancelled.status_code == 303, cancelled.text
+        events = await browser.get(f"/api/v1/jobs/{job}/events", headers=auth("admin"))
+    trail = [(e["event"], e["actor"]) for e in events.json()["events"]]
+    assert ("cancel", "oidc:grace-01") in trail
+    assert [a for _, a in trail if a.startswith("oidc:")] == ["oidc:grace-01"]
+
+
+async def test_a_refusal_is_a_dashboard_page(api: Api, idp: OidcProvider) -> None:
+    app = dashboard_with_oidc(api, idp.issuer)
+    idp.state.user = {"sub": "bob", "groups": ["staff"]}
+    async with browser_on(app) as browser:
+        answer = await sign_in(browser)
+        assert answer.status_code == 403
+        assert "No access to vatti" in page(answer)
+        assert "nonce-" in answer.headers["content-security-policy"]  # the dashboard's page
+        assert (await browser.get("/dashboard/")).status_code == 303  # still signed out

@@ -12,7 +12,7 @@ from vatti.secretbox import SecretBox, new_key
 pytestmark = pytest.mark.unit
 
 BOX = SecretBox([new_key()])
-PENDING = PendingSignIn("state-1", "nonce-1", "verifier-1", started=1_000_000.0)
+PENDING = PendingSignIn("state-1", "nonce-1", "verifier-1", 1_000_000.0, next="/dashboard/jobs/j1")
 
 
 def test_a_sealed_sign_in_opens_with_the_same_keys_and_hides_its_values() -> None:
@@ -34,7 +34,7 @@ def test_a_sign_in_too_old_or_from_the_future_is_gone() -> None:
         None,
         "",
         # clear text the box would read as it is: a forged cookie
-        json.dumps({"state": "s", "nonce": "n", "code_verifier": "v", "started": 1_000_000.0}),
+        json.dumps({"state": "s", "nonce": "n", "code_verifier": "v", "started": 1e6, "next": "/"}),
         PENDING.seal(SecretBox([new_key()])),  # another service's key
         PENDING.seal(BOX)[:-4] + "AAAA",  # altered
         BOX.seal('{"state": "s"}'),  # sealed, but not a sign-in
