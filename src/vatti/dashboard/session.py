@@ -98,13 +98,13 @@ async def read_form(request: Request) -> dict[str, str]:
     if isinstance(cached, dict):
         return cached
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind != "application/x-www-form-urlencoded":
-        raise DashboardError(415, "forms are sent as application/x-www-form-urlencoded")
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FORM_BYTES:
             raise DashboardError(413, "the form is too large")
+    if body and kind != "application/x-www-form-urlencoded":
+        raise DashboardError(415, "forms are sent as application/x-www-form-urlencoded")
     try:
         parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
     except (UnicodeDecodeError, ValueError):
