@@ -7,15 +7,14 @@ session then works on both, and a cancel made from the dashboard names the OIDC 
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from tests.e2e.conftest import JOBS, free_port, wait_for
-from tests.e2e.processes import START_TIMEOUT_S, Cluster
+from tests.e2e.conftest import JOBS, free_port
+from tests.e2e.processes import Cluster
 
 from vatti.secretbox import new_key
 from vatti.testing.oidc_provider import CLIENT_ID, CLIENT_SECRET, OidcProvider
@@ -30,21 +29,6 @@ def provider() -> Iterator[OidcProvider]:
     started = OidcProvider().start()
     yield started
     started.stop()
-
-
-def replica(cluster: Cluster, name: str, port: int) -> str:
-    url = f"http://127.0.0.1:{port}"
-    proc = cluster.spawn(name, "serve", "--no-engine", "--host", "127.0.0.1", "--port", str(port))
-
-    def ready() -> bool:
-        if proc.proc.poll() is not None:
-            pytest.fail(f"{name} exited\n{proc.log()}")
-        with contextlib.suppress(httpx.HTTPError):
-            return httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200
-        return False
-
-    wait_for(ready, START_TIMEOUT_S, f"{name} to be ready")
-    return url
 
 
 def test_a_sign_in_begun_on_one_replica_finishes_on_another_and_names_the_canceller(
@@ -65,8 +49,9 @@ def test_a_sign_in_begun_on_one_replica_finishes_on_another_and_names_the_cancel
         VATTI_OIDC_TENANT_CLAIM="org",
     )
     try:
-        a = replica(cluster, "api-a", port_a)
-        b = replica(cluster, "api-b", port_b)
+        cluster.api("api-a", port_a)
+        cluster.api("api-b", port_b)
+        a, b = (f"http://127.0.0.1:{port}" for port in (port_a, port_b))
         auth = {"Authorization": f"Bearer {cluster.token}"}
         with httpx.Client(headers=auth, timeout=10) as api:
             created = api.post(
