@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ ASYMMETRIC_ALGORITHMS: Final = (
 #: how far the clocks of vatti and the provider may differ
 CLOCK_LEEWAY_S: Final = 60
 HTTP_TIMEOUT_S: Final = 10.0
+#: what a subject may be (OpenID Connect: at most 255 ASCII characters): printable, no spaces
+_SUBJECT: Final = re.compile(r"[!-~]{1,255}")
 #: a public client authenticates with its client id in the token request alone
 _NO_AUTH: Final = httpx.Auth()
 
@@ -321,7 +324,10 @@ class OidcClient:
             raise TokenRejected("the ID token is signed by a key the provider does not publish")
         claims = token.claims
         self._check_claims(claims, nonce)
-        return Identity(str(claims["sub"]), claims)
+        subject = str(claims["sub"])
+        if not _SUBJECT.fullmatch(subject):  # it names the user in events and logs
+            raise TokenRejected("the ID token's subject is not a printable identifier")
+        return Identity(subject, claims)
 
     def _check_claims(self, claims: dict[str, Any], nonce: str) -> None:
         from joserfc import jwt

@@ -207,6 +207,16 @@ async def test_a_user_whose_scopes_do_not_read_jobs_is_refused_the_dashboard(
     assert sessions.signed_in == []
 
 
+async def test_a_subject_that_would_forge_a_log_line_is_refused(
+    idp: OidcProvider, browser: httpx.AsyncClient, sessions: Sessions
+) -> None:
+    idp.state.user = {"sub": "ada\noidc.signed_in actor=oidc:root", "groups": ["lab-a"]}
+    answer = await sign_in(browser)
+    assert answer.status_code == 400
+    assert "subject" in page(answer)
+    assert sessions.signed_in == []
+
+
 async def test_a_tenant_claim_that_is_no_tenant_name_is_refused(
     idp: OidcProvider, browser: httpx.AsyncClient, sessions: Sessions
 ) -> None:
