@@ -121,7 +121,6 @@ class Service:
             cors_origins=api.cors_origin_list(),
             tls=api.tls,
             metrics_access=api.metrics_access,
-
             wes_organization=api.wes_organization,
             wes_organization_url=api.wes_organization_url,
             wes_auth_instructions_url=api.wes_auth_instructions_url,

@@ -963,6 +963,103 @@ class SourceSettings(_Settings):
         return out
 
 
+class OidcSettings(_Settings):
+    """Dashboard sign-in with OpenID Connect (authorization code + PKCE), and how a user's
+    claims give vatti scopes and a tenant. Unset OIDC_ISSUER: the sign-in is off."""
+
+    group: ClassVar[str] = "oidc"
+
+    oidc_issuer: str | None = Field(
+        None,
+        description="The OpenID provider's issuer URL (https://; http:// only for a loopback "
+        "host), e.g. https://keycloak.example.org/realms/lab; its "
+        ".well-known/openid-configuration is read at the first sign-in.",
+    )
+    oidc_client_id: str | None = Field(
+        None,
+        description="vatti's client id at the provider. Required when OIDC_ISSUER is set.",
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        None,
+        description="vatti's client secret (a confidential client; sent as HTTP Basic); unset: "
+        "a public client (PKCE alone). Secret.",
+    )
+    oidc_redirect_url: str | None = Field(
+        None,
+        description="The callback URL registered at the provider: "
+        "https://VATTI-HOST/dashboard/oidc/callback. Required when OIDC_ISSUER is set.",
+    )
+    oidc_scopes: str = Field(
+        "openid profile email",
+        description="The OAuth scopes requested, space-separated (openid among them; add "
+        "groups for Dex).",
+    )
+    oidc_scopes_claim: str = Field(
+        "groups",
+        description="The ID token claim whose values give vatti scopes (groups, roles; a dotted "
+        "path reaches a nested one: realm_access.roles).",
+    )
+    oidc_scope_map: str | None = Field(
+        None,
+        description="Which values of SCOPES_CLAIM give which vatti scopes: VALUE=SCOPE[,SCOPE] "
+        "entries separated by ';' (vatti-admins=admin;lab-a=read,submit:pgs); a user with no "
+        "mapped value is refused. Required when OIDC_ISSUER is set.",
+    )
+    oidc_tenant_claim: str | None = Field(
+        None,
+        description="The claim that names a user's tenant (dotted paths as SCOPES_CLAIM); "
+        "unset, or absent from a user's token: OIDC_DEFAULT_TENANT.",
+    )
+    oidc_default_tenant: str = Field(
+        "default", description="The tenant of users whose token has no TENANT_CLAIM."
+    )
+
+    @field_validator("oidc_issuer", "oidc_redirect_url")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback(parts.hostname)):
+            raise ValueError("expected an https:// URL (http:// only for a loopback host)")
+        if parts.query or parts.fragment:
+            raise ValueError("expected a URL without query or fragment")
+        return value
+
+    @field_validator("oidc_scopes")
+    @classmethod
+    def _openid(cls, value: str) -> str:
+        if "openid" not in value.split():
+            raise ValueError("the requested scopes must include openid")
+        return value
+
+    @field_validator("oidc_scope_map")
+    @classmethod
+    def _map_valid(cls, value: str | None) -> str | None:
+        if value is not None:
+            from vatti.domain.claims import parse_scope_map
+
+            parse_scope_map(value)
+        return value
+
+    @field_validator("oidc_default_tenant")
+    @classmethod
+    def _tenant_valid(cls, value: str) -> str:
+        from vatti.domain.access import check_tenant
+
+        return check_tenant(value)
+
+    def problems(self) -> list[str]:
+        if self.oidc_issuer is None:
+            return []
+        required = ("oidc_client_id", "oidc_redirect_url", "oidc_scope_map")
+        return [
+            f"{env_name(n)}: required when {env_name('oidc_issuer')} is set"
+            for n in required
+            if getattr(self, n) is None
+        ]
+
+
 @dataclass(frozen=True)
 class Component:
     name: str
@@ -977,7 +1074,7 @@ COMPONENTS: dict[str, Component] = {
             "api",
             "the HTTP API process (vatti serve runs api and engine together; "
             "vatti serve --no-engine the API alone)",
-            (CommonSettings, StoreSettings, ApiSettings, CommandSettings),
+            (CommonSettings, StoreSettings, ApiSettings, CommandSettings, OidcSettings),
         ),
         Component(
             "engine",
@@ -1110,6 +1207,9 @@ def _cross_problems(checked: dict[type[_Settings], _Settings]) -> list[str]:
     kafka = checked.get(KafkaSettings)
     if isinstance(kafka, KafkaSettings):
         problems.extend(kafka.problems())
+    oidc = checked.get(OidcSettings)
+    if isinstance(oidc, OidcSettings):
+        problems.extend(oidc.problems())
     return problems
 
 
@@ -1163,6 +1263,7 @@ class Settings:
     sources: SourceSettings | None = None
     commands: CommandSettings | None = None
     kafka: KafkaSettings | None = None
+    oidc: OidcSettings | None = None
 
     @classmethod
     def for_component(cls, name: str, overlay: Mapping[str, str] | None = None) -> Settings:
@@ -1194,6 +1295,7 @@ class Settings:
             sources=get(SourceSettings),
             commands=get(CommandSettings),
             kafka=get(KafkaSettings),
+            oidc=get(OidcSettings),
         )
 
     @property

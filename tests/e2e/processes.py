@@ -74,19 +74,20 @@ class Cluster:
         self.procs.append(started)
         return started
 
-    def api(self) -> Proc:
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        api = self.spawn("api", "serve", "--no-engine", "--host", "127.0.0.1", "--port", str(port))
+    def api(self, name: str = "api", port: int | None = None) -> Proc:
+        """An API replica (on ``port``, or a free one); :attr:`url` is the last one's."""
+        port = port or free_port()
+        self.url = url = f"http://127.0.0.1:{port}"
+        api = self.spawn(name, "serve", "--no-engine", "--host", "127.0.0.1", "--port", str(port))
 
         def ready() -> bool:
             if api.proc.poll() is not None:
                 pytest.fail(f"vatti serve --no-engine exited\n{api.log()}")
             with contextlib.suppress(httpx.HTTPError):
-                return httpx.get(f"{self.url}/readyz", timeout=1.0).status_code == 200
+                return httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200
             return False
 
-        wait_for(ready, START_TIMEOUT_S, "the API replica to be ready")
+        wait_for(ready, START_TIMEOUT_S, f"the API replica {name} to be ready")
         return api
 
     def engine(self, name: str) -> Proc:

@@ -25,12 +25,11 @@ class HealthItem:
 
 
 @dataclass(frozen=True)
-class SignInLink:
-    """Another way to sign in, offered under the token form (e.g. OpenID Connect)."""
+class SignInOption:
+    """Another way to sign in, linked from the sign-in page: a path under the dashboard."""
 
     label: str
-    #: a path under the dashboard (``/dashboard/oidc/login``) or an absolute URL
-    url: str
+    path: str
 
 
 _SESSION_LABEL = b"vatti dashboard session cookie v1"
@@ -57,10 +56,10 @@ class DashboardConfig:
     #: more checks of a session's caller by its actor's kind (``"oidc"``: ...); tokens are
     #: always checked; a kind without a check holds until the session expires
     caller_checks: Mapping[str, CallerCheck] = field(default_factory=dict)
-    #: other ways to sign in, shown on the sign-in page
-    sign_in_links: tuple[SignInLink, ...] = ()
     #: more routes of the dashboard (e.g. the OpenID Connect sign-in), under ``/dashboard``
     routers: tuple[APIRouter, ...] = ()
+    #: the other ways to sign in the sign-in page links to (the OpenID Connect sign-in)
+    sign_in_options: tuple[SignInOption, ...] = ()
     #: the engines, executor and outbox as they are now (the summary page shows them to admins)
     health: Callable[[], list[HealthItem]] | None = None
     #: subscribes a callback to this process's job changes (its engine's), so live pages

@@ -69,7 +69,7 @@ def sign_in_page(request: Request, next: str | None = None) -> Response:
         next=safe_next(base, next),
         error=None,
         title="Sign in",
-        sign_in_options=state.config.sign_in_links,
+        sign_in_options=state.config.sign_in_options,
     )
 
 
@@ -98,7 +98,7 @@ async def sign_in_form(request: Request) -> Response:
             next=target,
             error=message,
             title="Sign in",
-            sign_in_options=state.config.sign_in_links,
+            sign_in_options=state.config.sign_in_options,
         )
     sign_in(request, caller)
     return RedirectResponse(target, status_code=303)

@@ -11,6 +11,7 @@ from vatti.dashboard.config import DashboardConfig, HealthItem, session_key
 from vatti.domain.jobs import Job
 from vatti.domain.times import utcnow
 from vatti.engine.service import Engine
+from vatti.oidc.wiring import oidc_parts
 from vatti.secretbox import key_file_keys
 from vatti.store.backlog import outbox_backlog
 from vatti.store.sql import SqlJobStore
@@ -43,7 +44,10 @@ def dashboard_config(settings: Settings, store: SqlJobStore, engine: Engine) -> 
             ),
         ]
 
+    oidc = oidc_parts(settings.oidc, keys)  # the OpenID Connect sign-in, when configured
     return DashboardConfig(
+        routers=oidc.routers,
+        sign_in_options=oidc.options,
         session_key=session_key(keys[0]),
         session_ttl_s=api.dashboard_session_ttl,
         token_by_id=StoredTokens(SqlTokenStore(store.engine).get).caller,

@@ -15,7 +15,7 @@ from tests.integration.api.conftest import TOKENS, command_body
 from tests.integration.dashboard.conftest import Browser, Dash
 
 from vatti.api import create_app
-from vatti.dashboard.config import DashboardConfig, SignInLink
+from vatti.dashboard.config import DashboardConfig, SignInOption
 from vatti.domain.access import OPERATOR_CALLER
 from vatti.domain.times import utcnow
 from vatti.store.schema import api_tokens
@@ -153,12 +153,13 @@ async def test_over_tls_the_cookie_is_secure_and_other_sign_ins_are_offered(dash
     app = create_app(
         dash.api.jobs,
         replace(dash.api.config, tls=True),
-        dashboard=DashboardConfig(sign_in_links=(SignInLink("Sign in with Example ID", "/x"),)),
+        dashboard=DashboardConfig(sign_in_options=(SignInOption("Sign in with Example ID", "/x"),)),
     )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="https://dash.test") as http:
         page = await http.get("/dashboard/sign-in")
-        assert '<a class="button" href="/x">Sign in with Example ID</a>' in page.text
+        assert 'href="/dashboard/x?next=' in page.text
+        assert "Sign in with Example ID</a>" in page.text
         flags = [f.strip().lower() for f in page.headers["set-cookie"].split(";")]
         assert "secure" in flags
         assert page.headers["strict-transport-security"].startswith("max-age=")

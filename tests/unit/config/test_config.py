@@ -192,6 +192,7 @@ def test_the_contract_marks_secrets_and_requirements() -> None:
         "VATTI_KEY_HANDLER_KEY_PASSWORD",
         "VATTI_C4GH_PASSPHRASE",
         "VATTI_KAFKA_SASL_PASSWORD",
+        "VATTI_OIDC_CLIENT_SECRET",
     }
     assert listed["VATTI_KAFKA_SASL_PASSWORD"].required == "when KAFKA_SASL_USERNAME is set"
     assert listed["VATTI_SECRET_KEY"].required == "when DATABASE_URL is a PostgreSQL URL"
