@@ -13,7 +13,6 @@ from vatti.domain.times import utcnow
 from vatti.engine.service import Engine
 from vatti.oidc.wiring import oidc_parts
 from vatti.secretbox import key_file_keys
-from vatti.store.backlog import outbox_backlog
 from vatti.store.sql import SqlJobStore
 from vatti.store.tokens import SqlTokenStore
 
@@ -31,16 +30,22 @@ def dashboard_config(settings: Settings, store: SqlJobStore, engine: Engine) -> 
         engine.ctx.listeners.append(changed)
 
     def health() -> list[HealthItem]:
-        backlog = outbox_backlog(store.engine)
-        oldest = _age(backlog.oldest_pending_at, utcnow())
+        channels = store.outbox_backlog()
+        pending = sum(c.pending for c in channels)
+        retrying = sum(c.retrying for c in channels)
+        dead = sum(c.dead for c in channels)
+        oldest = _age(
+            min((c.oldest_pending_at for c in channels if c.oldest_pending_at), default=None),
+            utcnow(),
+        )
         return [
             HealthItem("executor", None, executor),
             HealthItem(
                 "outbox",
-                backlog.dead == 0 and backlog.retrying == 0,
-                f"{backlog.pending} waiting ({backlog.retrying} retrying"
+                dead == 0 and retrying == 0,
+                f"{pending} waiting ({retrying} retrying"
                 + (f", oldest {oldest}" if oldest else "")
-                + f"), {backlog.dead} given up",
+                + f"), {dead} given up",
             ),
         ]
 

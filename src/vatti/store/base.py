@@ -104,7 +104,8 @@ class Changes:
 class OutboxBacklog:
     """The outbox of one channel (a destination kind: "webhook", "kafka"): messages waiting
     (``pending``, the oldest created at ``oldest_pending_at``), ``delivered``, given up
-    (``dead``), and the delivery ``attempts`` made so far over all of them."""
+    (``dead``), and the delivery ``attempts`` made so far over all of them; ``retrying``: the
+    pending messages that failed at least once."""
 
     channel: str
     pending: int
@@ -112,6 +113,7 @@ class OutboxBacklog:
     dead: int
     attempts: int
     oldest_pending_at: datetime | None = None
+    retrying: int = 0
 
 
 @dataclass(frozen=True)

@@ -44,13 +44,14 @@ def outbox_backlog(conn: sa.Connection) -> list[OutboxBacklog]:
             count(outbox.c.dead_at.is_not(None)),
             sa.func.coalesce(sa.func.sum(outbox.c.attempts), 0),
             oldest,
+            count(sa.and_(pending, outbox.c.attempts > 0)),
         )
         .group_by(outbox.c.channel)
         .order_by(outbox.c.channel)
     )
     return [
-        OutboxBacklog(channel, int(p), int(d), int(dead), int(attempts), at)
-        for channel, p, d, dead, attempts, at in conn.execute(query)
+        OutboxBacklog(channel, int(p), int(d), int(dead), int(attempts), at, int(retrying))
+        for channel, p, d, dead, attempts, at, retrying in conn.execute(query)
     ]
 
 
@@ -187,6 +188,7 @@ def backlog_of(messages: Iterable[OutboxMessage]) -> list[OutboxBacklog]:
                 dead=sum(m.dead_at is not None for m in group),
                 attempts=sum(m.attempts for m in group),
                 oldest_pending_at=min((m.created_at for m in pending), default=None),
+                retrying=sum(m.attempts > 0 for m in pending),
             )
         )
     return out

@@ -18,7 +18,6 @@ from vatti.api import create_app
 from vatti.api.auth import StoredTokens
 from vatti.dashboard.config import DashboardConfig, HealthItem
 from vatti.domain.times import utcnow
-from vatti.store.backlog import outbox_backlog
 from vatti.store.tokens import SqlTokenStore
 
 BASE = "/dashboard"
@@ -73,8 +72,9 @@ class Browser:
 
 
 def outbox_health(api: Api) -> list[HealthItem]:
-    backlog = outbox_backlog(api.store.engine)  # type: ignore[attr-defined]
-    return [HealthItem("outbox", backlog.dead == 0, f"{backlog.pending} waiting")]
+    channels = api.store.outbox_backlog()
+    dead, pending = sum(c.dead for c in channels), sum(c.pending for c in channels)
+    return [HealthItem("outbox", dead == 0, f"{pending} waiting")]
 
 
 @pytest.fixture

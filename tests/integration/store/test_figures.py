@@ -78,6 +78,7 @@ def test_outbox_backlog_and_deliveries(store: JobStore) -> None:
     first, second = store.claim_outbox(T0 + s(6), limit=10, lease_s=30)
     store.mark_failed(first.id, "refused", T0 + s(7))
     store.mark_delivered(second.id, T0 + s(6.5))
+    assert [c.retrying for c in store.outbox_backlog()] == [1]  # the refused one, due again
     (retried,) = [
         m for m in store.claim_outbox(T0 + s(8), limit=10, lease_s=30) if m.id == first.id
     ]
