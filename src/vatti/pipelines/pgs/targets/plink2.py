@@ -123,6 +123,15 @@ class PgenReader(ClosedOnExit):
                 raise TargetFormatError(f"cannot read {self.file.geno}: {exc}") from exc
         return self._pgen
 
+    def fork(self) -> PgenReader:
+        """A reader of the same file with its own pgenlib handle (pgenlib decodes without the
+        GIL, so twins read side by side in threads)."""
+        twin = type(self)(self.file)
+        twin._variants = self._variants
+        twin._allele_cts = self._allele_counts()
+        twin._n_samples = self._sample_count()
+        return twin
+
     # -- genotypes --------------------------------------------------------------------------
     def _multiallelic(self) -> npt.NDArray[np.bool_]:
         multi: npt.NDArray[np.bool_] = self._allele_counts() > 2
