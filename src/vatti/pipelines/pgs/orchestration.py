@@ -23,6 +23,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,6 +158,45 @@ def _passing_rows(matched: dict[str, list[pl.DataFrame]], summary: pl.DataFrame)
     return pl.concat(frames)
 
 
+class LogWriter:
+    """Writes the match log's chunks, in order, on a thread of its own (polars' CSV writer and
+    ISA-L release the GIL), so the log is written while the run matches and scores.
+    :meth:`close` waits for the last chunk and raises what writing raised."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = open(path, "wb")  # noqa: SIM115 (closed by close())
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="vatti-log")
+        self._last: Future[None] | None = None
+        self._before_last: Future[None] | None = None
+        self._closed = False
+
+    def _append(self, chunk: pl.DataFrame, header: bool, before: Future[None] | None) -> None:
+        if before is not None:
+            before.result()  # a failed chunk stops the ones after it
+        write_match_log_chunk(chunk, self._file, header=header)
+
+    def write(self, chunk: pl.DataFrame) -> None:
+        """Queue ``chunk``; waits while an earlier one is still queued (memory: two chunks)."""
+        if self._before_last is not None:
+            self._before_last.result()
+        header = self._last is None
+        self._before_last = self._last
+        self._last = self._pool.submit(self._append, chunk, header, self._last)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._last is None:  # no chunk: the header alone
+                write_match_log_chunk(pl.DataFrame(schema=LOG_SCHEMA), self._file, header=True)
+            else:
+                self._last.result()
+        finally:
+            self._pool.shutdown(wait=True)
+            self._file.close()
+
+
 def _check_something_passed(summary: pl.DataFrame) -> None:
     """Raise :class:`NoScorePassed` naming each failed score of the samplesets left with none."""
     passing = summary.group_by("sampleset").agg(pl.col("passed").any())
@@ -269,7 +309,8 @@ def calculate(
     )
     counts: list[pl.DataFrame] = []
     matched: dict[str, list[pl.DataFrame]] = {}
-    with open(out_dir / LOG_NAME, "wb") as log_file:
+    log_writer = LogWriter(out_dir / LOG_NAME)
+    try:
         for sampleset in samplesets:
             for file in sampleset.files:
                 file.check_exists()
@@ -282,38 +323,40 @@ def calculate(
                 chunks = match_log_chunks(scoring, target, match_options, sampleset.name)
                 del target  # the chunks keep what they need of it
                 for chunk in chunks:
-                    write_match_log_chunk(chunk, log_file, header=log_file.tell() == 0)
+                    log_writer.write(chunk)
                     counts.append(match_counts(chunk))
                     matched.setdefault(sampleset.name, []).append(_scored_rows(chunk, freqs))
                 del chunks
-        if log_file.tell() == 0:
-            write_match_log_chunk(pl.DataFrame(schema=LOG_SCHEMA), log_file, header=True)
-    del scoring, freqs
-    with timer.step("write_reports"):
-        summary = summary_from_counts(pl.concat(counts), options.min_overlap)
-        write_summary(summary, out_dir / SUMMARY_JSON, out_dir / SUMMARY_TSV)
-    report = ReportInputs(
-        infos,
-        summary,
-        pl.DataFrame(schema=SCORES_SCHEMA),
-        report_parameters(scorefiles, samplesets, options),
-        report_sections,
-    )
-    try:
-        _check_something_passed(summary)
-    except NoScorePassed:
-        write_report(out_dir / REPORT_NAME, report)
-        raise
-    for line in failed_scores(summary):
-        log.warning("pgs.score_failed %s (not computed)", line)
-    to_score = _passing_rows(matched, summary)
-    del matched
-    with timer.step("scoring"):
-        scoring_options = ScoringOptions(
-            use_dosage=options.use_dosage,
-            mean_impute=True if options.reference_freqs is not None else None,
+        del scoring, freqs
+        with timer.step("write_reports"):
+            summary = summary_from_counts(pl.concat(counts), options.min_overlap)
+            write_summary(summary, out_dir / SUMMARY_JSON, out_dir / SUMMARY_TSV)
+        report = ReportInputs(
+            infos,
+            summary,
+            pl.DataFrame(schema=SCORES_SCHEMA),
+            report_parameters(scorefiles, samplesets, options),
+            report_sections,
         )
-        scores = score_samplesets(samplesets, to_score, scoring_options)
+        try:
+            _check_something_passed(summary)
+        except NoScorePassed:
+            log_writer.close()  # complete before the run stops
+            write_report(out_dir / REPORT_NAME, report)
+            raise
+        for line in failed_scores(summary):
+            log.warning("pgs.score_failed %s (not computed)", line)
+        to_score = _passing_rows(matched, summary)
+        del matched
+        with timer.step("scoring"):
+            scoring_options = ScoringOptions(
+                use_dosage=options.use_dosage,
+                mean_impute=True if options.reference_freqs is not None else None,
+            )
+            scores = score_samplesets(samplesets, to_score, scoring_options)
+            log_writer.close()  # written meanwhile, on another thread
+    finally:
+        log_writer.close()
     with timer.step("write_scores"):
         write_aggregated_scores(scores, out_dir / SCORES_NAME)
     report = dataclasses.replace(report, scores=scores)
