@@ -144,7 +144,7 @@ def plink2_score_argv(
     if data.spec.n_samples < _pgsc_chain.MIN_SAMPLES_FOR_MEAN_IMPUTATION:
         mods.append("no-mean-imputation")
     return [plink2, "--threads", str(threads()), *source, "--score", data.plink2_scores, *mods,
-            "--score-col-nums", f"3-{n_cols}", "--out", out]  # fmt: skip
+            "--score-col-nums", _pgsc_chain.score_columns(n_cols), "--out", out]  # fmt: skip
 
 
 def threads() -> int:

@@ -20,7 +20,7 @@ T = TypeVar("T")
 
 #: Tasks queued ahead of the one whose result is awaited, per thread: enough to keep every
 #: thread busy, few enough to bound the memory of results not yet consumed.
-AHEAD_PER_THREAD = 2
+AHEAD_PER_THREAD = 1
 
 
 def available_cores() -> int:

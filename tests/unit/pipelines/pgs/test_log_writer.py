@@ -1,5 +1,5 @@
 """The match log written on its own thread: every chunk, in order, one header; a failure is
-raised when the log is closed, and the chunks after it are not written."""
+raised to the run (with the next chunk, or at close), and the chunks after it are not written."""
 
 from __future__ import annotations
 
@@ -37,12 +37,12 @@ def test_no_chunk_writes_the_header_alone(tmp_path: Path) -> None:
     assert gzip.decompress(path.read_bytes()).decode().rstrip("\n").split("\t") == list(LOG_SCHEMA)
 
 
-def test_a_failed_chunk_is_raised_at_close_and_stops_the_rest(tmp_path: Path) -> None:
+def test_a_failed_chunk_is_raised_and_stops_the_rest(tmp_path: Path) -> None:
     path = tmp_path / "log.tsv.gz"
     writer = LogWriter(path)
     writer.write(_chunk(0, 3))
     writer.write(pl.DataFrame({"nested": [[1, 2]]}))  # a list column has no CSV form
-    writer.write(_chunk(3, 3))
-    with pytest.raises(pl.exceptions.PolarsError):
-        writer.close()
+    with pytest.raises(pl.exceptions.PolarsError):  # raised when the next chunk comes
+        writer.write(_chunk(3, 3))
+    writer.close()
     assert pl.read_csv(path, separator="\t")["row_nr"].to_list() == [0, 1, 2]
