@@ -8,7 +8,7 @@ A typed edge over isal, whose stubs declare its exception as an instance.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import IO, BinaryIO, cast
 
 from isal import igzip, igzip_lib
 
@@ -29,6 +29,12 @@ def gzip_fast(data: bytes | memoryview) -> bytes:
     """``data`` as one gzip member at ISA-L's fastest level, with no time in its header (the
     same input gives the same bytes)."""
     return igzip.compress(data, compresslevel=1, mtime=0)
+
+
+def gzip_writer(out: IO[bytes]) -> BinaryIO:
+    """A file that deflates what is written to it into ``out`` as one gzip member (ISA-L's
+    fastest level, no time in the header); closing it ends the member, not ``out``."""
+    return cast(BinaryIO, igzip.GzipFile(mode="wb", fileobj=out, compresslevel=1, mtime=0))  # type: ignore[no-untyped-call]
 
 
 def open_gzip(path: Path) -> BinaryIO:
