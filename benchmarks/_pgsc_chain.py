@@ -32,6 +32,11 @@ def ensure_env(workdir: Path) -> Path:
     return ensure_side_env("pgsc-chain", [PGSC_UTILS])
 
 
+def score_columns(n_cols: int) -> str:
+    """plink2 ``--score-col-nums`` for weights in columns 3 to ``n_cols`` (one: just "3")."""
+    return "3" if n_cols <= 3 else f"3-{n_cols}"
+
+
 def plink2_score_args(scorefile: Path, n_samples: int, threads: int) -> list[str]:
     """pgsc_calc's plink2 ``--score`` options for one of matchmerge's scoring files."""
     with gzip.open(scorefile, "rt") if scorefile.suffix == ".gz" else open(scorefile) as f:
@@ -46,7 +51,7 @@ def plink2_score_args(scorefile: Path, n_samples: int, threads: int) -> list[str
         str(scorefile),
         *mods,
         "--score-col-nums",
-        f"3-{n_cols}",
+        score_columns(n_cols),
     ]
 
 

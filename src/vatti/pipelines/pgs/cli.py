@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 import polars as pl
 import typer
 from pydantic import TypeAdapter, ValidationError
-from rich.console import Console
 from typer.core import TyperCommand
 
+from vatti.cli import LazyConsole
 from vatti.pipelines.base import JobSettings, PgsCatalogAccess
 from vatti.pipelines.pgs.arguments import ScoreSources, score_sources, spread_values, target_file
 from vatti.pipelines.pgs.catalog import Catalog
@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 
 #: registered lazily by :mod:`vatti.cli` as ``vatti pgs`` (which holds its help)
 pgs_app = typer.Typer()
-out = Console()
-err = Console(stderr=True)
+#: warnings (rich, loaded when one is printed); the plain result lines go through typer.echo
+err = LazyConsole(stderr=True)
 
 DEMO_SEED = 20261125
 
@@ -337,10 +337,9 @@ def score(
     n_scores = result.scores["PGS"].n_unique()
     targets = result.scores.filter(pl.col("sampleset") != "reference") if ancestry else None
     n_samples = (result.scores if targets is None else targets).height // max(n_scores, 1)
-    out.print(
+    typer.echo(
         f"{n_scores} score(s) x {n_samples} sample(s) in {result.timings['total']:.2f}s; "
-        f"outputs in {out_dir}: {', '.join(result.outputs)}",
-        soft_wrap=True,
+        f"outputs in {out_dir}: {', '.join(result.outputs)}"
     )
     for line in failed_scores(result.failed):
         err.print(
@@ -366,4 +365,4 @@ def demo_data(
     for k, size in enumerate((variants // 4, variants // 20)):
         spec = ScoreSpec(size, pgs_id=f"PGS99990{k + 1}", seed=seed + k + 1, case_seed=seed)
         write_scorefile(out_dir / f"PGS99990{k + 1}.txt.gz", made, spec)
-    out.print(f"demo data ({samples} samples x {variants} variants, seed {seed}) in {out_dir}")
+    typer.echo(f"demo data ({samples} samples x {variants} variants, seed {seed}) in {out_dir}")

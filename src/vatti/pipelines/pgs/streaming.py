@@ -1,19 +1,23 @@
 """The streaming scoring pass: read matched variants block by block, accumulate every score.
 
-Memory is one block of dosages (``block_size`` requests x samples) plus the running totals
-(samples x scores) plus the matched rows themselves; the genotype matrix is never held whole.
-All scores of a sampleset are computed in one pass over each of its files.
+Memory is one block of dosages (``block_size`` requests x samples) per thread plus the running
+totals (samples x scores) plus the matched rows themselves; the genotype matrix is never held
+whole. All scores of a sampleset are computed in one pass over each of its files, its blocks
+scored on every core (:mod:`.blockpool`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import queue
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from vatti.pipelines.pgs.blockpool import available_cores, one_blas_thread, ordered_map
 from vatti.pipelines.pgs.freqs import FREQ_COLUMN
 from vatti.pipelines.pgs.maths import (
     BlockWeights,
@@ -23,7 +27,13 @@ from vatti.pipelines.pgs.maths import (
     finish,
     use_mean_imputation,
 )
-from vatti.pipelines.pgs.targets.base import Sampleset, open_reader, read_samples
+from vatti.pipelines.pgs.targets.base import (
+    DosageBlock,
+    GenotypeReader,
+    Sampleset,
+    open_reader,
+    read_samples,
+)
 from vatti.pipelines.pgs.targets.errors import ScoringInputError
 from vatti.pipelines.pgs.vocabulary import EffectType
 
@@ -72,11 +82,14 @@ class ScoringOptions:
     samples up); ``True``/``False`` force it. ``use_dosage`` reads VCF ``DS`` rather than ``GT``.
     ``block_size`` (variants per block): ``None`` sizes blocks to about :data:`BLOCK_CELLS`
     dosages, which measured fastest (cache-friendly) and keeps memory flat as samples grow.
+    ``threads`` score blocks side by side (:mod:`.blockpool`); the sums do not depend on it.
     """
 
     block_size: int | None = None
     use_dosage: bool = False
     mean_impute: bool | None = None
+    #: Threads of the pass (``None``: one per core the process may use).
+    threads: int | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +171,75 @@ def _block_weights(plan: _FilePlan, start: int, size: int, n_scores: int) -> Blo
     return BlockWeights(member, by_effect)
 
 
+@dataclass(frozen=True)
+class _BlockMaths:
+    """One block's share of the totals (what each thread computes)."""
+
+    plan: _FilePlan
+    n_scores: int
+    mean_impute: bool
+    founders: npt.NDArray[np.bool_] | None
+
+    def __call__(self, block: DosageBlock, offset: int = 0) -> ScoreTotals:
+        start, k = offset + block.start, block.values.shape[0]
+        weights = _block_weights(self.plan, start, k, self.n_scores)
+        freq = None
+        if self.plan.request_freq is not None:
+            freq = self.plan.request_freq[start : start + k]
+        return block_totals(
+            block.values,
+            block.missing,
+            weights,
+            mean_impute=self.mean_impute,
+            freq=freq,
+            founders=self.founders,
+        )
+
+
+#: Blocks a thread reads and scores per task when the file allows reading anywhere.
+BLOCKS_PER_TASK = 4
+
+
+def _one(maths: _BlockMaths, block: DosageBlock) -> list[ScoreTotals]:
+    return [maths(block)]
+
+
+def _file_shares(
+    reader: GenotypeReader, maths: _BlockMaths, rows_per_block: int, threads: int
+) -> Iterator[list[ScoreTotals]]:
+    """Every block's share, in block order, computed on ``threads`` threads: each thread reads
+    its own run of blocks with its own reader (:meth:`~GenotypeReader.fork`), or, for a file
+    read in order, this thread reads and the others do the maths."""
+    variant_idx, allele_idx = maths.plan.variant_idx, maths.plan.allele_idx
+    twin = reader.fork() if threads > 1 else None
+    if twin is None:
+        blocks = reader.dosage_blocks(variant_idx, allele_idx, rows_per_block)
+        yield from ordered_map((partial(_one, maths, block) for block in blocks), threads)
+        return
+    free: queue.SimpleQueue[GenotypeReader] = queue.SimpleQueue()
+    forks = [twin, *(reader.fork() for _ in range(threads - 2))]
+    for each in (reader, *forks):
+        if each is not None:
+            free.put(each)
+
+    def run(lo: int, hi: int) -> list[ScoreTotals]:
+        mine = free.get()
+        try:
+            blocks = mine.dosage_blocks(variant_idx[lo:hi], allele_idx[lo:hi], rows_per_block)
+            return [maths(block, lo) for block in blocks]
+        finally:
+            free.put(mine)
+
+    step = rows_per_block * BLOCKS_PER_TASK
+    bounds = [(lo, min(lo + step, variant_idx.size)) for lo in range(0, variant_idx.size, step)]
+    try:
+        yield from ordered_map((partial(run, lo, hi) for lo, hi in bounds), threads)
+    finally:
+        for each in forks:
+            if each is not None:
+                each.close()
+
+
 def founder_mask(samples: pl.DataFrame) -> npt.NDArray[np.bool_] | None:
     """Which samples' calls make the allele frequencies of mean imputation: the founders, as in
     plink2; None (all samples) when every sample is one, or none is (plink2 would refuse)."""
@@ -187,29 +269,18 @@ def score_sampleset(
     founders = founder_mask(samples)
     totals = ScoreTotals.zeros(samples.height, len(scores))
     rows_per_block = block_rows(options, samples.height)
-    for file_idx, file in enumerate(sampleset.files):
-        rows = frame if n_files == 1 else frame.filter(pl.col("file_idx") == file_idx)
-        if rows.is_empty():
-            continue
-        plan = _plan_file(rows, scores)
-        with open_reader(file, use_dosage=options.use_dosage) as reader:
-            blocks = reader.dosage_blocks(plan.variant_idx, plan.allele_idx, rows_per_block)
-            for block in blocks:
-                k = block.values.shape[0]
-                weights = _block_weights(plan, block.start, k, len(scores))
-                freq = None
-                if plan.request_freq is not None:
-                    freq = plan.request_freq[block.start : block.start + k]
-                totals.add(
-                    block_totals(
-                        block.values,
-                        block.missing,
-                        weights,
-                        mean_impute=mean_impute,
-                        freq=freq,
-                        founders=founders,
-                    )
-                )
+    threads = options.threads or available_cores()
+    with one_blas_thread():
+        for file_idx, file in enumerate(sampleset.files):
+            rows = frame if n_files == 1 else frame.filter(pl.col("file_idx") == file_idx)
+            if rows.is_empty():
+                continue
+            plan = _plan_file(rows, scores)
+            maths = _BlockMaths(plan, len(scores), mean_impute, founders)
+            with open_reader(file, use_dosage=options.use_dosage) as reader:
+                for shares in _file_shares(reader, maths, rows_per_block, threads):
+                    for share in shares:  # in block order: the same sums as one thread's
+                        totals.add(share)
     return samples, scores, finish(totals, mean_impute=mean_impute)
 
 

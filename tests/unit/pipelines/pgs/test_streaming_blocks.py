@@ -152,7 +152,8 @@ def test_scoring_pass_streams_in_blocks_of_the_option(
     whole = score_samplesets([sampleset], matched(), ScoringOptions())
     recorder = Recorder()
     monkeypatch.setattr(streaming, "open_reader", recorder.open_reader)
-    streamed = score_samplesets([sampleset], matched(), ScoringOptions(block_size=5))
+    one_thread = ScoringOptions(block_size=5, threads=1)  # one reader, asked once
+    streamed = score_samplesets([sampleset], matched(), one_thread)
     n_requests = requests()[0].size
     assert recorder.asked == [5]
     assert max(recorder.rows) <= 5
@@ -161,6 +162,17 @@ def test_scoring_pass_streams_in_blocks_of_the_option(
     # block boundaries change nothing
     np.testing.assert_allclose(streamed["SUM"], whole["SUM"], rtol=1e-12, atol=1e-12)
     assert streamed["DENOM"].to_list() == whole["DENOM"].to_list()
+
+
+@pytest.mark.parametrize("fmt", ["pfile", "bfile", "vcf"])
+def test_threads_change_no_bit_of_the_sums(files: dict[str, GenotypeFile], fmt: str) -> None:
+    """Blocks scored side by side (own readers for PLINK files, one reader for a VCF) are added
+    up in file order: the result is the one thread's, exactly."""
+    sampleset = Sampleset("s", [files[fmt]])
+    one = score_samplesets([sampleset], matched(), ScoringOptions(block_size=3, threads=1))
+    for threads in (2, 3):
+        options = ScoringOptions(block_size=3, threads=threads)
+        assert score_samplesets([sampleset], matched(), options).equals(one)
 
 
 def test_automatic_block_size_bounds_memory_per_block() -> None:

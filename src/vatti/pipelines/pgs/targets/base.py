@@ -170,6 +170,11 @@ class GenotypeReader(Protocol):
         """
         ...
 
+    def fork(self) -> GenotypeReader | None:
+        """Another reader of the same file, for another thread (sharing the metadata read so
+        far), or ``None`` when the file can only be read in order (a VCF, a BGEN)."""
+        ...
+
     def close(self) -> None: ...
 
     def __enter__(self) -> Self: ...
@@ -184,6 +189,10 @@ class GenotypeReader(Protocol):
 
 class ClosedOnExit:
     """A reader that ``with`` closes (the lifetime :class:`GenotypeReader` asks for)."""
+
+    def fork(self) -> GenotypeReader | None:
+        """No twin by default: the file is read in order, by one thread."""
+        return None
 
     def close(self) -> None:
         """Release what the reader holds open."""

@@ -82,6 +82,7 @@ class PgenReader(ClosedOnExit):
         self._allele_cts: npt.NDArray[np.uint32] | None = None
         self._n_samples: int | None = None
         self._pgen: Any = None
+        self._buffer: npt.NDArray[np.float64] | None = None
 
     # -- metadata ---------------------------------------------------------------------------
     def read_samples(self) -> pl.DataFrame:
@@ -123,6 +124,15 @@ class PgenReader(ClosedOnExit):
                 raise TargetFormatError(f"cannot read {self.file.geno}: {exc}") from exc
         return self._pgen
 
+    def fork(self) -> PgenReader:
+        """A reader of the same file with its own pgenlib handle (pgenlib decodes without the
+        GIL, so twins read side by side in threads)."""
+        twin = type(self)(self.file)
+        twin._variants = self._variants
+        twin._allele_cts = self._allele_counts()
+        twin._n_samples = self._sample_count()
+        return twin
+
     # -- genotypes --------------------------------------------------------------------------
     def _multiallelic(self) -> npt.NDArray[np.bool_]:
         multi: npt.NDArray[np.bool_] = self._allele_counts() > 2
@@ -138,15 +148,16 @@ class PgenReader(ClosedOnExit):
         pgen = self._open()
         n = self._sample_count()
         multi = self._multiallelic()
-        buffer: npt.NDArray[np.float64] | None = None
         for start in range(0, variant_idx.size, block_size):
             v = np.ascontiguousarray(variant_idx[start : start + block_size], dtype=np.uint32)
             a = allele_idx[start : start + block_size]
             is_multi = multi[v]
             if not is_multi.any():
-                if buffer is None or buffer.shape[0] != v.size:
-                    buffer = np.empty((v.size, n), dtype=np.float64)
-                out = buffer  # reused: a block is valid until the next one is asked for
+                # reused, across calls too: a block is valid until the next one is asked for
+                # (and one buffer a reader keeps threads' memory from growing, see .blockpool)
+                if self._buffer is None or self._buffer.shape[0] < v.size:
+                    self._buffer = np.empty((block_size, n), dtype=np.float64)
+                out = self._buffer[: v.size]
                 pgen.read_dosages_list(v, out, allele_idx=1)
             else:
                 out = np.full((v.size, n), _PGENLIB_MISSING, dtype=np.float64)
