@@ -10,6 +10,8 @@
   (``vatti.testing.s3``).
 - ``slurm_cluster``: the single-node SLURM cluster of ``scripts/slurm-up``, started once per
   session (stopped at its end when the session started it; ``vatti.testing.slurm``).
+- ``kube_api``: kmock's Kubernetes API emulator on loopback, started once per session (each test
+  uses a namespace of its own; ``vatti.testing.kube_api``).
 - ``shared``: a directory where a test and its jobs' commands signal each other (as root the
   commands run under uids of their own, which cannot reach the test's 0700 tmp dirs).
 - ``standins``: the loopback stand-ins of the transfer collection, its OAuth2 token endpoint and
@@ -29,6 +31,7 @@ from sqlalchemy.engine import make_url
 
 from vatti.store.migrate import migrate
 from vatti.testing.executors import shared_with_jobs
+from vatti.testing.kube_api import ApiServerThread, running_api_server
 from vatti.testing.s3 import S3Server, start_s3_server
 from vatti.testing.services import postgres_url
 from vatti.testing.slurm import Cluster
@@ -159,3 +162,9 @@ def slurm_cluster() -> Iterator[Cluster]:
     yield cluster
     cluster.cancel_all()
     cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def kube_api() -> Iterator[ApiServerThread]:
+    with running_api_server() as server:
+        yield server
