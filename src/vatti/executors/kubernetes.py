@@ -297,8 +297,8 @@ class KubernetesExecutor:
         return LogChunk(chunk, start + len(chunk))
 
     def _labelled(self) -> Iterator[tuple[str, str, str]]:
-        """(kind, name, job id) of every Job and Secret labelled as vatti's (selectors are
-        checked here again: not every server applies them)."""
+        """(kind, name, job id) of every Job and Secret labelled as vatti's and not being deleted
+        (selectors are checked here again: not every server applies them)."""
         ns = self.options.namespace
         listed = [
             ("Job", self.api.list_jobs(ns, MANAGED_SELECTOR)),
@@ -309,7 +309,8 @@ class KubernetesExecutor:
                 meta = obj.get("metadata") or {}
                 tags = meta.get("labels") or {}
                 job_id, name = tags.get(JOB_ID_LABEL), meta.get("name")
-                if tags.get(MANAGED_BY_LABEL) == MANAGED_BY and job_id and name:
+                deleting = meta.get("deletionTimestamp") is not None
+                if tags.get(MANAGED_BY_LABEL) == MANAGED_BY and job_id and name and not deleting:
                     yield kind, str(name), str(job_id)
 
     def run_ids(self) -> list[str]:

@@ -9,6 +9,8 @@ the owner reference, the foreground deletion, the labels the sweeper lists by.
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets as random_secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,18 +19,34 @@ from typing import Any
 
 import pytest
 
-from vatti.executors.kubernetes import KubernetesExecutor
+from vatti.executors.base import (
+    MEMORY,
+    WALL_TIME,
+    Exited,
+    Launch,
+    Limits,
+    Pending,
+    Running,
+    Vanished,
+)
+from vatti.executors.kubernetes import KubernetesExecutor, KubernetesHandle
 from vatti.executors.kubernetes_api import ClientApi
-from vatti.executors.kubernetes_objects import PodOptions
+from vatti.executors.kubernetes_objects import MANAGED_BY_LABEL, PodOptions, job_name
 from vatti.testing.executors import (
     ExecutorContract,
     ExecutorRig,
     closing_all,
     data_dir_for_jobs,
+    final,
+    new_job_id,
+    scripted,
+    wait_for_log,
+    wait_until,
+    whole_log,
 )
 from vatti.testing.job_scripts import ENTRY
 from vatti.testing.kube_api import ApiServerThread
-from vatti.testing.kube_objects import assert_valid, created_bodies
+from vatti.testing.kube_objects import assert_valid, created_bodies, requests_to
 from vatti.testing.kubelet import Node
 
 pytestmark = pytest.mark.integration
@@ -102,3 +120,191 @@ class TestKubernetesExecutor(ExecutorContract):
             "asserted in tests/unit/executors/test_kubernetes_objects.py; the test-side node "
             "runs processes on this machine and enforces none of it"
         )
+
+
+# -- what vatti sends (no node: the tests say what the cluster does) ---------------------------
+
+
+def api_object(cluster: Cluster, path: str) -> dict[str, Any] | None:
+    node = cluster.node()  # its HTTP helper only; never started
+    found: dict[str, Any] | None = node._http("GET", path)
+    return found
+
+
+def test_the_job_comes_first_then_its_secret_owned_by_the_jobs_uid(cluster: Cluster) -> None:
+    ex, job_id = cluster.executor(), new_job_id()
+    secret = f"s3cret-{random_secrets.token_hex(8)}"
+    launch = Launch(job_id=job_id, secrets={"VATTI_TEST_SECRET": secret}, limits=Limits(256, 60))
+    handle = ex.submit(launch)
+    assert secret not in handle
+    posts = [r for r in cluster.api.requests() if f"/namespaces/{cluster.namespace}/" in r.url.path]
+    assert [r.url.path.rsplit("/", 1)[-1] for r in posts] == ["jobs", "secrets"]
+    job_body, secret_body = (r.data for r in posts)
+    assert secret not in json.dumps(job_body)  # neither in env values nor anywhere in the Job
+    name = job_name(job_id, 1)
+    stored = api_object(cluster, f"/apis/batch/v1/namespaces/{cluster.namespace}/jobs/{name}")
+    assert stored is not None
+    (owner,) = secret_body["metadata"]["ownerReferences"]
+    assert (owner["kind"], owner["name"], owner["uid"]) == ("Job", name, stored["metadata"]["uid"])
+    assert owner["blockOwnerDeletion"] is True
+    assert KubernetesHandle.loads(handle).uid == stored["metadata"]["uid"]
+    sent = json.loads(base64.b64decode(secret_body["data"]["secrets.json"]))
+    assert sent["secrets"] == {"VATTI_TEST_SECRET": secret}
+    for body in (job_body, secret_body):
+        assert body["metadata"]["labels"][MANAGED_BY_LABEL] == "vatti"
+        assert body["metadata"]["labels"]["vatti.io/job-id"] == job_id
+        assert_valid(body)
+    assert requests_to(cluster.api, cluster.namespace, "configmaps", "POST") == []
+
+
+def test_a_restarted_engine_takes_over_a_job_it_made_but_never_recorded(cluster: Cluster) -> None:
+    launch = Launch(job_id=new_job_id())
+    first = cluster.executor().submit(launch)
+    again = cluster.executor().submit(launch)  # the engine died before it stored the handle
+    assert KubernetesHandle.loads(again) == KubernetesHandle.loads(first)
+    assert len(requests_to(cluster.api, cluster.namespace, "jobs", "POST")) == 2  # one refused
+    assert isinstance(cluster.executor().poll(again), Pending)
+
+
+def create_pod(cluster: Cluster, name: str, status: dict[str, Any]) -> None:
+    node = cluster.node()
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": f"{name}-q8v2x",
+            "labels": {"batch.kubernetes.io/job-name": name, "job-name": name},
+        },
+        "spec": {"containers": [{"name": "job", "image": IMAGE}]},
+        "status": status,
+    }
+    node._http("POST", f"/api/v1/namespaces/{cluster.namespace}/pods", pod)
+
+
+def test_an_oom_killed_pod_is_the_memory_limit(cluster: Cluster) -> None:
+    ex = cluster.executor()
+    handle = ex.submit(Launch(job_id=new_job_id(), limits=Limits(memory_mb=512)))
+    name = KubernetesHandle.loads(handle).name
+    ended = {"exitCode": 137, "reason": "OOMKilled", "startedAt": "2026-12-03T10:00:00Z"}
+    create_pod(
+        cluster,
+        name,
+        {
+            "phase": "Failed",
+            "containerStatuses": [
+                {
+                    "name": "job",
+                    "image": IMAGE,
+                    "ready": False,
+                    "restartCount": 0,
+                    "state": {"terminated": ended},
+                }
+            ],
+        },
+    )
+    status = ex.poll(handle)
+    assert status == Exited(
+        137, "killed by Kubernetes: out of memory (OOMKilled) at its limit of 512 MiB", MEMORY
+    )
+
+
+def test_the_sweeper_deletes_the_jobs_and_secrets_of_unknown_jobs(cluster: Cluster) -> None:
+    from vatti.engine.context import EngineContext
+    from vatti.engine.sweeper import sweep_once
+    from vatti.store.memory import MemoryJobStore
+    from vatti.testing.config import engine_config
+    from vatti.testing.fakes import DictOutcomes, RecordingAreas
+
+    ex = cluster.executor()
+    orphan = new_job_id()
+    ex.submit(Launch(job_id=orphan))
+    assert orphan in ex.run_ids()
+    ctx = EngineContext(
+        store=MemoryJobStore(),
+        executor=ex,
+        areas=RecordingAreas(),
+        outcomes=DictOutcomes(),
+        config=engine_config(holder="test"),
+    )
+    assert sweep_once(ctx) >= 1
+    deletes = requests_to(cluster.api, cluster.namespace, "jobs", "DELETE")
+    assert [r.params.get("propagationPolicy") for r in deletes] == ["Foreground"]
+    assert requests_to(cluster.api, cluster.namespace, "secrets", "DELETE") != []
+    assert ex.run_ids() == []
+
+
+# -- with the node: what a running cluster does ------------------------------------------------
+
+
+def test_terminate_deletes_the_job_in_the_foreground_and_its_secret_goes_with_it(
+    cluster: Cluster, node: Node
+) -> None:
+    ex = cluster.executor()
+    handle = ex.submit(scripted(new_job_id(), {"pid": True, "sleep": 1000}))
+    wait_for_log(ex, handle, r"pid=\d+\n")
+    name = KubernetesHandle.loads(handle).name
+    ex.terminate(handle, 5.0)
+    (delete,) = requests_to(cluster.api, cluster.namespace, "jobs", "DELETE")
+    assert delete.url.path.endswith(f"/jobs/{name}")
+    assert (delete.params["propagationPolicy"], delete.params["gracePeriodSeconds"]) == (
+        "Foreground",
+        "5",
+    )
+    status = ex.poll(handle)
+    assert isinstance(status, Exited)
+    assert status.code == 128 + 15
+    assert "stopped by vatti" in (status.reason or "")
+    # the node's garbage collector deleted the Secret by its owner reference
+    secrets = f"/api/v1/namespaces/{cluster.namespace}/secrets/{name}-secrets"
+    assert api_object(cluster, secrets) is None
+    assert b"pid=" in whole_log(ex, handle)  # kept after the pod went
+
+
+def test_a_job_deleted_behind_vattis_back_fails_with_a_clear_reason(
+    cluster: Cluster, node: Node
+) -> None:
+    ex = cluster.executor()
+    handle = ex.submit(scripted(new_job_id(), {"pid": True, "sleep": 1000}))
+    wait_for_log(ex, handle, r"pid=\d+\n")
+    name = KubernetesHandle.loads(handle).name
+    cluster.node()._http("DELETE", f"/apis/batch/v1/namespaces/{cluster.namespace}/jobs/{name}")
+    status = final(ex, handle)
+    assert isinstance(status, Vanished)
+    assert status.reason == (
+        f"the Kubernetes Job {name} is gone: deleted outside vatti (or by its "
+        "ttlSecondsAfterFinished)"
+    )
+    wait_until("the node to stop its pod", lambda: not node.containers)
+
+
+def test_an_image_that_cannot_be_pulled_fails_the_job_with_the_kubelets_reason(
+    cluster: Cluster,
+) -> None:
+    node = cluster.node(images=set()).start()
+    try:
+        ex = cluster.executor()
+        handle = ex.submit(scripted(new_job_id(), {"print": "never"}))
+        seen = [type(s) for s in (ex.poll(handle),)]
+        status = final(ex, handle)
+    finally:
+        node.stop()
+    assert seen == [Pending]
+    assert isinstance(status, Exited)
+    assert status.code == 127
+    assert status.reason is not None
+    assert "ImagePullBackOff" in status.reason
+    assert IMAGE in status.reason
+    assert node.errors == []
+
+
+def test_the_wall_time_limit_is_the_jobs_active_deadline(cluster: Cluster, node: Node) -> None:
+    ex = cluster.executor()
+    handle = ex.submit(scripted(new_job_id(), {"sleep": 1000}, limits=Limits(wall_time_s=2)))
+    (post,) = requests_to(cluster.api, cluster.namespace, "jobs", "POST")
+    assert post.data["spec"]["activeDeadlineSeconds"] == 3  # 2 s + the 1 s margin
+    status = final(ex, handle)
+    assert isinstance(status, Exited)
+    assert status.limit == WALL_TIME
+    assert "DeadlineExceeded" in (status.reason or "")
+    assert isinstance(ex.poll(handle), Exited)
+    assert not isinstance(ex.poll(handle), Running)
