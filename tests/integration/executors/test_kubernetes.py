@@ -308,3 +308,48 @@ def test_the_wall_time_limit_is_the_jobs_active_deadline(cluster: Cluster, node:
     assert "DeadlineExceeded" in (status.reason or "")
     assert isinstance(ex.poll(handle), Exited)
     assert not isinstance(ex.poll(handle), Running)
+
+
+def test_the_engine_builds_it_from_its_settings_and_a_kubeconfig(
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vatti.config import Settings
+    from vatti.executors.registry import build_executor
+
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "emulator", "cluster": {"server": cluster.api.url}}],
+                "users": [{"name": "vatti", "user": {"token": "emulator-accepts-any"}}],
+                "contexts": [{"name": "test", "context": {"cluster": "emulator", "user": "vatti"}}],
+                "current-context": "test",
+            }
+        )
+    )
+    for name, value in {
+        "VATTI_EXECUTOR": "kubernetes",
+        "VATTI_DATA_DIR": str(tmp_path / "data"),
+        "VATTI_K8S_IMAGE": IMAGE,
+        "VATTI_K8S_NAMESPACE": cluster.namespace,
+        "VATTI_K8S_KUBECONFIG": str(kubeconfig),
+        "VATTI_K8S_IMAGE_PULL_SECRETS": "regcred",
+        "VATTI_K8S_MAX_JOBS": "5",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings.for_component("engine")
+    ex = build_executor(settings, "kubernetes")
+    assert isinstance(ex, KubernetesExecutor)
+    assert ex.max_jobs == 5
+    try:
+        handle = ex.submit(Launch(job_id=new_job_id()))
+        assert isinstance(ex.poll(handle), Pending)
+    finally:
+        ex.close()
+    (post,) = requests_to(cluster.api, cluster.namespace, "jobs", "POST")
+    pod = post.data["spec"]["template"]["spec"]
+    assert pod["imagePullSecrets"] == [{"name": "regcred"}]
+    assert pod["containers"][0]["image"] == IMAGE
+    assert post.headers.get("Authorization") == "Bearer emulator-accepts-any"
