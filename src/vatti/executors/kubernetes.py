@@ -30,7 +30,7 @@ import shutil
 import signal
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -59,7 +59,7 @@ from vatti.executors.kubernetes_objects import (
     secret_manifest,
     secret_name,
 )
-from vatti.executors.kubernetes_states import KILLED, newest, status_of, terminated
+from vatti.executors.kubernetes_states import KILLED, newest, started, status_of, terminated
 from vatti.executors.local import read_exit
 from vatti.executors.slurm_runs import write_atomic
 
@@ -69,9 +69,17 @@ if TYPE_CHECKING:
 HANDLE_VERSION: Final = 1
 #: after the grace: how long to wait for the cluster to remove a deleted Job
 KILL_WAIT_S: Final = 60.0
-WAIT_STEP_S: Final = 0.1
+WAIT_STEP_S: Final = 0.05
 LOG_FILE: Final = "job.log"
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_HANDLE_TYPES: Final = (
+    ("job_id", str),
+    ("attempt", int),
+    ("namespace", str),
+    ("name", str),
+    ("uid", (str, type(None))),
+    ("memory_mb", (int, type(None))),
+)
 
 
 @dataclass(frozen=True)
@@ -97,18 +105,12 @@ class KubernetesHandle:
     @classmethod
     def loads(cls, text: str) -> KubernetesHandle:
         body = handle_fields(text, "kubernetes", HANDLE_VERSION)
-        memory, uid = body.get("memory_mb"), body.get("uid")
         try:
-            handle = cls(
-                str(body["job_id"]),
-                int(body["attempt"]),
-                str(body["namespace"]),
-                str(body["name"]),
-                None if uid is None else str(uid),
-                None if memory is None else int(memory),
-            )
-        except (ValueError, TypeError, KeyError) as exc:
-            raise BadHandle(f"invalid kubernetes executor handle: {exc!r}") from exc
+            handle = cls(**{f.name: body[f.name] for f in fields(cls) if f.name in body})
+        except TypeError as exc:
+            raise BadHandle(f"invalid kubernetes executor handle: {exc}") from exc
+        if not all(isinstance(getattr(handle, n), kind) for n, kind in _HANDLE_TYPES):
+            raise BadHandle("invalid kubernetes executor handle: a field of the wrong type")
         if not _JOB_ID.match(handle.job_id) or handle.name != job_name(
             handle.job_id, handle.attempt
         ):
@@ -211,15 +213,18 @@ class KubernetesExecutor:
             write_atomic(run_dir / LOG_FILE, log.decode("utf-8", "replace"))
         launcher.write_status(run_dir, status.code, status.reason, status.limit)
 
-    def _pod_log(self, h: KubernetesHandle, pods: list[dict[str, object]]) -> bytes | None:
+    def _pod_log(
+        self, h: KubernetesHandle, pods: list[dict[str, object]], limit: int | None = None
+    ) -> bytes | None:
+        """The log of the attempt's pod; None before its container started (or without one)."""
         pod = newest(pods)
-        if pod is None:
+        if pod is None or not started(pod):
             return None
         meta = pod.get("metadata")
         name = meta.get("name") if isinstance(meta, dict) else None
         if not isinstance(name, str):
             return None
-        return self.api.read_pod_log(h.namespace, name, None)
+        return self.api.read_pod_log(h.namespace, name, limit)
 
     def _delete_and_wait(
         self, h: KubernetesHandle, grace_s: float
@@ -284,10 +289,7 @@ class KubernetesExecutor:
         saved = self._run_dir(h) / LOG_FILE
         data: bytes | None = None
         if read_exit(self._run_dir(h)) is None or not saved.is_file():
-            pod = newest(self._pods(h))
-            meta = pod.get("metadata") if pod is not None else None
-            if isinstance(meta, dict) and isinstance(meta.get("name"), str):
-                data = self.api.read_pod_log(h.namespace, meta["name"], start + size)
+            data = self._pod_log(h, self._pods(h), start + size)
         if data is None:
             try:
                 data = saved.read_bytes()

@@ -9,7 +9,6 @@ kubeconfig file or the pod's in-cluster service account; API errors become
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -52,10 +51,6 @@ class KubeApi(Protocol):
     def read_pod_log(self, namespace: str, pod: str, limit_bytes: int | None) -> bytes | None: ...
 
 
-def _body(response: Any) -> Any:
-    return json.loads(response.data or b"null")
-
-
 class ClientApi:
     """:class:`KubeApi` over the official client; see the module documentation."""
 
@@ -77,13 +72,21 @@ class ClientApi:
             )
         else:
             config.load_incluster_config(client_configuration=configuration)
+        # the server's objects are read as they are (a field a model wants may be missing)
+        configuration.client_side_validation = False
         self._client = client.ApiClient(configuration)
         self._batch = client.BatchV1Api(self._client)
         self._core = client.CoreV1Api(self._client)
         self._error = client.ApiException
 
     def close(self) -> None:
+        """Close the client's thread pool and its connections to the API server."""
         self._client.close()
+        self._client.rest_client.pool_manager.clear()
+
+    def _plain(self, model: Any) -> Any:
+        """The client's model object as the API's JSON (camelCase keys, plain values)."""
+        return self._client.sanitize_for_serialization(model)
 
     def _call(self, what: str, fn: Callable[[], T], *, missing_ok: bool = False) -> T | None:
         try:
@@ -100,16 +103,14 @@ class ClientApi:
     def create_job(self, namespace: str, body: Mapping[str, Any]) -> Obj:
         created = self._call(
             "creating a Job",
-            lambda: _body(
-                self._batch.create_namespaced_job(namespace, dict(body), _preload_content=False)
-            ),
+            lambda: self._plain(self._batch.create_namespaced_job(namespace, dict(body))),
         )
         return dict(created or {})
 
     def read_job(self, namespace: str, name: str) -> Obj | None:
         return self._call(
             f"reading Job {name}",
-            lambda: _body(self._batch.read_namespaced_job(name, namespace, _preload_content=False)),
+            lambda: self._plain(self._batch.read_namespaced_job(name, namespace)),
             missing_ok=True,
         )
 
@@ -117,49 +118,39 @@ class ClientApi:
         done = self._call(
             f"deleting Job {name}",
             lambda: self._batch.delete_namespaced_job(
-                name,
-                namespace,
-                propagation_policy="Foreground",
-                grace_period_seconds=grace_s,
-                _preload_content=False,
+                name, namespace, propagation_policy="Foreground", grace_period_seconds=grace_s
             ),
             missing_ok=True,
         )
         return done is not None
 
     def _items(self, what: str, fn: Callable[[], Any]) -> list[Obj]:
-        body = self._call(what, lambda: _body(fn())) or {}
+        body = self._call(what, lambda: self._plain(fn())) or {}
         return list(body.get("items") or [])
 
     def list_jobs(self, namespace: str, selector: str) -> list[Obj]:
         return self._items(
             "listing Jobs",
-            lambda: self._batch.list_namespaced_job(
-                namespace, label_selector=selector, _preload_content=False
-            ),
+            lambda: self._batch.list_namespaced_job(namespace, label_selector=selector),
         )
 
     def list_pods(self, namespace: str, selector: str) -> list[Obj]:
         return self._items(
             "listing pods",
-            lambda: self._core.list_namespaced_pod(
-                namespace, label_selector=selector, _preload_content=False
-            ),
+            lambda: self._core.list_namespaced_pod(namespace, label_selector=selector),
         )
 
     def create_secret(self, namespace: str, body: Mapping[str, Any]) -> Obj:
         created = self._call(
             "creating a Secret",
-            lambda: _body(
-                self._core.create_namespaced_secret(namespace, dict(body), _preload_content=False)
-            ),
+            lambda: self._plain(self._core.create_namespaced_secret(namespace, dict(body))),
         )
         return dict(created or {})
 
     def delete_secret(self, namespace: str, name: str) -> bool:
         done = self._call(
             f"deleting Secret {name}",
-            lambda: self._core.delete_namespaced_secret(name, namespace, _preload_content=False),
+            lambda: self._core.delete_namespaced_secret(name, namespace),
             missing_ok=True,
         )
         return done is not None
@@ -167,17 +158,19 @@ class ClientApi:
     def list_secrets(self, namespace: str, selector: str) -> list[Obj]:
         return self._items(
             "listing Secrets",
-            lambda: self._core.list_namespaced_secret(
-                namespace, label_selector=selector, _preload_content=False
-            ),
+            lambda: self._core.list_namespaced_secret(namespace, label_selector=selector),
         )
 
     def read_pod_log(self, namespace: str, pod: str, limit_bytes: int | None) -> bytes | None:
         def read() -> bytes:
+            # raw bytes: the client would try the log as JSON, and give str() of the bytes
             response = self._core.read_namespaced_pod_log(
                 pod, namespace, limit_bytes=limit_bytes, _preload_content=False
             )
-            return bytes(response.data)
+            try:
+                return bytes(response.data)
+            finally:
+                response.release_conn()
 
         try:
             return self._call(f"reading the log of pod {pod}", read, missing_ok=True)

@@ -79,6 +79,12 @@ def terminated(pod: Obj) -> Obj | None:
     return None
 
 
+def started(pod: Obj) -> bool:
+    """Whether the pod's container started (so it has a log): running or terminated."""
+    states = [status.get("state") or {} for status in _containers(pod)]
+    return any("running" in state or "terminated" in state for state in states)
+
+
 def failed_init(pod: Obj) -> Obj | None:
     for status in _containers(pod, "initContainerStatuses"):
         ended = status.get("state", {}).get("terminated")

@@ -47,9 +47,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from vatti.executors.kubernetes_objects import owner_reference
 from vatti.testing.kube_api import ApiServerThread, now_iso
 
 TICK_S: Final = 0.02
+#: how long a stopped pod's final status shows before the pod is deleted (the kubelet syncs the
+#: status, then deletes the pod)
+STATUS_SYNC_S: Final = 0.25
 JOB_NAME_LABEL: Final = "batch.kubernetes.io/job-name"
 DEADLINE_MESSAGE: Final = "Job was active longer than specified deadline"
 
@@ -87,6 +91,8 @@ class Container:
     started: float = field(default_factory=time.monotonic)
     kill_at: float | None = None
     code: int | None = None
+    #: when its final status was reported (the pod is deleted :data:`STATUS_SYNC_S` later)
+    reported: float = 0.0
 
 
 class Node:
@@ -122,6 +128,7 @@ class Node:
             with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 -- loopback
                 return json.loads(response.read() or b"null")
         except urllib.error.HTTPError as exc:
+            exc.close()  # its response, and so its connection
             if exc.code == 404:
                 return None
             raise
@@ -183,7 +190,7 @@ class Node:
             elif mine is not None:
                 self._run(job, mine)
         for owner, pod in by_job.items():  # a Job deleted in the background: its pods go
-            if owner not in jobs and self._remove_pod(pod["metadata"]["name"], 0):
+            if owner not in jobs and self._remove_pod(pod, 0):
                 self._remove_dependents(pod["metadata"]["ownerReferences"][0]["uid"])
 
     # -- the Job controller -------------------------------------------------------------------
@@ -197,14 +204,7 @@ class Node:
             "job-name": meta["name"],
             "batch.kubernetes.io/controller-uid": meta["uid"],
         }
-        owner = {
-            "apiVersion": "batch/v1",
-            "kind": "Job",
-            "name": meta["name"],
-            "uid": meta["uid"],
-            "controller": True,
-            "blockOwnerDeletion": True,
-        }
+        owner = owner_reference(job)  # as the Job controller sets it
         pod = {
             "apiVersion": "v1",
             "kind": "Pod",
@@ -425,8 +425,10 @@ class Node:
 
     # -- the garbage collector ----------------------------------------------------------------
 
-    def _remove_pod(self, name: str, grace_s: float) -> bool:
-        """Stop the pod's container (with the grace) and delete it once stopped; whether gone."""
+    def _remove_pod(self, pod: dict[str, Any], grace_s: float) -> bool:
+        """Stop the pod's container (with the grace), report its end, then (on a later tick, as
+        the kubelet's final status sync comes before the deletion) delete it; whether gone."""
+        name = pod["metadata"]["name"]
         container = self.containers.get(name)
         if container is not None and container.process is not None and container.code is None:
             process = container.process
@@ -438,6 +440,13 @@ class Node:
             kill_session(process.pid)
             rc = process.returncode
             container.code = 128 - rc if rc < 0 else rc
+            ended = {"exitCode": container.code, "reason": "Error", "finishedAt": now_iso()}
+            status = self._container_status(pod, {"terminated": ended})
+            self._pod_status(name, {"phase": "Failed", "containerStatuses": [status]})
+            container.reported = time.monotonic()
+            return False
+        if container is not None and time.monotonic() - container.reported < STATUS_SYNC_S:
+            return False
         self._http("DELETE", self._core_path("pods", name))
         if container is not None:
             for path in container.dirs:  # the emptyDir and the Secret volume go with the pod
@@ -457,7 +466,7 @@ class Node:
             grace = meta.get("deletionGracePeriodSeconds")
             if grace is None:
                 grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
-            if not self._remove_pod(pod["metadata"]["name"], float(grace)):
+            if not self._remove_pod(pod, float(grace)):
                 return
         self._remove_dependents(meta["uid"])
         left = [f for f in meta.get("finalizers", []) if f != "foregroundDeletion"]

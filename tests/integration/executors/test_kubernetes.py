@@ -12,8 +12,9 @@ from __future__ import annotations
 import base64
 import json
 import secrets as random_secrets
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,7 @@ class Cluster:
     api: ApiServerThread
     namespace: str
     root: Path
+    built: list[KubernetesExecutor] = field(default_factory=list)
 
     def executor(self, **options: Any) -> KubernetesExecutor:
         pod = PodOptions(
@@ -70,9 +72,11 @@ class Cluster:
             entry=ENTRY,
             **options,
         )
-        return KubernetesExecutor(
+        built = KubernetesExecutor(
             ClientApi(host=self.api.url), pod, records_dir=self.root / "records"
         )
+        self.built.append(built)
+        return built
 
     def node(self, images: set[str] | None = None) -> Node:
         node = Node(self.api, self.namespace, images={IMAGE} if images is None else images)
@@ -86,7 +90,10 @@ def cluster(kube_api: ApiServerThread) -> Iterator[Cluster]:
     """A namespace of the test's own, and a directory its jobs can reach."""
     with data_dir_for_jobs() as root:
         root.chmod(0o711)
-        yield Cluster(kube_api, f"t-{random_secrets.token_hex(5)}", root)
+        cluster = Cluster(kube_api, f"t-{random_secrets.token_hex(5)}", root)
+        yield cluster
+        for executor in cluster.built:  # its connections to the API server
+            executor.close()
 
 
 @pytest.fixture
@@ -236,13 +243,18 @@ def test_the_sweeper_deletes_the_jobs_and_secrets_of_unknown_jobs(cluster: Clust
 # -- with the node: what a running cluster does ------------------------------------------------
 
 
-def test_terminate_deletes_the_job_in_the_foreground_and_its_secret_goes_with_it(
-    cluster: Cluster, node: Node
-) -> None:
+def running_job(cluster: Cluster) -> tuple[KubernetesExecutor, str, str]:
+    """An executor, the handle of a job it started that runs until stopped, and its Job's name."""
     ex = cluster.executor()
     handle = ex.submit(scripted(new_job_id(), {"pid": True, "sleep": 1000}))
     wait_for_log(ex, handle, r"pid=\d+\n")
-    name = KubernetesHandle.loads(handle).name
+    return ex, handle, KubernetesHandle.loads(handle).name
+
+
+def test_terminate_deletes_the_job_in_the_foreground_and_its_secret_goes_with_it(
+    cluster: Cluster, node: Node
+) -> None:
+    ex, handle, name = running_job(cluster)
     ex.terminate(handle, 5.0)
     (delete,) = requests_to(cluster.api, cluster.namespace, "jobs", "DELETE")
     assert delete.url.path.endswith(f"/jobs/{name}")
@@ -252,7 +264,7 @@ def test_terminate_deletes_the_job_in_the_foreground_and_its_secret_goes_with_it
     )
     status = ex.poll(handle)
     assert isinstance(status, Exited)
-    assert status.code == 128 + 15
+    assert status.code == 128 + 15  # SIGTERM, passed on to the job by the pod's wrapper
     assert "stopped by vatti" in (status.reason or "")
     # the node's garbage collector deleted the Secret by its owner reference
     secrets = f"/api/v1/namespaces/{cluster.namespace}/secrets/{name}-secrets"
@@ -263,10 +275,7 @@ def test_terminate_deletes_the_job_in_the_foreground_and_its_secret_goes_with_it
 def test_a_job_deleted_behind_vattis_back_fails_with_a_clear_reason(
     cluster: Cluster, node: Node
 ) -> None:
-    ex = cluster.executor()
-    handle = ex.submit(scripted(new_job_id(), {"pid": True, "sleep": 1000}))
-    wait_for_log(ex, handle, r"pid=\d+\n")
-    name = KubernetesHandle.loads(handle).name
+    ex, handle, name = running_job(cluster)
     cluster.node()._http("DELETE", f"/apis/batch/v1/namespaces/{cluster.namespace}/jobs/{name}")
     status = final(ex, handle)
     assert isinstance(status, Vanished)
@@ -353,3 +362,101 @@ def test_the_engine_builds_it_from_its_settings_and_a_kubeconfig(
     assert pod["imagePullSecrets"] == [{"name": "regcred"}]
     assert pod["containers"][0]["image"] == IMAGE
     assert post.headers.get("Authorization") == "Bearer emulator-accepts-any"
+
+
+# -- the engine on Kubernetes -------------------------------------------------------------------
+
+
+def engine_on(cluster: Cluster, database_url: str) -> Any:
+    from vatti.engine.context import EngineContext
+    from vatti.engine.service import Engine
+    from vatti.staging.areas import ObjectOutcomes, ObjectWorkAreas
+    from vatti.staging.objects import ObjectStore
+    from vatti.store.sql import open_store
+    from vatti.testing.config import engine_config
+
+    objects = cluster.root / "objects"
+    objects.mkdir(mode=0o777, exist_ok=True)
+    objects.chmod(0o777)
+    env = {"VATTI_OBJECT_STORE_URL": objects.as_uri(), "VATTI_PGS_OFFLINE": "1"}
+    ctx = EngineContext(
+        store=open_store(database_url),
+        executor=cluster.executor(),
+        areas=ObjectWorkAreas(ObjectStore.from_url(objects.as_uri())),
+        outcomes=ObjectOutcomes(ObjectStore.from_url(objects.as_uri())),
+        config=engine_config(poll_interval_s=0.05, reconcile_interval_s=0.5, runtime_env=env),
+    )
+    return Engine(ctx)
+
+
+async def run_job(engine: Any, on_change: Any = None) -> Any:
+    from vatti.domain.fingerprint import fingerprint
+    from vatti.domain.requests import JobRequest
+    from vatti.engine.oneshot import follow_new_job
+    from vatti.store.base import NewJob
+    from vatti.testing.jobs import service_for
+
+    req = JobRequest.model_validate(
+        {"pipeline": "command", "params": {"command": "hello", "args": {"name": "Ada"}}}
+    )
+    new = NewJob(
+        pipeline=req.pipeline, spec=req.model_dump(mode="json"), fingerprint=fingerprint(req)
+    )
+    return await follow_new_job(
+        engine, lambda: service_for(engine).submit_new(new).job, on_change or (lambda _job: None)
+    )
+
+
+async def test_the_engine_runs_a_job_as_a_kubernetes_job_and_cleans_up(
+    cluster: Cluster, node: Node, sqlite_database_url: str
+) -> None:
+    from vatti.domain.layout import result_key
+    from vatti.domain.states import JobState
+
+    engine = engine_on(cluster, sqlite_database_url)
+    try:
+        job = await run_job(engine)
+    finally:
+        engine.ctx.store.close()
+    assert job.state is JobState.SUCCEEDED, job.failure
+    hello = (cluster.root / "objects" / result_key(job.id, "hello.txt")).read_text()
+    assert hello == f"hello, Ada (job {job.id})\n"
+    saved = (cluster.root / "objects" / "jobs" / job.id / "logs" / "job.log").read_text()
+    assert "runtime.start" in saved  # the pod's log, kept in the job's area
+    name = job_name(job.id, 1)
+    assert api_object(cluster, f"/apis/batch/v1/namespaces/{cluster.namespace}/jobs/{name}") is None
+    secret = f"/api/v1/namespaces/{cluster.namespace}/secrets/{name}-secrets"
+    assert api_object(cluster, secret) is None
+    deletes = requests_to(cluster.api, cluster.namespace, "jobs", "DELETE")
+    assert deletes
+    assert {d.params["propagationPolicy"] for d in deletes} == {"Foreground"}
+
+
+async def test_the_engine_fails_a_job_whose_kubernetes_job_was_deleted_behind_its_back(
+    cluster: Cluster, sqlite_database_url: str
+) -> None:
+    from vatti.domain.failure import FailureCode
+    from vatti.domain.states import JobState
+
+    engine = engine_on(cluster, sqlite_database_url)
+    path = f"/apis/batch/v1/namespaces/{cluster.namespace}/jobs"
+    http = cluster.node()._http  # no node runs: the Job stays pending
+
+    def delete_the_job() -> None:
+        wait_until(
+            "the engine to create the Job", lambda: bool((http("GET", path) or {}).get("items"))
+        )
+        (created,) = http("GET", path)["items"]
+        http("DELETE", f"{path}/{created['metadata']['name']}")
+
+    deleter = threading.Thread(target=delete_the_job)
+    deleter.start()
+    try:
+        job = await run_job(engine)
+    finally:
+        deleter.join()
+        engine.ctx.store.close()
+    assert job.state is JobState.FAILED
+    assert job.failure is not None
+    assert job.failure.code == FailureCode.VANISHED
+    assert "deleted outside vatti" in job.failure.message
