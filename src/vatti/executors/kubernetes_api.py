@@ -27,6 +27,9 @@ class KubernetesApiError(ExecutorError):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+        #: unreachable, overloaded (429) or failing (5xx): the engine's loops try again later;
+        #: a refusal (403: the Role lacks a verb) stops them loudly
+        self.transient = status is None or status == 429 or status >= 500
 
 
 class KubeApi(Protocol):
@@ -78,6 +81,9 @@ class ClientApi:
         self._batch = client.BatchV1Api(self._client)
         self._core = client.CoreV1Api(self._client)
         self._error = client.ApiException
+        from urllib3.exceptions import HTTPError
+
+        self._transport_error = HTTPError
 
     def close(self) -> None:
         """Close the client's thread pool and its connections to the API server."""
@@ -97,7 +103,7 @@ class ClientApi:
             raise KubernetesApiError(
                 f"Kubernetes API: {what} failed: {exc.status} {exc.reason}", exc.status
             ) from None
-        except OSError as exc:  # urllib3's connection errors are OSErrors
+        except (OSError, self._transport_error) as exc:  # unreachable, reset, timed out
             raise KubernetesApiError(f"Kubernetes API: {what} failed: {exc}") from None
 
     def create_job(self, namespace: str, body: Mapping[str, Any]) -> Obj:

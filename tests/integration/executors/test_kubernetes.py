@@ -460,3 +460,24 @@ async def test_the_engine_fails_a_job_whose_kubernetes_job_was_deleted_behind_it
     assert job.failure is not None
     assert job.failure.code == FailureCode.VANISHED
     assert "deleted outside vatti" in job.failure.message
+
+
+def test_an_unreachable_api_server_is_a_transient_error_a_refusal_is_not() -> None:
+    import socket
+
+    from vatti.executors.kubernetes_api import KubernetesApiError
+
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    api = ClientApi(host=f"http://127.0.0.1:{port}")
+    api._client.configuration.retries = 0
+    try:
+        with pytest.raises(KubernetesApiError) as caught:
+            api.read_job("default", "vatti-j1-a1")
+    finally:
+        api.close()
+    assert caught.value.transient  # the engine's loops retry; they do not stop
+    assert caught.value.status is None
+    assert not KubernetesApiError("forbidden", 403).transient
+    assert KubernetesApiError("overloaded", 429).transient
