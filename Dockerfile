@@ -1,7 +1,8 @@
 # The vatti image: the API (vatti serve), the engine (vatti engine), the Celery worker
-# (vatti worker) and, as its entry point, the job runtime every job pod runs
-# (`vatti job-run --job-id ID`, the arguments the Kubernetes executor gives). The Helm chart
-# (deploy/helm/vatti) runs it as vatti:APPVERSION and gives each Deployment its command.
+# (vatti worker) and the job runtime (its entry point, `vatti job-run`). A job pod of the
+# Kubernetes executor gets its own command (`python -m vatti.executors.kubernetes_pod`, the
+# wrapper that hands the job's Secret to the runtime). The Helm chart (deploy/helm/vatti) runs
+# it as vatti:APPVERSION and gives each Deployment its command.
 #
 #   docker build -t vatti:0.1.0 .
 #
@@ -10,15 +11,14 @@
 
 ARG PYTHON_IMAGE=python:3.11.7-slim-bookworm
 
-# ---- build: vatti with the drivers a deployment uses, in a virtual environment (add the
-# Kubernetes executor's extra here when it lands)
+# ---- build: vatti with the drivers a deployment uses, in a virtual environment
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
 RUN python -m venv /opt/vatti \
-    && /opt/vatti/bin/pip install --no-cache-dir ".[postgres,s3,celery,ancestry]"
+    && /opt/vatti/bin/pip install --no-cache-dir ".[postgres,s3,celery,ancestry,kafka,oidc,k8s]"
 
 # ---- runtime: the environment, plink2 from Debian, a non-root user
 FROM ${PYTHON_IMAGE} AS runtime

@@ -10,6 +10,8 @@
   (``vatti.testing.s3``).
 - ``slurm_cluster``: the single-node SLURM cluster of ``scripts/slurm-up``, started once per
   session (stopped at its end when the session started it; ``vatti.testing.slurm``).
+- ``kube_api``: kmock's Kubernetes API emulator on loopback, started once per session (each test
+  uses a namespace of its own; ``vatti.testing.kube_api``).
 - ``shared``: a directory where a test and its jobs' commands signal each other (as root the
   commands run under uids of their own, which cannot reach the test's 0700 tmp dirs).
 - ``standins``: the loopback stand-ins of the transfer collection, its OAuth2 token endpoint and
@@ -32,6 +34,7 @@ from sqlalchemy.engine import make_url
 from vatti.store.migrate import migrate
 from vatti.testing.executors import shared_with_jobs
 from vatti.testing.kafka import Broker, Topics, start_broker, unique_topics
+from vatti.testing.kube_api import ApiServerThread, running_api_server
 from vatti.testing.s3 import S3Server, start_s3_server
 from vatti.testing.services import postgres_url
 from vatti.testing.slurm import Cluster
@@ -177,3 +180,9 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
 @pytest.fixture
 def kafka_topics() -> Topics:
     return unique_topics()
+
+
+@pytest.fixture(scope="session")
+def kube_api() -> Iterator[ApiServerThread]:
+    with running_api_server() as server:
+        yield server

@@ -16,6 +16,7 @@ settings library we used before cost a tenth of a second at every start of every
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -840,6 +841,157 @@ class KafkaSettings(_Settings):
         return problems
 
 
+# -- the Kubernetes executor (VATTI_K8S_*) ------------------------------------------------------
+
+_K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_K8S_LABEL = re.compile(r"^([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_K8S_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+
+
+def parse_node_selector(text: str | None) -> dict[str, str]:
+    """``key=value,key=value`` as a node selector.
+
+    >>> parse_node_selector("disktype=ssd, kubernetes.io/arch=amd64")
+    {'disktype': 'ssd', 'kubernetes.io/arch': 'amd64'}
+    """
+    selector: dict[str, str] = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        key, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or not _K8S_LABEL.match(key) or not _K8S_VALUE.match(value):
+            raise ValueError(f"expected key=value label pairs, got {item.strip()!r}")
+        selector[key] = value
+    return selector
+
+
+def parse_tolerations(text: str | None) -> list[dict[str, Any]]:
+    """A JSON list of tolerations, as a pod spec has them.
+
+    >>> parse_tolerations('[{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}]')
+    [{'key': 'gpu', 'operator': 'Exists', 'effect': 'NoSchedule'}]
+    """
+    if not text or not text.strip():
+        return []
+    allowed = {"key", "operator", "value", "effect", "tolerationSeconds"}
+    try:
+        items = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"expected a JSON list of tolerations: {exc}") from None
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise ValueError("expected a JSON list of toleration objects")
+    for item in items:
+        unknown = sorted(set(item) - allowed)
+        if unknown:
+            raise ValueError(f"unknown toleration fields {unknown}: use {sorted(allowed)}")
+        if item.get("operator", "Equal") not in ("Equal", "Exists"):
+            raise ValueError("a toleration's operator is Equal or Exists")
+        if item.get("effect", "NoSchedule") not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
+            raise ValueError("a toleration's effect is NoSchedule, PreferNoSchedule or NoExecute")
+    return items
+
+
+def parse_names(text: str | None) -> list[str]:
+    """Comma-separated object names (``imagePullSecrets``).
+
+    >>> parse_names("regcred, mirror")
+    ['regcred', 'mirror']
+    """
+    names = [n.strip() for n in (text or "").split(",") if n.strip()]
+    bad = [n for n in names if not _K8S_NAME.match(n)]
+    if bad:
+        raise ValueError(f"not Kubernetes object names: {bad}")
+    return names
+
+
+class KubernetesSettings(_Settings):
+    """The Kubernetes executor, in the engine (``VATTI_EXECUTOR=kubernetes``)."""
+
+    group: ClassVar[str] = "kubernetes"
+
+    k8s_namespace: str = Field(
+        "default", description="Namespace of the jobs' Jobs, pods and Secrets."
+    )
+    k8s_image: str | None = Field(
+        None,
+        description="Container image of the job pods (vatti installed; its Python runs the job "
+        "runtime). Required when EXECUTOR is kubernetes.",
+    )
+    k8s_python: str = Field(
+        "python", description="The image's Python that runs the job runtime (the pod's command)."
+    )
+    k8s_service_account: str | None = Field(
+        None,
+        description="Service account of the job pods (its token is not mounted); default: the "
+        "namespace's default.",
+    )
+    k8s_node_selector: str | None = Field(
+        None, description="Node selector of the job pods: key=value,key=value."
+    )
+    k8s_tolerations: str | None = Field(
+        None,
+        description='Tolerations of the job pods, a JSON list (e.g. [{"key": "batch", '
+        '"operator": "Exists", "effect": "NoSchedule"}]).',
+    )
+    k8s_image_pull_secrets: str | None = Field(
+        None, description="Names of the Secrets the image is pulled with (comma-separated)."
+    )
+    k8s_kubeconfig: Path | None = Field(
+        None,
+        description="Kubeconfig file the engine talks to the cluster with; default: the "
+        "in-cluster service account (the engine runs in a pod).",
+    )
+    k8s_context: str | None = Field(
+        None, description="Context of KUBECONFIG to use; default: its current context."
+    )
+    k8s_ttl_after_finished: int = Field(
+        86400,
+        ge=0,
+        description="ttlSecondsAfterFinished of each Job (s): the cluster deletes a finished Job "
+        "this long after it ended, if vatti did not already (it deletes it at clean-up).",
+    )
+    k8s_cpus_per_job: float = Field(
+        1.0, gt=0, description="CPUs each job's pod requests and is limited to."
+    )
+    k8s_max_jobs: int | None = Field(
+        None,
+        ge=1,
+        description="Jobs vatti keeps in the cluster at once; the others wait in vatti's queue. "
+        "Default: MAX_CONCURRENT_JOBS alone.",
+    )
+
+    @field_validator("k8s_namespace", "k8s_service_account")
+    @classmethod
+    def _k8s_name(cls, value: str | None) -> str | None:
+        if value is not None and not _K8S_NAME.match(value):
+            raise ValueError("expected a Kubernetes name (lower-case letters, digits, '-')")
+        return value
+
+    @field_validator("k8s_node_selector")
+    @classmethod
+    def _selector(cls, value: str | None) -> str | None:
+        parse_node_selector(value)
+        return value
+
+    @field_validator("k8s_tolerations")
+    @classmethod
+    def _tolerations(cls, value: str | None) -> str | None:
+        parse_tolerations(value)
+        return value
+
+    @field_validator("k8s_image_pull_secrets")
+    @classmethod
+    def _pull_secrets(cls, value: str | None) -> str | None:
+        parse_names(value)
+        return value
+
+    def problems(self) -> list[str]:
+        """What a running Kubernetes executor misses."""
+        if not self.k8s_image:
+            return [f"{PREFIX}K8S_IMAGE: required when {PREFIX}EXECUTOR is kubernetes"]
+        return []
+
+
 def is_loopback(host: str | None) -> bool:
     """Whether ``host`` is a loopback address (or ``localhost``).
 
@@ -1087,6 +1239,7 @@ COMPONENTS: dict[str, Component] = {
                 EngineSettings,
                 CelerySettings,
                 SlurmSettings,
+                KubernetesSettings,
                 RuntimeSettings,
                 SourceSettings,
                 CommandSettings,
@@ -1113,6 +1266,7 @@ COMPONENTS: dict[str, Component] = {
                 EngineSettings,
                 CelerySettings,
                 SlurmSettings,
+                KubernetesSettings,
                 RuntimeSettings,
                 SourceSettings,
                 CommandSettings,
@@ -1196,6 +1350,11 @@ def _cross_problems(checked: dict[type[_Settings], _Settings]) -> list[str]:
         or (isinstance(engine, EngineSettings) and engine.executor == "celery")
     ):
         problems.extend(celery.problems())
+    kubernetes = checked.get(KubernetesSettings)
+    if isinstance(kubernetes, KubernetesSettings) and (
+        isinstance(engine, EngineSettings) and engine.executor == "kubernetes"
+    ):
+        problems.extend(kubernetes.problems())
     slurm = checked.get(SlurmSettings)
     if isinstance(slurm, SlurmSettings) and (
         isinstance(engine, EngineSettings) and engine.executor == "slurm"
@@ -1260,6 +1419,7 @@ class Settings:
     celery: CelerySettings | None = None
     celery_worker: CeleryWorkerSettings | None = None
     slurm: SlurmSettings | None = None
+    kubernetes: KubernetesSettings | None = None
     sources: SourceSettings | None = None
     commands: CommandSettings | None = None
     kafka: KafkaSettings | None = None
@@ -1292,6 +1452,7 @@ class Settings:
             celery=get(CelerySettings),
             celery_worker=get(CeleryWorkerSettings),
             slurm=get(SlurmSettings),
+            kubernetes=get(KubernetesSettings),
             sources=get(SourceSettings),
             commands=get(CommandSettings),
             kafka=get(KafkaSettings),

@@ -46,6 +46,12 @@ EXECUTORS: Mapping[str, ExecutorEntry] = {
         "one sbatch job per job on a SLURM cluster, running the job runtime; needs SLURM_CONF "
         "and VATTI_SLURM_*",
     ),
+    "kubernetes": ExecutorEntry(
+        "vatti.executors.kubernetes:from_settings",
+        "one batch/v1 Job per job on a Kubernetes cluster, running the job runtime in its pod; "
+        "needs VATTI_K8S_*",
+        extra="k8s",
+    ),
 }
 DEFAULT_EXECUTOR = "local"
 

@@ -31,12 +31,15 @@ def test_a_broken_core_executor_is_not_blamed_on_an_extra() -> None:
 
 
 def test_an_unknown_name_lists_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match="choose from local, celery, slurm, imaginary"):
+    with pytest.raises(
+        ConfigError, match="choose from local, celery, slurm, kubernetes, imaginary"
+    ):
         load_factory("nope", REGISTRY)
 
 
 @pytest.mark.parametrize(
-    ("name", "module"), [("local", "local"), ("celery", "celery"), ("slurm", "slurm")]
+    ("name", "module"),
+    [("local", "local"), ("celery", "celery"), ("slurm", "slurm"), ("kubernetes", "kubernetes")],
 )
 def test_an_executor_is_imported_only_when_chosen(name: str, module: str) -> None:
     code = (

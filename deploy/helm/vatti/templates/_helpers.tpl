@@ -81,9 +81,9 @@ Called with (dict "root" $ "workload" "serve" "values" "serve").
 {{- $vars := fromJson (include "vatti.variables" $root) -}}
 {{- $own := index $vars .workload -}}
 {{- $defaults := dict
-      "VATTI_KUBERNETES_NAMESPACE" (include "vatti.jobsNamespace" $root)
-      "VATTI_KUBERNETES_SERVICE_ACCOUNT" (include "vatti.jobServiceAccountName" $root)
-      "VATTI_KUBERNETES_IMAGE" (include "vatti.image" $root) -}}
+      "VATTI_K8S_NAMESPACE" (include "vatti.jobsNamespace" $root)
+      "VATTI_K8S_SERVICE_ACCOUNT" (include "vatti.jobServiceAccountName" $root)
+      "VATTI_K8S_IMAGE" (include "vatti.image" $root) -}}
 - name: VATTI_DATA_DIR
   value: {{ $root.Values.dataDir | quote }}
 {{- if eq .workload "serve" }}
