@@ -100,6 +100,7 @@ jobs = sa.Table(
     sa.Index(None, "pipeline", "created_at"),
     sa.Index(None, "results_expire_at"),
     sa.Index(None, "owner", "state"),
+    sa.Index(None, "finished_at"),  # /metrics: the jobs that ended in a window
 )
 
 job_events = sa.Table(
@@ -136,6 +137,7 @@ outbox = sa.Table(
     sa.Column("last_error", sa.Text(), nullable=True),
     sa.Index(None, "job_id", "channel", "destination", "id"),
     sa.Index(None, "next_attempt_at"),
+    sa.Index(None, "delivered_at"),  # /metrics: the deliveries of a window
 )
 
 #: bearer tokens an operator made with ``vatti token create``: only their SHA-256 digests
