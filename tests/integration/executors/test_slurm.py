@@ -10,6 +10,7 @@ secret, and a handle SLURM no longer knows.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets as random_secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,7 +101,13 @@ def test_slurm_kills_a_command_job_whose_processes_together_exceed_its_memory(
     assert isinstance(status, Exited), status
     assert status.limit == MEMORY, (status, log)
     assert "512 MiB" in (status.reason or "")
-    assert b"allocated" in log  # each process got its memory: SLURM, not RLIMIT_AS, stopped it
+    # each process got its memory (SLURM, not RLIMIT_AS, stopped them): SLURM saw more in use
+    # than two of them hold, and none failed to allocate (its own output may be lost with the
+    # job, killed at once)
+    used = re.search(rb"exceeded memory limit \((\d+) > (\d+)\)", log)
+    assert used is not None, log
+    assert int(used.group(1)) > 2 * (200 << 20), log
+    assert b"MemoryError" not in log
 
 
 def test_a_queued_job_is_cancelled_before_it_starts(slurm: Path) -> None:
