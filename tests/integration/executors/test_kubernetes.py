@@ -120,13 +120,46 @@ class TestKubernetesExecutor(ExecutorContract):
         for body in created_bodies(cluster.api, cluster.namespace):
             assert_valid(body)
 
-    def isolated_rig(self, rig: ExecutorRig) -> Path:
-        pytest.skip(
-            "in Kubernetes a job is isolated by its pod (its own pid and mount namespaces, a "
-            "non-root uid, no capabilities, a read-only root file system): the pod spec is "
-            "asserted in tests/unit/executors/test_kubernetes_objects.py; the test-side node "
-            "runs processes on this machine and enforces none of it"
-        )
+    # In a cluster the pod is a job's isolation (its own pid and mount namespaces, a non-root
+    # uid, no capabilities, a read-only root file system, no service-account token): the
+    # test-side node runs processes on this machine and enforces none of it, so the contract's
+    # two isolation tests become what vatti asks of the cluster for a job that really ran.
+
+    def ran_pod(self, rig: ExecutorRig, cluster: Cluster) -> dict[str, Any]:
+        ex = rig.executor()
+        handle = ex.submit(scripted(new_job_id(), {"print": "isolated"}))
+        assert final(ex, handle) == Exited(0), whole_log(ex, handle)
+        ex.cleanup(handle)
+        (job,) = [b for b in created_bodies(cluster.api, cluster.namespace) if b["kind"] == "Job"]
+        pod: dict[str, Any] = job["spec"]["template"]["spec"]
+        return pod
+
+    def test_a_jobs_command_cannot_read_the_database_another_job_or_the_services_environ(
+        self, rig: ExecutorRig, cluster: Cluster
+    ) -> None:
+        pod = self.ran_pod(rig, cluster)
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["runAsUser"] != 0
+        assert pod["automountServiceAccountToken"] is False
+        assert not {"hostPID", "hostIPC", "hostNetwork"} & {k for k, v in pod.items() if v}
+        assert all("hostPath" not in v for v in pod.get("volumes", []))
+        for container in pod["containers"]:
+            context = container["securityContext"]
+            assert context["readOnlyRootFilesystem"] is True
+            assert context["allowPrivilegeEscalation"] is False
+            assert context["capabilities"] == {"drop": ["ALL"]}
+            assert all(
+                "value" not in e or "SECRET" not in e["name"] for e in container.get("env", [])
+            )
+
+    def test_nothing_of_a_jobs_command_outlives_the_job(
+        self, rig: ExecutorRig, cluster: Cluster
+    ) -> None:
+        pod = self.ran_pod(rig, cluster)
+        assert pod["restartPolicy"] == "Never"
+        deletes = requests_to(cluster.api, cluster.namespace, "jobs", "DELETE")
+        assert deletes, "cleanup deleted no Job"
+        assert {r.params.get("propagationPolicy") for r in deletes} == {"Foreground"}
 
 
 # -- what vatti sends (no node: the tests say what the cluster does) ---------------------------
