@@ -16,7 +16,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ import httpx
 import pytest
 
 from vatti.secretbox import new_key
+from vatti.testing.services import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -57,13 +57,6 @@ def make_token() -> tuple[str, str]:
     """A bearer token and its SHA-256 hex digest (what VATTI_API_TOKENS holds)."""
     token = secrets.token_urlsafe(24)
     return token, hashlib.sha256(token.encode()).hexdigest()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def vatti(

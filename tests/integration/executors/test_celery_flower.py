@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import secrets as random_secrets
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +23,7 @@ from vatti.executors.base import Exited
 from vatti.executors.celery import CeleryExecutor, CeleryHandle
 from vatti.testing.celery import CeleryWorld, redis_broker, running_workers
 from vatti.testing.executors import final, new_job_id, scripted, wait_until
-from vatti.testing.services import missing
+from vatti.testing.services import free_port, missing
 from vatti.testing.side_envs import ensure_side_env
 
 pytestmark = pytest.mark.integration
@@ -37,13 +36,6 @@ def flower_bin() -> Path:
         return ensure_side_env("flower", FLOWER_REQUIREMENTS, timeout_s=300) / "celery"
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
         missing("Flower", f"its side environment could not be built ({exc})")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -11,20 +10,14 @@ from typing import Any
 
 import pytest
 
+from vatti.testing.services import free_port
+
 
 @dataclass(frozen=True)
 class Received:
     path: str
     headers: dict[str, str]
     body: bytes
-
-
-def free_port() -> int:
-    """A port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
