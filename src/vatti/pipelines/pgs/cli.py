@@ -10,7 +10,7 @@ import typer
 from pydantic import TypeAdapter, ValidationError
 from typer.core import TyperCommand
 
-from vatti.cli import LazyConsole
+from vatti.cli import LazyConsole, freeze_heap
 from vatti.pipelines.base import JobSettings, PgsCatalogAccess
 from vatti.pipelines.pgs.arguments import ScoreSources, score_sources, spread_values, target_file
 from vatti.pipelines.pgs.catalog import Catalog
@@ -286,6 +286,7 @@ def score(
     in match_summary.tsv and named on stderr. When no score passes, nothing is scored and the
     command exits 65.
     """
+    freeze_heap()  # every module the run needs is loaded
     if (target is None) == (samplesheet is None):
         raise typer.BadParameter("give the genotypes with --target or --input (one of them)")
     if samplesheet is not None and sampleset is not None:
